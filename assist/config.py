@@ -1,0 +1,94 @@
+"""Structured config schemas (dataclasses registered in Hydra's ConfigStore).
+
+Every YAML file under ``configs/`` names its schema first in its defaults list, so a
+wrong type or an unknown key fails when the config is composed, with Hydra's message
+naming the key. ``None`` in an env schema means "the preset's value".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+import envs
+from envs.core import GameCore
+
+
+@dataclasses.dataclass
+class BuildEnvConfig:
+    """The `build` game: a preset plus optional overrides of its fields."""
+
+    name: str = "build"
+    preset: str = "small"
+    width: Optional[int] = None
+    height: Optional[int] = None
+    depth: Optional[int] = None
+    num_block_types: Optional[int] = None
+    horizon: Optional[int] = None
+    reach: Optional[float] = None
+    history: Optional[int] = None
+    chat: bool = False
+    chat_history: Optional[int] = None
+    goal_split: str = "test"
+    goal_families: Optional[list[str]] = None
+    goal_file: Optional[str] = None
+
+
+@dataclasses.dataclass
+class KitchenEnvConfig:
+    """The `kitchen` games: a variant and the human model its solver assumes."""
+
+    name: str = "kitchen"
+    variant: str = "cake_or_pie"
+    human: str = "rational"
+
+
+@dataclasses.dataclass
+class PlayerConfig:
+    """A player by name (see ``assist.players.PLAYERS``) and its parameters."""
+
+    name: str = MISSING
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class EvaluateConfig:
+    """``scripts/evaluate.py``: the human with each assistant on the same episodes."""
+
+    env: Any = MISSING
+    human: PlayerConfig = MISSING
+    assistant: PlayerConfig = MISSING
+    baselines: list[str] = dataclasses.field(default_factory=lambda: ["noop", "random", "oracle"])
+    episodes: int = 100
+    batch: int = 50
+    seed: int = 0
+    record: bool = False
+    """Save every episode to ``recording.jsonl`` in the run directory."""
+
+
+def register() -> None:
+    """Register the schemas (idempotent)."""
+    store = ConfigStore.instance()
+    store.store(group="env", name="build_schema", node=BuildEnvConfig)
+    store.store(group="env", name="kitchen_schema", node=KitchenEnvConfig)
+    store.store(group="human", name="player_schema", node=PlayerConfig)
+    store.store(group="assistant", name="player_schema", node=PlayerConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)
+
+
+def env_options(env: DictConfig) -> dict[str, Any]:
+    """The game options of an env config: everything but ``name`` that is not None."""
+    options = OmegaConf.to_container(env, resolve=True)
+    options.pop("name")
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def make_core(env: DictConfig) -> GameCore:
+    """The game core an env config describes."""
+    return envs.make_core(env.name, **env_options(env))
+
+
+register()

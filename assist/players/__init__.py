@@ -1,0 +1,43 @@
+"""Players by name (DESIGN.md, contract 4).
+
+``make_player(name, core, seat, **params)`` builds any player; :data:`PLAYERS` maps the
+names to their constructors: ``noop`` (the human-alone baseline in the assistant seat),
+``random``, ``oracle`` (given the true goal: the upper bound), the scripted humans
+``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, and ``terminal`` (a person).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from assist.players import scripted
+from assist.players.base import BasePlayer, Player, Turn
+from assist.players.simple import NoopPlayer, RandomPlayer
+from assist.players.terminal import TerminalPlayer
+from envs.core import GameCore
+
+PLAYERS = {
+    "noop": NoopPlayer,
+    "random": RandomPlayer,
+    "oracle": scripted.oracle,
+    "greedy": scripted.greedy,
+    "boltzmann": scripted.boltzmann,
+    "corrective": scripted.corrective,
+    "lazy": scripted.lazy,
+    "terminal": TerminalPlayer,
+}
+
+
+def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
+    """The player ``name`` in ``seat`` of ``core``'s game, with its ``params``."""
+    if name not in PLAYERS:
+        raise ValueError(f"unknown player {name!r}; valid players: {sorted(PLAYERS)}")
+    constructor = PLAYERS[name]
+    accepted = [p for p in inspect.signature(constructor).parameters if p not in ("core", "seat", "self")]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"player {name!r} has no parameter(s) {unknown}; its parameters: {accepted}")
+    return constructor(core, seat, **params)
+
+
+__all__ = ["PLAYERS", "BasePlayer", "Player", "Turn", "make_player"]

@@ -1,0 +1,703 @@
+"""Goals of the `build` game: procedural generators, a train/test split and a file format.
+
+A *goal* is the target world: a ``[W, H, D]`` uint8 array of block ids indexed
+``(x, y, z)`` (``y`` up, see :mod:`envs.build.blocks`). A valid goal (:func:`validate_goal`)
+
+* has bedrock (id 1) on the whole floor layer ``y = 0`` and nowhere else;
+* has non-air blocks only strictly inside the border: ``1 <= x <= W-2``,
+  ``1 <= y <= H-2``, ``1 <= z <= D-2``, so a ring of air stays free to walk around
+  and over the structure;
+* uses only ids in ``[0, num_block_types)``;
+* has at least one non-air block above the floor.
+
+Generator card
+--------------
+Six families, each a pure function ``family(rng, shape, num_block_types, params_range=None)``
+returning one ``[W, H, D]`` uint8 goal. Everything random (size, materials, a quarter turn
+about the y axis, placement inside the border) is drawn from ``rng``. Every structure is
+*supported*: each block touches the floor through a chain of face-adjacent blocks.
+Structural materials are drawn from the placeable ids ``2 .. n-1`` except glass, distinct
+while the palette allows (with one placeable id every structure is monochrome); glass
+(id 4, when ``n > 4``) is used only for windows.
+
+============  ==========================================================  ==================
+family        structure                                                   params (fractions)
+============  ==========================================================  ==================
+house         hollow walls, solid stepped roof, a door gap in the front    size, height
+              wall, one window in each other wall (glass, else the roof
+              material)
+tower         1x1..3x3 column with a cap; 3x3 ones 3+ tall are hollow     height
+              with a glass window and sometimes battlements
+wall          1-2 thick wall patterned with 2 materials: columns, rows    length, height
+              or checker, stripes 1 or 2 blocks wide
+pyramid       stepped pyramid or staircase, one material or alternating   size
+              layers
+bridge        two pillars and a deck spanning them (air underneath),      length, height
+              with arch corbels when long and tall enough
+furniture     one table (4 legs and a top), chair (seat and back) or bed  size
+              (mattress, pillow, sometimes a headboard)
+============  ==========================================================  ==================
+
+``params_range`` maps each parameter to a half-open interval ``(lo, hi]`` of fractions of
+the interior (``W-2``, ``H-2`` or ``D-2`` along the parameter's axis), with
+``0 <= lo < hi <= 1``: the drawn size ``s`` satisfies ``lo * n < s <= hi * n``, raised to
+the family's minimum when the interval holds none. Interior fractions make every family
+scale from the tiny preset ``(5, 4, 5)`` (:data:`MIN_SHAPE`, interior 3 x 2 x 3) to MBAG's
+``(11, 10, 10)`` and beyond. ``None`` means the full range :data:`FULL_RANGES`.
+
+Split
+-----
+:data:`SPLITS` maps a split name to ``{family: params_range}``:
+
+* ``"train"``: house, wall, pyramid over their full ranges, and tower with
+  ``height`` in ``(0, 0.5]``, i.e. at most ``(H-2) // 2`` blocks tall;
+* ``"test"`` (held out): the families bridge and furniture, never seen in training, and
+  tall towers, ``height`` in ``(0.5, 1]``, i.e. at least ``(H-2) // 2 + 1`` blocks tall,
+  a parameter range training never produces;
+* ``"all"``: every family over its full range.
+
+So a test goal is either of a family train never samples, or a tower taller than any
+train tower.
+
+Goal files
+----------
+:func:`save_goals` writes and :func:`load_goals` reads, chosen by suffix. Files are parsed,
+never evaluated (no pickle).
+
+``.npy``
+    One integer array, ``[W, H, D]`` (one goal) or ``[N, W, H, D]``, of block ids.
+``.npz``
+    An archive with the key ``goals`` holding such an array (other keys are ignored).
+``.json``
+    One goal object, or ``{"goals": [object, ...]}`` for several goals of one size::
+
+        {
+          "format": "assist-goal/v1",
+          "size": [7, 6, 7],
+          "palette": ["air", "bedrock", "planks", "glass"],
+          "blocks": [
+            [2, 1, 3, "planks"],
+            [2, 2, 3, "glass"]
+          ]
+        }
+
+    ``format`` must be ``"assist-goal/v1"``. ``size`` is ``[W, H, D]``. ``palette``
+    lists the block names the goal uses, each one of :data:`~envs.build.blocks.BLOCK_NAMES`
+    (``air``, ``bedrock``, ``dirt``, ``cobblestone``, ``glass``, ``log``, ``planks``,
+    ``stone``, ``stonebrick``, ``wool``). ``blocks`` is a sparse list of
+    ``[x, y, z, name]`` with integer coordinates, each voxel at most once, every name in
+    ``palette``; unlisted voxels are air. The bedrock floor ``y = 0`` is implied and
+    must not be listed, so ``1 <= y <= H-2``, ``1 <= x <= W-2``, ``1 <= z <= D-2``.
+    Other keys (e.g. ``"name"``) are ignored.
+
+A name's block id is its index in ``BLOCK_NAMES`` (air 0, bedrock 1, dirt 2, ...); a world
+with ``num_block_types = n`` accepts ids below ``n`` only. Every malformed file raises a
+ValueError naming the file, what was wrong and what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE, check_num_block_types
+
+GLASS = BLOCK_NAMES.index("glass")
+MIN_SHAPE: tuple[int, int, int] = (5, 4, 5)
+"""Smallest world the generators fill (the tiny preset): an interior of 3 x 2 x 3."""
+JSON_FORMAT = "assist-goal/v1"
+SUFFIXES = (".npy", ".npz", ".json")
+
+Range = tuple[float, float]
+"""``(lo, hi]``: fractions of the interior along one axis."""
+Shape = tuple[int, int, int]
+Params = Mapping[str, Range]
+"""A family's ``params_range``: parameter name -> Range."""
+
+FULL_RANGES: dict[str, dict[str, Range]] = {
+    "house": {"size": (0.0, 1.0), "height": (0.0, 1.0)},
+    "tower": {"height": (0.0, 1.0)},
+    "wall": {"length": (0.0, 1.0), "height": (0.0, 1.0)},
+    "pyramid": {"size": (0.0, 1.0)},
+    "bridge": {"length": (0.0, 1.0), "height": (0.0, 1.0)},
+    "furniture": {"size": (0.0, 1.0)},
+}
+"""Each family's parameters and their full ranges (fractions of the interior)."""
+
+SPLITS: dict[str, dict[str, dict[str, Range]]] = {
+    "train": {
+        "house": FULL_RANGES["house"],
+        "tower": {"height": (0.0, 0.5)},
+        "wall": FULL_RANGES["wall"],
+        "pyramid": FULL_RANGES["pyramid"],
+    },
+    "test": {
+        "bridge": FULL_RANGES["bridge"],
+        "furniture": FULL_RANGES["furniture"],
+        "tower": {"height": (0.5, 1.0)},
+    },
+    "all": FULL_RANGES,
+}
+"""split -> {family: params_range}; see the module docstring."""
+
+
+# ----------------------------------------------------------------------------- validity
+
+
+def validate_goal(goal: np.ndarray, num_block_types: int) -> None:
+    """Raise ValueError saying what is wrong unless ``goal`` is a valid goal.
+
+    goal: ``[W, H, D]`` integer block ids (any integer dtype). The rules are in the
+    module docstring.
+    """
+    check_num_block_types(num_block_types)
+    goal = np.asarray(goal)
+    if goal.ndim != 3:
+        raise ValueError(f"a goal must be a [W, H, D] array of block ids; got shape {goal.shape}")
+    if not np.issubdtype(goal.dtype, np.integer):
+        raise ValueError(f"a goal must hold integer block ids; got dtype {goal.dtype}")
+    if min(goal.shape) < 3:
+        raise ValueError(
+            f"a goal's world must be at least 3 x 3 x 3 to hold a floor, an air border and a block; got {goal.shape}"
+        )
+    W, H, D = goal.shape
+    palette = list(BLOCK_NAMES[:num_block_types])
+    _reject(
+        (goal < 0) | (goal >= num_block_types),
+        goal,
+        f"is outside the palette of {num_block_types} block types {palette}: ids must be in "
+        f"[0, {num_block_types - 1}] (raise num_block_types or use another block)",
+    )
+    floor = np.zeros(goal.shape, bool)
+    floor[:, 0, :] = True
+    _reject(floor & (goal != BEDROCK), goal, f"is on the floor layer y=0, which must be all bedrock (id {BEDROCK})")
+    _reject(~floor & (goal == BEDROCK), goal, "is above the floor: bedrock belongs only to the floor layer y=0")
+    inside = np.zeros(goal.shape, bool)
+    inside[1:-1, 1:-1, 1:-1] = True
+    _reject(
+        ~floor & ~inside & (goal != AIR),
+        goal,
+        f"is outside the border: non-air blocks need 1 <= x <= {W - 2}, 1 <= y <= {H - 2}, "
+        f"1 <= z <= {D - 2} (a ring of air stays free around and over the structure)",
+    )
+    if not (goal[:, 1:, :] != AIR).any():
+        raise ValueError(
+            f"the goal has no blocks above the floor: place at least one block (ids "
+            f"{FIRST_PLACEABLE}..{num_block_types - 1}) inside the border"
+        )
+
+
+def _reject(bad: np.ndarray, goal: np.ndarray, why: str) -> None:
+    """Raise ``"block <name> (id i) at (x, y, z) <why>"`` for the first voxel of ``bad`` ([W, H, D] bool)."""
+    if bad.any():
+        x, y, z = (int(c) for c in np.argwhere(bad)[0])
+        block = int(goal[x, y, z])
+        name = BLOCK_NAMES[block] if 0 <= block < len(BLOCK_NAMES) else "?"
+        more = int(bad.sum()) - 1
+        also = f" [and {more} more]" if more else ""
+        raise ValueError(f"block {name} (id {block}) at (x, y, z) = ({x}, {y}, {z}) {why}{also}")
+
+
+def _check_shape(shape: Sequence[int]) -> Shape:
+    """``shape`` as a tuple of 3 ints, or a ValueError unless it is at least :data:`MIN_SHAPE`."""
+    shape = tuple(shape)
+    if len(shape) != 3 or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape):
+        raise ValueError(f"a world shape is 3 ints (W, H, D); got {shape!r}")
+    if any(s < m for s, m in zip(shape, MIN_SHAPE)):
+        raise ValueError(
+            f"world shape {shape} is too small for the goal generators: each axis needs at least "
+            f"MIN_SHAPE = {MIN_SHAPE} (the tiny preset), i.e. an interior of 3 x 2 x 3 inside the air border"
+        )
+    return tuple(int(s) for s in shape)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _ranges(family: str, params_range: Params | None) -> dict[str, Range]:
+    """The family's params_range (its full range when None), checked: same keys, 0 <= lo < hi <= 1."""
+    full = FULL_RANGES[family]
+    if params_range is None:
+        return full
+    if set(params_range) != set(full):
+        raise ValueError(
+            f"{family}'s params_range must have exactly the keys {sorted(full)}; got {sorted(params_range)}"
+        )
+    for key, (lo, hi) in params_range.items():
+        if not 0.0 <= lo < hi <= 1.0:
+            raise ValueError(f"{family}'s params_range[{key!r}] = ({lo}, {hi}) must satisfy 0 <= lo < hi <= 1")
+    return dict(params_range)
+
+
+def _draw(rng: np.random.Generator, fractions: Range, n: int, at_least: int = 1) -> int:
+    """An int ``s`` with ``lo * n < s <= hi * n`` (at least ``at_least``, at most ``n``), uniform."""
+    lo = max(at_least, math.floor(fractions[0] * n) + 1)
+    hi = max(lo, min(n, math.floor(fractions[1] * n)))
+    return int(rng.integers(lo, hi + 1))
+
+
+def _frame(rng: np.random.Generator, shape: Sequence[int], num_block_types: int) -> tuple[Shape, int, Shape]:
+    """Check the world and draw a quarter turn about y: ``(shape, quarter, (w, h, d))``.
+
+    ``(w, h, d)`` is the interior in the structure's own frame (x and z swapped for odd
+    turns), so a part built within it fits the world once turned by :func:`_paste`.
+    """
+    W, H, D = world = _check_shape(shape)
+    check_num_block_types(num_block_types)
+    quarter = int(rng.integers(4))
+    return world, quarter, ((D - 2, H - 2, W - 2) if quarter % 2 else (W - 2, H - 2, D - 2))
+
+
+def _paste(rng: np.random.Generator, shape: Shape, part: np.ndarray, quarter: int) -> np.ndarray:
+    """A goal: ``part`` ([w, h, d] ids, turned ``quarter`` times) on the floor at a random spot inside the border."""
+    W, H, D = shape
+    part = np.rot90(part, quarter, axes=(0, 2))
+    pw, ph, pd = part.shape
+    x0 = 1 + int(rng.integers(W - 2 - pw + 1))
+    z0 = 1 + int(rng.integers(D - 2 - pd + 1))
+    goal = np.zeros(shape, np.uint8)
+    goal[:, 0, :] = BEDROCK
+    goal[x0 : x0 + pw, 1 : 1 + ph, z0 : z0 + pd] = part
+    return goal
+
+
+def _materials(rng: np.random.Generator, num_block_types: int, k: int) -> np.ndarray:
+    """[k] structural block ids: placeable, not glass, distinct while the palette allows."""
+    ids = np.arange(FIRST_PLACEABLE, num_block_types)
+    return np.resize(rng.permutation(ids[ids != GLASS]), k)
+
+
+def _inset(w: int, d: int) -> np.ndarray:
+    """[w, d] ints: each column's distance to the nearest edge of a w x d footprint."""
+    x = np.arange(w)[:, None]
+    z = np.arange(d)[None, :]
+    return np.minimum(np.minimum(x, w - 1 - x), np.minimum(z, d - 1 - z))
+
+
+# ----------------------------------------------------------------------------- families
+
+
+def house(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """A house: hollow walls, a solid stepped roof, a door gap and windows. [W, H, D] uint8.
+
+    params: ``size`` (footprint, at least 3 x 3), ``height`` (walls and roof, at least 2).
+    """
+    p = _ranges("house", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    fw, fd, hh = _draw(rng, p["size"], w, 3), _draw(rng, p["size"], d, 3), _draw(rng, p["height"], h, 2)
+    walls, roof = _materials(rng, num_block_types, 2)
+    window = GLASS if num_block_types > GLASS else roof
+    roof_layers = int(rng.integers(1, min(hh - 1, (min(fw, fd) + 1) // 2) + 1))
+    wall_h = hh - roof_layers
+    part = np.zeros((fw, hh, fd), np.uint8)
+    part[:, :wall_h, :] = walls
+    part[1:-1, :wall_h, 1:-1] = AIR
+    y = np.arange(hh)[None, :, None]
+    roof_top = wall_h + np.minimum(_inset(fw, fd), roof_layers - 1)[:, None, :]
+    part[(y >= wall_h) & (y <= roof_top)] = roof
+    part[int(rng.integers(1, fw - 1)), : min(2, wall_h), 0] = AIR
+    sill = min(1, wall_h - 1)
+    part[int(rng.integers(1, fw - 1)), sill, fd - 1] = window
+    part[0, sill, int(rng.integers(1, fd - 1))] = window
+    part[fw - 1, sill, int(rng.integers(1, fd - 1))] = window
+    return _paste(rng, world, part, quarter)
+
+
+def tower(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """A 1x1..3x3 tower with a cap; 3x3 ones are hollow with a window. [W, H, D] uint8.
+
+    params: ``height`` (the whole tower, cap included).
+    """
+    p = _ranges("tower", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    th = _draw(rng, p["height"], h)
+    tw, td = int(rng.integers(1, min(3, w) + 1)), int(rng.integers(1, min(3, d) + 1))
+    body, cap = _materials(rng, num_block_types, 2)
+    part = np.full((tw, th, td), body, np.uint8)
+    part[:, -1, :] = cap
+    if tw == td == 3 and th >= 3:
+        part[1, :-1, 1] = AIR
+        if num_block_types > GLASS:
+            part[1, th // 2, 0] = GLASS
+        if rng.random() < 0.5:
+            x, z = np.indices((tw, td))
+            part[:, -1, :][((x + z) % 2 == 1) | ((x == 1) & (z == 1))] = AIR
+    return _paste(rng, world, part, quarter)
+
+
+def wall(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """A 1-2 thick wall in a 2-material pattern (columns, rows or checker). [W, H, D] uint8.
+
+    params: ``length`` (at least 2), ``height``.
+    """
+    p = _ranges("wall", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    length, wh = _draw(rng, p["length"], w, 2), _draw(rng, p["height"], h)
+    thick = int(rng.integers(1, min(2, d) + 1))
+    a, b = _materials(rng, num_block_types, 2)
+    x, y, z = np.indices((length, wh, thick))
+    stripe = int(rng.integers(1, 3))
+    patterns = (x // stripe, y // stripe, x // stripe + y // stripe + z)
+    part = np.where(patterns[int(rng.integers(3))] % 2 == 0, a, b).astype(np.uint8)
+    return _paste(rng, world, part, quarter)
+
+
+def pyramid(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """A stepped pyramid or a staircase, plain or in alternating layers. [W, H, D] uint8.
+
+    params: ``size`` (footprint, at least 2 x 2).
+    """
+    p = _ranges("pyramid", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    bw, bd = _draw(rng, p["size"], w, 2), _draw(rng, p["size"], d, 2)
+    mats = _materials(rng, num_block_types, 2)
+    layer_mats = mats[np.arange(h) % 2] if rng.random() < 0.5 else np.full(h, mats[0])
+    if rng.random() < 0.5:
+        heights = _inset(bw, bd) + 1
+    else:
+        heights = np.broadcast_to(np.arange(1, bw + 1)[:, None], (bw, bd))
+    y = np.arange(h)[None, :, None]
+    part = np.where(y < np.minimum(heights, h)[:, None, :], layer_mats[None, :, None], AIR).astype(np.uint8)
+    return _paste(rng, world, part, quarter)
+
+
+def bridge(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """Two pillars and a deck spanning them, air underneath, arch corbels if room. [W, H, D] uint8.
+
+    params: ``length`` (at least 3), ``height`` (deck included, at least 2).
+    """
+    p = _ranges("bridge", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    length, bh = _draw(rng, p["length"], w, 3), _draw(rng, p["height"], h, 2)
+    pillar, deck = _materials(rng, num_block_types, 2)
+    part = np.zeros((length, bh, int(rng.integers(1, min(2, d) + 1))), np.uint8)
+    part[[0, -1], :, :] = pillar
+    part[:, -1, :] = deck
+    if length >= 5 and bh >= 3:
+        part[[1, -2], -2, :] = pillar
+    return _paste(rng, world, part, quarter)
+
+
+def furniture(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """One table, chair or bed. [W, H, D] uint8.
+
+    params: ``size`` (table footprint at least 2 x 2, chair width up to 2, bed length at least 2).
+    """
+    p = _ranges("furniture", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    main, trim = _materials(rng, num_block_types, 2)
+    kind = int(rng.integers(3))
+    if kind == 0:  # table: a top on four legs
+        tw, td, th = _draw(rng, p["size"], w, 2), _draw(rng, p["size"], d, 2), int(rng.integers(2, min(3, h) + 1))
+        part = np.zeros((tw, th, td), np.uint8)
+        part[:, -1, :] = main
+        part[np.ix_([0, tw - 1], np.arange(th - 1), [0, td - 1])] = trim
+    elif kind == 1:  # chair: a seat and a back
+        part = np.zeros((min(2, _draw(rng, p["size"], w)), int(rng.integers(2, min(3, h) + 1)), 2), np.uint8)
+        part[:, 0, 0] = main
+        part[:, :, 1] = trim
+    else:  # bed: a mattress with a pillow and maybe a headboard
+        length, width = _draw(rng, p["size"], w, 2), int(rng.integers(1, min(2, d) + 1))
+        part = np.zeros((length, int(rng.integers(1, 3)), width), np.uint8)
+        part[:, 0, :] = main
+        part[0, :, :] = trim
+    return _paste(rng, world, part, quarter)
+
+
+Family = Callable[[np.random.Generator, Shape, int, Params | None], np.ndarray]
+FAMILIES: dict[str, Family] = {
+    "house": house,
+    "tower": tower,
+    "wall": wall,
+    "pyramid": pyramid,
+    "bridge": bridge,
+    "furniture": furniture,
+}
+"""family name -> generator function."""
+
+
+# ----------------------------------------------------------------------------- sampler
+
+
+class GoalGenerator:
+    """Samples goals of one world shape from a split's families, uniformly over families.
+
+    shape: ``(W, H, D)``, at least :data:`MIN_SHAPE`. num_block_types: the palette size.
+    split: ``"train"``, ``"test"`` or ``"all"`` (see :data:`SPLITS`). families: a name or
+    names to restrict to (each must belong to the split); None for all of the split's.
+    """
+
+    def __init__(
+        self,
+        shape: Sequence[int],
+        num_block_types: int,
+        split: str = "train",
+        families: str | Iterable[str] | None = None,
+    ):
+        self.shape = _check_shape(shape)
+        check_num_block_types(num_block_types)
+        self.num_block_types = num_block_types
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; the splits are {list(SPLITS)}")
+        self.split = split
+        in_split = SPLITS[split]
+        names = list(in_split) if families is None else [families] if isinstance(families, str) else list(families)
+        unknown = [f for f in names if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown goal families {unknown}; the families are {list(FAMILIES)}")
+        outside = [f for f in names if f not in in_split]
+        if outside:
+            raise ValueError(
+                f"families {outside} are not in split {split!r}, whose families are {list(in_split)}; "
+                f"pick from those or use split='all'"
+            )
+        if not names:
+            raise ValueError(f"families is empty; give at least one of {list(in_split)} or None for all of them")
+        self.families: tuple[str, ...] = tuple(names)
+        self.params: dict[str, dict[str, Range]] = {f: in_split[f] for f in names}
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` goals, ``[n, W, H, D]`` uint8; deterministic given ``rng``'s state."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)); got {type(rng).__name__}"
+            )
+        if n < 0:
+            raise ValueError(f"n must be >= 0; got {n}")
+        goals = np.empty((n, *self.shape), np.uint8)
+        for i, pick in enumerate(rng.integers(len(self.families), size=n)):
+            family = self.families[pick]
+            goals[i] = FAMILIES[family](rng, self.shape, self.num_block_types, self.params[family])
+        return goals
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def save_goals(path: str | Path, goals: np.ndarray, palette_names: Sequence[str] | None = None) -> None:
+    """Write goals to ``path`` (``.npy``, ``.npz`` or ``.json``; format in the module docstring).
+
+    goals: ``[W, H, D]`` or ``[N, W, H, D]`` integer block ids. palette_names: the block
+    name of each id in ``goals`` (default :data:`BLOCK_NAMES`); names are stored as the
+    game's ids, so a custom list re-maps ids (e.g. ``["air", "bedrock", "stone"]`` saves
+    id 2 as stone, id 7). Every goal must be valid: a ValueError says which is not.
+    """
+    path = Path(path)
+    suffix = _check_suffix(path)
+    goals = np.asarray(goals)
+    if goals.ndim not in (3, 4) or not np.issubdtype(goals.dtype, np.integer):
+        raise ValueError(
+            f"cannot save {path}: goals must be integer [W, H, D] or [N, W, H, D]; got {goals.dtype} {goals.shape}"
+        )
+    batch = goals[None] if goals.ndim == 3 else goals
+    if len(batch) == 0:
+        raise ValueError(f"cannot save {path}: there are no goals")
+    names = tuple(BLOCK_NAMES if palette_names is None else palette_names)
+    unknown = [name for name in names if name not in BLOCK_NAMES]
+    if unknown or names[:2] != BLOCK_NAMES[:2] or len(set(names)) != len(names):
+        raise ValueError(
+            f"cannot save {path}: palette_names {list(names)} must be distinct names from {list(BLOCK_NAMES)} "
+            f"starting with 'air', 'bedrock'"
+        )
+    if batch.min() < 0 or batch.max() >= len(names):
+        raise ValueError(
+            f"cannot save {path}: ids must be in [0, {len(names) - 1}] to have a name in palette_names {list(names)}"
+        )
+    batch = np.array([BLOCK_NAMES.index(name) for name in names], np.uint8)[batch]
+    for i, goal in enumerate(batch):
+        try:
+            validate_goal(goal, len(BLOCK_NAMES))
+        except ValueError as e:
+            raise ValueError(f"cannot save {path}: goal {i} is not a valid goal: {e}") from None
+    if suffix == ".npy":
+        np.save(path, batch if goals.ndim == 4 else batch[0])
+    elif suffix == ".npz":
+        np.savez_compressed(path, goals=batch)
+    else:
+        objects = [_goal_to_json(goal) for goal in batch]
+        text = objects[0] if goals.ndim == 3 else '{"goals": [\n' + ",\n".join(objects) + "\n]}"
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def load_goals(path: str | Path, shape: Sequence[int] | None = None, num_block_types: int | None = None) -> np.ndarray:
+    """Read goals from ``path``: ``[N, W, H, D]`` uint8 (format in the module docstring).
+
+    shape: the world ``(W, H, D)`` the goals must have (None: any, but one for all).
+    num_block_types: the palette size the ids must fit (None: the whole palette).
+    Raises ValueError naming the file and the problem for any malformed or invalid goal.
+    """
+    path = Path(path)
+    suffix = _check_suffix(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such goal file")
+    n = len(BLOCK_NAMES) if num_block_types is None else num_block_types
+    check_num_block_types(n)
+    goals = {".npy": _read_npy, ".npz": _read_npz, ".json": _read_json}[suffix](path)
+    if shape is not None and goals.shape[1:] != tuple(shape):
+        raise ValueError(
+            f"{path}: goals have world size (W, H, D) = {goals.shape[1:]} but this world is {tuple(shape)}; "
+            f"make goals of that size or use a world of the file's size"
+        )
+    for i, goal in enumerate(goals):
+        try:
+            validate_goal(goal, n)
+        except ValueError as e:
+            raise ValueError(f"{path}: goal {i} is not a valid goal: {e}") from None
+    return goals.astype(np.uint8)
+
+
+def _check_suffix(path: Path) -> str:
+    """``path``'s suffix, or a ValueError unless it is one of :data:`SUFFIXES`."""
+    if path.suffix not in SUFFIXES:
+        raise ValueError(f"{path}: unknown goal file type {path.suffix!r}; expected one of {list(SUFFIXES)}")
+    return path.suffix
+
+
+def _as_batch(path: Path, array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` as ``[N, W, H, D]`` int64, or a ValueError about its dtype or ndim."""
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{path}: {what} has dtype {array.dtype}; expected integer block ids")
+    if array.ndim not in (3, 4):
+        raise ValueError(f"{path}: {what} has shape {array.shape}; expected [W, H, D] (one goal) or [N, W, H, D]")
+    if array.ndim == 4 and len(array) == 0:
+        raise ValueError(f"{path}: {what} holds no goals (N = 0); expected at least one")
+    return (array[None] if array.ndim == 3 else array).astype(np.int64)
+
+
+def _np_load(path: Path, kind: type) -> np.ndarray | np.lib.npyio.NpzFile:
+    """``np.load`` without pickle, or a ValueError unless it gives a ``kind`` (ndarray or NpzFile)."""
+    expected = {np.ndarray: ".npy array", np.lib.npyio.NpzFile: ".npz archive"}[kind]
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable {expected} of block ids (pickled objects are refused): {e}") from None
+    if not isinstance(loaded, kind):
+        raise ValueError(f"{path}: holds a {type(loaded).__name__}, not a {expected}; rename the file or re-save it")
+    return loaded
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """[N, W, H, D] int64 goals of a .npy file."""
+    return _as_batch(path, _np_load(path, np.ndarray), "the array")
+
+
+def _read_npz(path: Path) -> np.ndarray:
+    """[N, W, H, D] int64 goals under the key ``goals`` of a .npz file."""
+    with _np_load(path, np.lib.npyio.NpzFile) as archive:
+        if "goals" not in archive.files:
+            raise ValueError(
+                f"{path}: no key 'goals' in the archive (keys: {archive.files}); save with np.savez(path, goals=...)"
+            )
+        try:
+            array = archive["goals"]
+        except ValueError as e:
+            raise ValueError(f"{path}: 'goals' is not a plain array (pickled objects are refused): {e}") from None
+    return _as_batch(path, array, "goals")
+
+
+def _read_json(path: Path) -> np.ndarray:
+    """[N, W, H, D] int64 goals of a .json file (one goal object or {"goals": [...]})."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ValueError(f"{path}: not valid UTF-8 JSON: {e}") from None
+    if isinstance(data, dict) and "goals" in data and "format" not in data:
+        if not isinstance(data["goals"], list) or not data["goals"]:
+            raise ValueError(f'{path}: "goals" must be a non-empty list of goal objects')
+        goals = [_goal_from_json(obj, f"{path}: goals[{i}]") for i, obj in enumerate(data["goals"])]
+    else:
+        goals = [_goal_from_json(data, str(path))]
+    sizes = sorted({g.shape for g in goals})
+    if len(sizes) > 1:
+        raise ValueError(f"{path}: goals in one file must share one size; found sizes {sizes}")
+    return np.stack(goals)
+
+
+def _goal_from_json(obj: object, where: str) -> np.ndarray:
+    """[W, H, D] int64 goal of one JSON goal object; ``where`` prefixes every error."""
+    keys = ("format", "size", "palette", "blocks")
+    if not isinstance(obj, dict):
+        raise ValueError(
+            f'{where}: expected a goal object with keys {list(keys)} (or {{"goals": [...]}}); got {type(obj).__name__}'
+        )
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise ValueError(f"{where}: missing keys {missing}; a goal object needs {list(keys)}")
+    if obj["format"] != JSON_FORMAT:
+        raise ValueError(f"{where}: format is {obj['format']!r}; expected {JSON_FORMAT!r}")
+    size, palette, blocks = obj["size"], obj["palette"], obj["blocks"]
+    if not (isinstance(size, list) and len(size) == 3 and all(_is_int(s) and s >= 3 for s in size)):
+        raise ValueError(f"{where}: size is {size!r}; expected [W, H, D], 3 ints each >= 3")
+    if not (isinstance(palette, list) and all(isinstance(name, str) for name in palette)):
+        raise ValueError(
+            f'{where}: palette is {palette!r}; expected a list of block names like ["air", "bedrock", "planks"]'
+        )
+    unknown = [name for name in palette if name not in BLOCK_NAMES]
+    if unknown:
+        raise ValueError(f"{where}: unknown block names {unknown} in palette; the known blocks are {list(BLOCK_NAMES)}")
+    if not isinstance(blocks, list):
+        raise ValueError(f"{where}: blocks is {type(blocks).__name__}; expected a list of [x, y, z, name]")
+    W, H, D = size
+    for i, entry in enumerate(blocks):
+        well_formed = isinstance(entry, list) and len(entry) == 4 and isinstance(entry[3], str)
+        if not (well_formed and all(_is_int(c) for c in entry[:3])):
+            raise ValueError(f"{where}: blocks[{i}] is {entry!r}; expected [x, y, z, name], int coordinates and a name")
+        if entry[3] not in palette:
+            raise ValueError(
+                f"{where}: blocks[{i}] = {entry!r} uses {entry[3]!r}, which is not in palette {palette}; add it there"
+            )
+        if not all(0 <= c < s for c, s in zip(entry[:3], size)):
+            raise ValueError(
+                f"{where}: blocks[{i}] = {entry!r} is out of range; coordinates must be 0 <= x < {W}, "
+                f"0 <= y < {H}, 0 <= z < {D}"
+            )
+        if entry[1] == 0:
+            raise ValueError(
+                f"{where}: blocks[{i}] = {entry!r} is on the floor y=0, which is implied bedrock; "
+                f"list only blocks with y >= 1"
+            )
+    coords = np.array([entry[:3] for entry in blocks], np.int64).reshape(-1, 3)
+    flat = np.ravel_multi_index(coords.T, size)
+    _, first, counts = np.unique(flat, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        i = int(first[np.argmax(counts > 1)])
+        raise ValueError(f"{where}: voxel {blocks[i][:3]} is listed more than once in blocks; list each voxel once")
+    goal = np.zeros(size, np.int64)
+    goal[:, 0, :] = BEDROCK
+    goal[tuple(coords.T)] = [BLOCK_NAMES.index(entry[3]) for entry in blocks]
+    return goal
+
+
+def _is_int(value: object) -> bool:
+    """Whether a parsed JSON value is an integer (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _goal_to_json(goal: np.ndarray) -> str:
+    """One JSON goal object (text, one block per line) of a ``[W, H, D]`` goal in the game's ids."""
+    coords = np.argwhere(goal[:, 1:, :] != AIR) + [0, 1, 0]
+    ids = goal[tuple(coords.T)]
+    palette = [BLOCK_NAMES[i] for i in sorted({AIR, BEDROCK, *ids.tolist()})]
+    rows = zip(coords.tolist(), ids.tolist())
+    blocks = ",\n".join(f'    [{x}, {y}, {z}, "{BLOCK_NAMES[i]}"]' for (x, y, z), i in rows)
+    return (
+        f'{{"format": "{JSON_FORMAT}", "size": {list(goal.shape)}, "palette": {json.dumps(palette)},\n'
+        f' "blocks": [\n{blocks}\n ]}}'
+    )

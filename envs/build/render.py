@@ -1,0 +1,129 @@
+"""Pictures and prompts of `build` games: ANSI text, RGB images, LM prompts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
+from envs.core import HUMAN
+
+BLOCK_CHARS = ".#dcglpsbw"
+"""One character per block id (air, bedrock, dirt, cobblestone, glass, log, planks, stone, stonebrick, wool)."""
+BLOCK_COLOURS = np.array(
+    [
+        [235, 240, 245],  # air
+        [40, 40, 40],  # bedrock
+        [134, 96, 67],  # dirt
+        [120, 120, 120],  # cobblestone
+        [190, 225, 240],  # glass
+        [102, 81, 51],  # log
+        [180, 144, 90],  # planks
+        [150, 150, 150],  # stone
+        [110, 110, 125],  # stonebrick
+        [230, 230, 230],  # wool
+    ],
+    dtype=np.uint8,
+)
+PLAYER_COLOURS = np.array([[220, 60, 60], [60, 90, 220]], dtype=np.uint8)  # human, assistant
+CELL = 8
+"""Pixels per voxel in :func:`rgb`."""
+
+
+def _layers(grid: np.ndarray, pos_xyz: list[tuple[int, int, int]], marks: str) -> list[str]:
+    """Text rows of a [W, H, D] grid, one z-by-x panel per layer y >= 1, side by side."""
+    W, H, D = grid.shape
+    chars = np.array(list(BLOCK_CHARS))[grid]  # [W, H, D]
+    for (x, y, z), mark in zip(pos_xyz, marks):
+        chars[x, y, z] = mark
+    rows = ["  ".join(f"y={y}".ljust(W) for y in range(1, H))]
+    for z in range(D - 1, -1, -1):
+        rows.append("  ".join("".join(chars[:, y, z]) for y in range(1, H)))
+    return rows
+
+
+def ansi(core, state, row: int) -> str:
+    """The world of game ``row`` (players as H and A) beside the goal, layer by layer."""
+    shape = core.shape
+    world = state.world[row].reshape(shape)
+    goal = state.goal[row].reshape(shape)
+    players = [tuple(int(c) for c in core.coords[p]) for p in state.pos[row]]
+    left = _layers(world, players, "HA")
+    right = _layers(goal, [], "")
+    width = max(len(line) for line in left)
+    lines = [f"{'world':<{width}}   goal"] + [f"{a:<{width}}   {b}" for a, b in zip(left, right)]
+    metrics = {key: float(value[row]) for key, value in core.metrics(state).items()}
+    lines.append(
+        f"step {int(state.t[row])}/{core.horizon}  goal {metrics['goal_pct']:.0f}%  "
+        f"human actions {int(metrics['human_actions'])}  legend: {BLOCK_CHARS[: core.n]} = {', '.join(BLOCK_NAMES[: core.n])}"
+    )
+    return "\n".join(lines)
+
+
+def _panel(grid: np.ndarray, faded: bool) -> np.ndarray:
+    """[D*CELL, (H-1)*(W*CELL+CELL), 3] uint8: one top-down x-z tile per layer y >= 1."""
+    W, H, D = grid.shape
+    tiles = []
+    for y in range(1, H):
+        colours = BLOCK_COLOURS[grid[:, y, :].T[::-1]]  # [D, W, 3], z up
+        if faded:
+            colours = (0.35 * colours + 0.65 * 255).astype(np.uint8)
+        tile = np.repeat(np.repeat(colours, CELL, axis=0), CELL, axis=1)
+        tile[:, -1] = tile[-1, :] = 200
+        tiles += [tile, np.full((D * CELL, CELL, 3), 255, np.uint8)]
+    return np.concatenate(tiles, axis=1)
+
+
+def rgb(core, state, row: int) -> np.ndarray:
+    """[2 * D * CELL + CELL, ..., 3] uint8 picture: the world's layers on top (players as
+    red and blue squares), the goal's layers below as a faint blueprint."""
+    W, H, D = core.shape
+    world = state.world[row].reshape(core.shape)
+    top = _panel(world, faded=False)
+    for seat, p in enumerate(state.pos[row]):
+        x, y, z = core.coords[p]
+        if y >= 1:
+            r0 = (D - 1 - z) * CELL + 2
+            c0 = (y - 1) * (W + 1) * CELL + x * CELL + 2
+            top[r0 : r0 + CELL - 4, c0 : c0 + CELL - 4] = PLAYER_COLOURS[seat]
+    bottom = _panel(state.goal[row].reshape(core.shape), faded=True)
+    gap = np.full((CELL, top.shape[1], 3), 255, np.uint8)
+    return np.concatenate([top, gap, bottom], axis=0)
+
+
+def _block_list(world: np.ndarray, coords: np.ndarray) -> str:
+    """``planks: 1 1 2, 2 1 2; stone: ...`` for the non-air, non-bedrock voxels of a [V] array."""
+    groups = []
+    for b in np.unique(world[world >= FIRST_PLACEABLE]):
+        where = coords[world == b]
+        groups.append(f"{BLOCK_NAMES[b]}: " + ", ".join(" ".join(map(str, c)) for c in where))
+    return "; ".join(groups) if groups else "none"
+
+
+def describe(core, observation: dict[str, np.ndarray], agent: str) -> str:
+    """A compact prompt from one observation: positions, blocks, (goal or the human's
+    recent actions and messages)."""
+    world = observation["world"]
+    blocks = world[0].reshape(-1)
+    players = world[2].reshape(-1)
+    where = {seat: " ".join(map(str, core.coords[np.flatnonzero(players == seat + 1)[0]])) for seat in (0, 1)}
+    you = 0 if agent == HUMAN else 1
+    lines = [
+        f"step {int(observation['step'][0])}/{core.horizon}; world {' '.join(map(str, core.shape))}; reach {core.config.reach:g}",
+        f"you ({agent}) at {where[you]}; other at {where[1 - you]}",
+        f"blocks: {_block_list(blocks, core.coords)}",
+    ]
+    if agent == HUMAN:
+        goal = world[3].reshape(-1)
+        todo = (goal != blocks) & (goal != BEDROCK)
+        lines.append(f"goal: {_block_list(np.where(todo & (goal != AIR), goal, AIR), core.coords)}")
+        wrong = todo & (blocks >= FIRST_PLACEABLE)
+        if wrong.any():
+            lines.append("wrong: " + ", ".join(" ".join(map(str, c)) for c in core.coords[wrong]))
+    else:
+        names = core.action_names(HUMAN)
+        recent = [names[a - 1] for a in observation["human_actions"] if a > 0]
+        lines.append("human did: " + (", ".join(recent) if recent else "nothing yet"))
+        if "chat" in observation:
+            said = [core.message_text(m - 1) for m in observation["chat"] if m > 0]
+            lines.append("human said: " + (" | ".join(said) if said else "nothing"))
+    return "\n".join(lines)

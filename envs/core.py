@@ -1,0 +1,160 @@
+"""The game-core contract shared by every game (DESIGN.md, contract 1).
+
+A game core is a pure, batched description of an assistance game's rules. Its state
+is a dataclass of numpy arrays with a leading batch dimension ``B``; ``step`` mutates
+the state in place and applies both players' actions at once in a fixed order (the
+human's first). The true goal lives in the state (``state.goal``, ``[B, F]`` ints: one
+value per goal factor) and is read only by ``step``'s true reward, by the human's
+observation, and by players that are explicitly privileged (the oracle).
+
+Planners never read the goal. They hold a *belief*: a factorized distribution over
+goals, ``[B, F, K]`` probabilities (a categorical with ``K`` values per factor), and
+ask the core for the expected reward of a transition under it
+(:meth:`GameCore.expected_reward`). The true reward is the same function evaluated at
+the one-hot belief of the true goal, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+from gymnasium import spaces
+
+HUMAN = "human_0"
+ASSISTANT = "assistant_0"
+AGENTS: tuple[str, str] = (HUMAN, ASSISTANT)
+"""Seats in processing order: the human's action is applied before the assistant's."""
+
+
+def seat_index(agent: str) -> int:
+    """Index of ``agent`` in :data:`AGENTS`; a clear error for any other name."""
+    try:
+        return AGENTS.index(agent)
+    except ValueError:
+        raise ValueError(f"unknown agent {agent!r}; the agents are {list(AGENTS)}") from None
+
+
+@dataclasses.dataclass
+class BatchState:
+    """Base for game states: every field is a numpy array with leading dimension B.
+
+    ``take`` and ``put`` index rows, which is how a search tree keeps one state per node
+    and how an evaluator freezes finished games.
+    """
+
+    @property
+    def batch_size(self) -> int:
+        return len(getattr(self, dataclasses.fields(self)[0].name))
+
+    def take(self, rows: np.ndarray) -> BatchState:
+        """A new state holding copies of ``rows`` (an int index array or bool mask)."""
+        return type(self)(**{f.name: getattr(self, f.name)[rows] for f in dataclasses.fields(self)})
+
+    def put(self, rows: np.ndarray, other: BatchState) -> None:
+        """Write ``other``'s rows (``len(rows)`` of them) into ``rows`` of this state."""
+        for f in dataclasses.fields(self):
+            getattr(self, f.name)[rows] = getattr(other, f.name)
+
+    @classmethod
+    def concat(cls, states: list[BatchState]) -> BatchState:
+        """One state holding the rows of ``states`` in order."""
+        return cls(**{f.name: np.concatenate([getattr(s, f.name) for s in states]) for f in dataclasses.fields(cls)})
+
+    def copy(self) -> BatchState:
+        return type(self)(**{f.name: getattr(self, f.name).copy() for f in dataclasses.fields(self)})
+
+
+class StepResult(NamedTuple):
+    """What ``GameCore.step`` returns for a batch of B games.
+
+    reward: [B] float32, the shared reward (sum of ``reward_parts``).
+    reward_parts: [B, 2] float32, each seat's part in processing order (human, assistant).
+    terminated: [B] bool, the goal was reached (true-goal dependent).
+    truncated: [B] bool, the horizon was reached.
+    illegal: [B, 2] bool, a seat's action was illegal (or became illegal after the
+        other's move) and was applied as a no-op.
+    transition: game-specific goal-free record of what changed, the input of
+        :meth:`GameCore.expected_reward`.
+    """
+
+    reward: np.ndarray
+    reward_parts: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    illegal: np.ndarray
+    transition: NamedTuple
+
+
+@runtime_checkable
+class GameCore(Protocol):
+    """The batched rules of one assistance game (see the module docstring)."""
+
+    name: ClassVar[str]
+    horizon: int
+    """Maximum episode length in steps."""
+    goal_shape: tuple[int, int]
+    """(F, K): F goal factors, each a categorical over K values."""
+
+    def num_actions(self, agent: str) -> int:
+        """Size of ``agent``'s flat discrete action space."""
+
+    def reset(self, batch: int, rng: np.random.Generator, goals: np.ndarray | None = None) -> BatchState:
+        """Fresh states for ``batch`` games; goals ``[batch, F]`` are sampled when None."""
+
+    def step(self, state: BatchState, actions: np.ndarray) -> StepResult:
+        """Apply ``actions`` ([B, 2] ints, human then assistant) in place.
+
+        Finished rows (``state.done``) are left unchanged with zero reward.
+        """
+
+    def legal_mask(self, state: BatchState, agent: str) -> np.ndarray:
+        """[B, A] bool: the actions ``agent`` may take now."""
+
+    def observe(self, state: BatchState, agent: str) -> dict[str, np.ndarray]:
+        """``agent``'s observation: arrays with leading dimension B, matching
+        :meth:`observation_space` row by row. Only the human's holds the goal."""
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        """The space of one game's observation for ``agent`` (built once)."""
+
+    def expected_reward(self, transition: NamedTuple, belief: np.ndarray) -> np.ndarray:
+        """[B, 2] float: each seat's expected reward for ``transition`` under ``belief``
+        ([B, F, K] probabilities over goal factors)."""
+
+    def goal_action_values(self, state: BatchState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
+        """[B, A] float: how good each action is for ``agent`` pursuing ``goal`` ([B, F])
+        as if acting alone; illegal actions get ``-inf``. Scripted humans and the oracle
+        are built on this. ``fix_others``: also value undoing the other seat's mistakes."""
+
+    def metrics(self, state: BatchState) -> dict[str, np.ndarray]:
+        """Per-game episode metrics, each [B] (goal_pct, human_actions, assistant_share, length, ...)."""
+
+    def action_names(self, agent: str) -> list[str]:
+        """Short, unique, whitespace-normalized text of every action of ``agent`` (index =
+        action id): the text codec's vocabulary of actions."""
+
+    def describe_observation(self, observation: dict[str, np.ndarray], agent: str) -> str:
+        """A compact prompt an LM can read, from one game's observation (no batch axis)."""
+
+    def render_ansi(self, state: BatchState, row: int = 0) -> str:
+        """A text picture of game ``row``."""
+
+    def render_rgb(self, state: BatchState, row: int = 0) -> np.ndarray:
+        """An [H, W, 3] uint8 picture of game ``row``."""
+
+
+def one_hot_belief(goal: np.ndarray, num_values: int) -> np.ndarray:
+    """[B, F, K] float32 one-hot belief of a goal array ``[B, F]`` of ints in [0, K)."""
+    belief = np.zeros(goal.shape + (num_values,), dtype=np.float32)
+    np.put_along_axis(belief, goal[..., None].astype(np.intp), 1.0, axis=-1)
+    return belief
+
+
+class ActionParseError(ValueError):
+    """A text is not an action; the message says why and what would be valid."""
+
+
+class IllegalActionError(ValueError):
+    """Raised by ``strict`` environments when an agent takes an illegal action."""
