@@ -217,7 +217,7 @@ class BuildCore:
         mask = np.zeros((B, self._num_actions[agent]), bool)
         mask[:, 0] = True
         target = self.move_target[pos]  # [B, 6]
-        free = np.take_along_axis(state.world, np.maximum(target, 0), axis=1) == AIR
+        free = state.world[np.arange(B)[:, None], np.maximum(target, 0)] == AIR
         mask[:, FIRST_MOVE:FIRST_PLACE] = (target >= 0) & free & (target != state.pos[:, 1 - i, None])
         reach = self.reach_table[pos]  # [B, V]
         place = (state.world == AIR) & (state.support[:, :V] > 0) & reach
@@ -312,11 +312,11 @@ class BuildCore:
         """[B, 2] float32 expected score change of each seat's action, where
         ``probs_at(rows, voxels)`` gives the goal probabilities [N, n] at those voxels."""
         parts = np.zeros(transition.voxel.shape, np.float32)
-        for i in range(2):
-            rows = np.flatnonzero(transition.voxel[:, i] >= 0)
-            if len(rows):
-                probs = probs_at(rows, transition.voxel[rows, i])
-                parts[rows, i] = expected_voxel_score(transition.new[rows, i], probs) - expected_voxel_score(transition.old[rows, i], probs)
+        rows, seats = np.nonzero(transition.voxel >= 0)
+        if len(rows):
+            probs = probs_at(rows, transition.voxel[rows, seats])
+            new, old = transition.new[rows, seats], transition.old[rows, seats]
+            parts[rows, seats] = expected_voxel_score(new, probs) - expected_voxel_score(old, probs)
         return parts
 
     def expected_reward(self, transition: BuildTransition, belief: np.ndarray) -> np.ndarray:

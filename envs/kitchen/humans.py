@@ -1,0 +1,113 @@
+"""Human models as tables, computed from a :class:`~envs.kitchen.tabular.TabularGame`.
+
+Every model is built on the human's *solo* Q-values: the finite-horizon return of each
+action when the human pursues its goal and the assistant only no-ops (time-indexed,
+because the horizon makes values depend on the steps left). A model turns them into a
+policy table ``[T, S, K, A_H]`` of probabilities over the human's legal actions:
+
+- ``rational``: uniform over the solo-optimal actions (ties within :data:`TIE_TOLERANCE`).
+- ``greedy(epsilon=0.1)``: rational with probability ``1 - epsilon``, else uniform over
+  the legal actions.
+- ``boltzmann(beta=1.0)``: ``softmax(beta * Q)`` over the legal actions.
+- ``lazy(noop_prob=0.5)``: the no-op with probability ``noop_prob``, else rational.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from envs.kitchen.tabular import TabularGame
+
+TIE_TOLERANCE = 1e-9
+"""Q-values within this (times max(1, |best|)) of the best one count as optimal."""
+
+
+def solo_q(game: TabularGame) -> np.ndarray:
+    """[T, S, K, A_H] float64: the human's Q-values acting alone (the assistant no-ops).
+
+    ``Q[t, s, k, a]`` is the expected return from step ``t`` in state ``s`` with goal
+    ``k`` after taking ``a``, counting the assistant's no-op rewards; illegal actions are
+    ``-inf``. Terminal states are worth 0.
+    """
+    T, S, K = game.horizon, game.num_states, game.num_goals
+    q = np.empty((T, S, K, game.num_human_actions))
+    after_noop_next = game.assistant_next_applied[:, 0]  # [S]
+    after_noop_reward = game.assistant_reward_applied[:, 0, :]  # [S, K]
+    value_next = np.zeros((S, K))
+    for t in reversed(range(T)):
+        continuation = np.where(game.terminal[:, None], 0.0, value_next)  # [S, K] value of being in s at t + 1
+        after = after_noop_reward + continuation[after_noop_next]  # [S1, K]
+        q_t = game.human_reward + after[game.human_next]  # [S, A_H, K]
+        q_t = np.where(game.human_legal[:, :, None], q_t, -np.inf)
+        q[t] = q_t.transpose(0, 2, 1)
+        value_next = q[t].max(axis=-1)
+    return q
+
+
+def rational(q: np.ndarray) -> np.ndarray:
+    """Uniform over the actions within :data:`TIE_TOLERANCE` of the best."""
+    best = q.max(axis=-1, keepdims=True)
+    optimal = q >= best - TIE_TOLERANCE * np.maximum(1.0, np.abs(best))
+    return optimal / optimal.sum(axis=-1, keepdims=True)
+
+
+def greedy(q: np.ndarray, epsilon: float = 0.1) -> np.ndarray:
+    """Rational with probability ``1 - epsilon``, else uniform over the legal actions."""
+    _check_probability("greedy", "epsilon", epsilon)
+    legal = np.isfinite(q)
+    return (1 - epsilon) * rational(q) + epsilon * legal / legal.sum(axis=-1, keepdims=True)
+
+
+def boltzmann(q: np.ndarray, beta: float = 1.0) -> np.ndarray:
+    """``softmax(beta * Q)`` over the legal actions (``beta`` >= 0; 0 is uniform)."""
+    if not (np.isfinite(beta) and beta >= 0):
+        raise ValueError(f"boltzmann: beta={beta!r} must be a finite number >= 0")
+    legal = np.isfinite(q)
+    logits = np.where(legal, beta * np.where(legal, q, 0.0), -np.inf)
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def lazy(q: np.ndarray, noop_prob: float = 0.5) -> np.ndarray:
+    """The no-op (action 0) with probability ``noop_prob``, else rational."""
+    _check_probability("lazy", "noop_prob", noop_prob)
+    policy = (1 - noop_prob) * rational(q)
+    policy[..., 0] += noop_prob
+    return policy
+
+
+HUMAN_MODELS = {"rational": rational, "greedy": greedy, "boltzmann": boltzmann, "lazy": lazy}
+"""Model name -> function from solo Q-values ``[..., A_H]`` (and the model's keyword
+parameters) to probabilities ``[..., A_H]``."""
+
+
+def model_parameters(model: str) -> tuple[str, ...]:
+    """The keyword parameters of human model ``model``."""
+    return tuple(inspect.signature(_model(model)).parameters)[1:]
+
+
+def human_policy(game: TabularGame, model: str = "rational", **params) -> np.ndarray:
+    """[T, S, K, A_H] float64 read-only: ``P(a_h | t, s, goal)`` under ``model``.
+
+    ``params`` are the model's keyword parameters (see :data:`HUMAN_MODELS`).
+    """
+    function = _model(model)
+    unknown = sorted(set(params) - set(model_parameters(model)))
+    if unknown:
+        raise ValueError(f"human model {model!r} takes parameters {list(model_parameters(model))}, got unknown {unknown}")
+    policy = function(solo_q(game), **params)
+    policy.setflags(write=False)
+    return policy
+
+
+def _model(model: str):
+    if model not in HUMAN_MODELS:
+        raise ValueError(f"unknown human model {model!r}; the models are {sorted(HUMAN_MODELS)}")
+    return HUMAN_MODELS[model]
+
+
+def _check_probability(model: str, name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{model}: {name}={value!r} must be a probability in [0, 1]")
