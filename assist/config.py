@@ -39,11 +39,14 @@ class BuildEnvConfig:
 
 @dataclasses.dataclass
 class KitchenEnvConfig:
-    """The `kitchen` games: a variant and the human model its solver assumes."""
+    """The `kitchen` games: a variant, the human model its solver assumes, and their
+    parameters (``params``: e.g. ``horizon`` for the variant, ``beta`` for the model)."""
 
     name: str = "kitchen"
     variant: str = "cake_or_pie"
     human: str = "rational"
+    history: Optional[int] = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -80,9 +83,11 @@ def register() -> None:
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:
-    """The game options of an env config: everything but ``name`` that is not None."""
+    """The game options of an env config: everything but ``name`` that is not None, with
+    the entries of a ``params`` mapping lifted to the top level."""
     options = OmegaConf.to_container(env, resolve=True)
     options.pop("name")
+    options.update(options.pop("params", {}))
     return {key: value for key, value in options.items() if value is not None}
 
 

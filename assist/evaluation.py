@@ -15,7 +15,7 @@ from assist.players.base import Player
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN, GameCore
 
-METRICS = ("goal_pct", "human_actions", "assistant_share", "length")
+METRICS = ("goal_pct", "return", "human_actions", "assistant_share", "length")
 """The columns every table shows (the core may report more)."""
 BOOTSTRAP_SAMPLES = 2000
 

@@ -3,7 +3,9 @@
 ``make_player(name, core, seat, **params)`` builds any player; :data:`PLAYERS` maps the
 names to their constructors: ``noop`` (the human-alone baseline in the assistant seat),
 ``random``, ``oracle`` (given the true goal: the upper bound), the scripted humans
-``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, and ``terminal`` (a person).
+``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, ``terminal`` (a person), and for
+games with tabular human models (kitchen) ``model`` (the game's own human model) and
+``bayes`` (the exact Bayes-optimal assistant).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import inspect
 from assist.players import scripted
 from assist.players.base import BasePlayer, Player, Turn
 from assist.players.simple import NoopPlayer, RandomPlayer
+from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer
 from assist.players.terminal import TerminalPlayer
 from envs.core import GameCore
 
@@ -25,6 +28,8 @@ PLAYERS = {
     "corrective": scripted.corrective,
     "lazy": scripted.lazy,
     "terminal": TerminalPlayer,
+    "model": HumanModelPlayer,
+    "bayes": BayesOptimalPlayer,
 }
 
 

@@ -1,0 +1,79 @@
+"""Players for games with tabular human models (the `kitchen` games).
+
+``model``: the human seat played by the game's own human model (its policy table), so
+evaluations use exactly the human the solver assumes. ``bayes``: the Bayes-optimal
+assistant from the exact dynamic-programming solver, tracking its belief over goals from
+the human actions it has observed. Both need a core with ``game`` and ``human_policy``
+tables (:class:`envs.kitchen.core.KitchenCore`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from assist.players.base import BasePlayer, Turn
+from envs.core import GameCore
+
+
+def _require_tabular(core: GameCore, player: str) -> None:
+    if not (hasattr(core, "human_policy") and hasattr(core, "game")):
+        raise ValueError(f"player {player!r} needs a game with a tabular human model (kitchen); {core.name!r} has none")
+
+
+class HumanModelPlayer(BasePlayer):
+    """Samples the human's action from the game's human-model table (knows its goal)."""
+
+    privileged: ClassVar[bool] = True
+
+    def __init__(self, core: GameCore, seat: str):
+        _require_tabular(core, "model")
+        super().__init__(core, seat)
+
+    def act(self, turn: Turn) -> np.ndarray:
+        probs = self.core.human_action_probs(turn.state)  # [B, A_H]
+        u = self.rng.random((len(probs), 1))
+        return (probs.cumsum(axis=1) < u).sum(axis=1).clip(0, probs.shape[1] - 1).astype(np.int64)
+
+
+def belief_from_history(human_policy: np.ndarray, prior: np.ndarray, t: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """[B, K] posterior over goals after the observed human actions.
+
+    human_policy: [T, S, K, A_H]; prior: [K]; t: [B] the current step; states, actions:
+    [B, h] the recent (state, human action) pairs, oldest first, -1 padded. The pairs
+    must cover the whole episode (history >= horizon). An impossible history (probability
+    0 under the model) falls back to the prior.
+    """
+    B, h = actions.shape
+    belief = np.broadcast_to(prior, (B, len(prior))).copy()
+    for j in range(h):
+        valid = actions[:, j] >= 0
+        step = t - (h - j)  # the step at which pair j was taken
+        likelihood = human_policy[np.maximum(step, 0), np.maximum(states[:, j], 0), :, np.maximum(actions[:, j], 0)]  # [B, K]
+        belief = np.where(valid[:, None], belief * likelihood, belief)
+    total = belief.sum(axis=1, keepdims=True)
+    return np.where(total > 0, belief / np.where(total > 0, total, 1.0), prior)
+
+
+class BayesOptimalPlayer(BasePlayer):
+    """The exact Bayes-optimal assistant against the game's human model."""
+
+    def __init__(self, core: GameCore, seat: str):
+        _require_tabular(core, "bayes")
+        super().__init__(core, seat)
+        from envs.kitchen.solver import solve_bayes
+
+        if core.history < core.horizon:
+            raise ValueError(f"player 'bayes' needs the whole history: history={core.history} < horizon={core.horizon}")
+        self.solution = solve_bayes(core.game, core.human_policy)
+
+    def act(self, turn: Turn) -> np.ndarray:
+        obs = turn.observation
+        belief = belief_from_history(self.core.human_policy, self.core.game.prior, obs["t"], obs["recent_states"], obs["recent_human_actions"])
+        actions = np.zeros(len(belief), np.int64)
+        for b in np.flatnonzero(turn.legal[:, 1:].any(axis=1)):
+            t, s = int(obs["t"][b]), int(obs["state"][b])
+            if t < self.core.horizon and not self.core.game.terminal[s]:
+                actions[b] = self.solution.action(t, s, belief[b])
+        return actions
