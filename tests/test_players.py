@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import envs.build as build
+import envs.kitchen
 from assist.players import PLAYERS, Turn, make_player
 from assist.players.sampling import argmax_random_ties, sample_legal, sample_softmax
 from assist.rollout import play, turn_for
@@ -17,9 +18,20 @@ def core():
     return build.make_core("tiny", goal_split="test")
 
 
-@pytest.mark.parametrize("name", sorted(set(PLAYERS) - {"terminal"}))
-@pytest.mark.parametrize("seat", [HUMAN, ASSISTANT])
-def test_every_player_takes_legal_actions_on_a_batch(core, name, seat):
+TABULAR_ONLY = {"model", "bayes"}
+SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT}
+CASES = [
+    (game, name, seat)
+    for game in ("build", "kitchen")
+    for name in sorted(set(PLAYERS) - {"terminal"} - (TABULAR_ONLY if game == "build" else set()))
+    for seat in (HUMAN, ASSISTANT)
+    if SEAT_ONLY.get(name, seat) == seat
+]
+
+
+@pytest.mark.parametrize("game, name, seat", CASES)
+def test_every_player_takes_legal_actions_on_a_batch(core, game, name, seat):
+    core = core if game == "build" else envs.kitchen.make_core("cake_or_pie")
     rng = np.random.default_rng(0)
     player = make_player(name, core, seat)
     player.reset(16, rng)
