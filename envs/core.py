@@ -112,6 +112,13 @@ class GameCore(Protocol):
     def legal_mask(self, state: BatchState, agent: str) -> np.ndarray:
         """[B, A] bool: the actions ``agent`` may take now."""
 
+    def conceal_goal(self, state: BatchState) -> None:
+        """Overwrite the true goal in ``state`` with a fixed placeholder, in place.
+
+        Planners simulate on concealed copies: ``step`` stays valid, termination no longer
+        depends on the goal, and the true rewards it reports are meaningless (planners use
+        :meth:`expected_reward` under their belief instead)."""
+
     def observe(self, state: BatchState, agent: str) -> dict[str, np.ndarray]:
         """``agent``'s observation: arrays with leading dimension B, matching
         :meth:`observation_space` row by row. Only the human's holds the goal."""

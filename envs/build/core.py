@@ -50,6 +50,8 @@ FIRST_PLACE = FIRST_MOVE + NUM_MOVES
 MOVE_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z")
 MOVE_DELTAS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 UNTOUCHED, TOUCHED_BY_HUMAN, TOUCHED_BY_ASSISTANT = 0, 1, 2
+CONCEALED = 255
+"""Goal id that stands for "unknown" in states a planner simulates (never a block id)."""
 
 
 @dataclasses.dataclass
@@ -128,7 +130,8 @@ class BuildCore:
         self.P = self.n - FIRST_PLACEABLE
         self.horizon = config.horizon
         self.goal_shape = (V, self.n)
-        self._one_hot = np.eye(self.n, dtype=np.float32)  # [n, n] one-hot goal rows
+        self._one_hot = np.zeros((256, self.n), np.float32)  # [goal id, n] one-hot rows; CONCEALED is all-zero
+        self._one_hot[: self.n] = np.eye(self.n)
         self.first_break = FIRST_PLACE + self.P * V
         self.first_message = self.first_break + V
         self.num_messages = (self.P + 1 + W * D) if config.chat else 0
@@ -230,6 +233,11 @@ class BuildCore:
         mask[state.done] = False
         mask[state.done, 0] = True
         return mask
+
+    def conceal_goal(self, state: BuildState) -> None:
+        """Replace the goal with :data:`CONCEALED` everywhere above the floor: no world can
+        match it, so a concealed game never terminates early."""
+        state.goal[:, self.y > 0] = CONCEALED
 
     def step(self, state: BuildState, actions: np.ndarray) -> StepResult:
         """Apply ``actions`` ([B, 2]: human, assistant) in place; see the module docstring."""

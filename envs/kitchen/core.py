@@ -180,6 +180,11 @@ class KitchenCore:
             transition=transition,
         )
 
+    def conceal_goal(self, state: KitchenState) -> None:
+        """Set every goal to 0: the tables stay indexable and termination never depends
+        on the goal here (terminal states are goal-free)."""
+        state.goal[:] = 0
+
     def legal_mask(self, state: KitchenState, agent: str) -> np.ndarray:
         """[B, A] bool; the assistant's is the set of its choosable actions. Done rows: the no-op."""
         table = (self.game.human_legal, self.game.assistant_choosable)[seat_index(agent)]

@@ -1,0 +1,59 @@
+"""The policy-value model contract.
+
+Given the assistant's observations of B games and a recurrent memory, a model returns a
+:class:`ModelOutput`: action logits for the assistant, a value, goal logits (the belief,
+one categorical per goal factor) and logits of the human's next action (the human model).
+The search sees models only through :class:`Evaluator` (numpy in, numpy out); the learner
+trains the torch modules behind it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+
+class ModelOutput(NamedTuple):
+    """What a model says about B games (numpy float32 for the search, torch for learning).
+
+    policy_logits: [B, A] the assistant's action logits (before masking).
+    value: [B] expected discounted return from here.
+    goal_logits: [B, F, K] logits of each goal factor (softmax over K is the belief).
+    human_logits: [B, A_H] logits of the human's action this step (before masking).
+    """
+
+    policy_logits: np.ndarray
+    value: np.ndarray
+    goal_logits: np.ndarray
+    human_logits: np.ndarray
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """A model as the search calls it: batched, numpy, no gradients.
+
+    ``memory`` is the recurrent state carried through time, [B, M] float32 (M may be 0
+    for a memoryless model); the search stores it per tree node.
+    """
+
+    memory_size: int
+
+    def initial_memory(self, batch: int) -> np.ndarray:
+        """[batch, M] float32 memory at the start of an episode."""
+
+    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray) -> tuple[ModelOutput, np.ndarray]:
+        """Outputs for the assistant's ``observation`` (arrays with leading B) after
+        ``memory``; returns them and the memory that includes this observation."""
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax (float32); ``-inf`` logits get probability 0."""
+    shifted = logits - np.max(logits, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+
+
+def masked_logits(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """``logits`` with illegal entries (``legal`` False) set to ``-inf``."""
+    return np.where(legal, logits, -np.inf).astype(np.float32)

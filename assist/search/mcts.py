@@ -1,0 +1,386 @@
+"""Batched AssistanceZero MCTS over a policy-value model (DESIGN.md, contract 6).
+
+One loop in three named phases per simulation, each vectorized over the B games:
+
+* **simulate**: from the root, pick a slot by PUCT (or, at a Gumbel root, by sequential
+  halving), draw the human's action from the node's samples of the human model, and follow
+  the (slot, human action) child if it exists;
+* **expand**: step the game once from the parent's stored state, evaluate the new node
+  with the model (one call for all B games), price the edge under the goal beliefs, and
+  compact its children to the top-K legal actions;
+* **backward**: add the discounted return to every slot on the path.
+
+The true goal is never read: the root states are copied and concealed
+(``core.conceal_goal``) before anything is simulated, and rewards are expectations under
+the model's belief (the assistant's part under the parent's, the human's under the child's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+
+from assist.models.base import Evaluator, ModelOutput, masked_logits, softmax
+from assist.search.tree import UNUSED, Tree
+from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
+
+ROOTS = ("puct", "gumbel")
+REWARD_BELIEFS = ("posterior", "paper")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Search settings.
+
+    num_simulations: simulations per search (each expands at most one node per game).
+    max_children: K, the assistant actions kept per node (top-K legal by prior).
+    human_samples: S, human actions sampled from the human model per node.
+    c_puct: exploration constant of PUCT.
+    discount: per-step discount of rewards in the tree.
+    dirichlet_alpha, dirichlet_fraction: root noise for PUCT (fraction 0 disables it).
+    target_exponent: visit counts are raised to this power for the policy target (the
+        paper sharpens with 1.5).
+    root: ``"puct"`` or ``"gumbel"`` (Gumbel top-m sampling + sequential halving at the
+        root, Danihelka et al. 2022, for small simulation budgets).
+    gumbel_actions: m, the root actions the Gumbel root considers.
+    gumbel_scale: scale of the root's Gumbel noise (0: deterministic, for evaluation).
+    gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
+    """
+
+    num_simulations: int = 32
+    max_children: int = 16
+    human_samples: int = 8
+    c_puct: float = 1.0
+    discount: float = 0.95
+    dirichlet_alpha: float = 0.25
+    dirichlet_fraction: float = 0.25
+    target_exponent: float = 1.5
+    root: str = "puct"
+    reward_belief: str = "posterior"
+    gumbel_actions: int = 8
+    gumbel_scale: float = 1.0
+    gumbel_c_visit: float = 50.0
+    gumbel_c_scale: float = 0.1
+
+    def __post_init__(self):
+        if self.num_simulations < 1:
+            raise ValueError(f"num_simulations={self.num_simulations} must be >= 1")
+        if self.max_children < 1 or self.human_samples < 1 or self.gumbel_actions < 1:
+            raise ValueError("max_children, human_samples and gumbel_actions must be >= 1")
+        if not 0.0 < self.discount <= 1.0:
+            raise ValueError(f"discount={self.discount} must be in (0, 1]")
+        if not 0.0 <= self.dirichlet_fraction <= 1.0 or self.dirichlet_alpha <= 0:
+            raise ValueError("dirichlet_fraction must be in [0, 1] and dirichlet_alpha > 0")
+        if self.c_puct < 0 or self.target_exponent <= 0:
+            raise ValueError("c_puct must be >= 0 and target_exponent > 0")
+        if self.reward_belief not in REWARD_BELIEFS:
+            raise ValueError(f"reward_belief={self.reward_belief!r}; choose one of {list(REWARD_BELIEFS)}")
+        if self.root not in ROOTS:
+            raise ValueError(f"root={self.root!r}; choose one of {list(ROOTS)}")
+
+
+class SearchOutput(NamedTuple):
+    """The result of searching B roots.
+
+    action: [B] int64 the action to play (the target's argmax, or a sample when asked).
+    slot_actions: [B, K] int64 the root's slot actions (-1 unused).
+    target: [B, K] float32 the policy target over those slots (sums to 1).
+    value: [B] float32 the root's value estimate (visit-weighted Q).
+    root_output: the model's outputs at the root (numpy).
+    memory: [B, M] float32 the model's memory after the root observation.
+    tree: the whole tree, for statistics and tests.
+    """
+
+    action: np.ndarray
+    slot_actions: np.ndarray
+    target: np.ndarray
+    value: np.ndarray
+    root_output: ModelOutput
+    memory: np.ndarray
+    tree: Tree
+
+
+def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """[B, count] int64 draws with replacement from each row of ``probs`` [B, A]."""
+    B, A = probs.shape
+    cdf = np.cumsum(probs, axis=1, dtype=np.float64)
+    cdf /= cdf[:, -1:]
+    flat = (cdf + np.arange(B)[:, None]).ravel()
+    u = rng.random((B, count)) * (1 - 1e-12) + np.arange(B)[:, None]
+    index = np.searchsorted(flat, u, side="right") - np.arange(B)[:, None] * A
+    return np.clip(index, 0, A - 1).astype(np.int64)
+
+
+def top_k_slots(logits: np.ndarray, legal: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top-``k`` legal actions by prior: ([B, k] int64 actions, -1 where fewer are
+    legal; [B, k] float32 priors renormalized over them), best first."""
+    B, A = logits.shape
+    k_eff = min(k, A)
+    probs = softmax(masked_logits(logits, legal))
+    top = np.argpartition(-probs, k_eff - 1, axis=1)[:, :k_eff] if k_eff < A else np.tile(np.arange(A), (B, 1))
+    top_probs = np.take_along_axis(probs, top, axis=1)
+    order = np.argsort(-top_probs, axis=1, kind="stable")
+    top, top_probs = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_probs, order, axis=1)
+    valid = np.take_along_axis(legal, top, axis=1)
+    actions = np.full((B, k), UNUSED, np.int64)
+    priors = np.zeros((B, k), np.float32)
+    actions[:, :k_eff] = np.where(valid, top, UNUSED)
+    priors[:, :k_eff] = np.where(valid, top_probs, 0.0)
+    priors /= np.maximum(priors.sum(axis=1, keepdims=True), 1e-12)
+    return actions, priors
+
+
+class MCTS:
+    """AssistanceZero search for one game core and one model."""
+
+    def __init__(self, core: GameCore, evaluator: Evaluator, config: SearchConfig):
+        self.core = core
+        self.evaluator = evaluator
+        self.config = config
+
+    # ------------------------------------------------------------------ phases
+
+    def _evaluate_nodes(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, memory: np.ndarray, rng: np.random.Generator) -> ModelOutput:
+        """Evaluate ``nodes`` of ``games`` (whose states are in place) and fill their node data."""
+        states = tree.states.take(tree.state_rows(nodes, games))
+        output, new_memory = self.evaluator.evaluate(self.core.observe(states, ASSISTANT), memory)
+        legal = self.core.legal_mask(states, ASSISTANT)
+        actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children)
+        human_probs = softmax(masked_logits(output.human_logits, self.core.legal_mask(states, HUMAN)))
+        tree.slot_action[games, nodes] = actions
+        tree.slot_prior[games, nodes] = priors
+        tree.human_samples[games, nodes] = sample_categorical(human_probs, self.config.human_samples, rng)
+        tree.belief[games, nodes] = softmax(output.goal_logits)
+        tree.memory[games, nodes] = new_memory
+        tree.terminal[games, nodes] = states.done
+        tree.value[games, nodes] = np.where(states.done, 0.0, output.value)
+        tree.node_valid[games, nodes] = True
+        return output
+
+    def _select_slot(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> np.ndarray:
+        """[G] the PUCT slot at ``nodes``: min-max normalized Q plus
+        ``c_puct * prior * sqrt(N) / (1 + n)``. Unvisited slots take the mean return backed
+        up through the node so far (the model's value of the node before any visit)."""
+        visits = tree.slot_visits[games, nodes]
+        q = tree.slot_q(games, nodes)
+        total = visits.sum(axis=1)
+        mean = np.where(total > 0, tree.slot_value_sum[games, nodes].sum(axis=1) / np.maximum(total, 1), tree.value[games, nodes])
+        q = np.where(np.isnan(q), mean[:, None], q)
+        lo, hi = q_min[games][:, None], q_max[games][:, None]
+        q_norm = np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
+        explore = self.config.c_puct * tree.slot_prior[games, nodes] * np.sqrt(visits.sum(axis=1, keepdims=True)) / (1 + visits)
+        score = np.where(tree.slot_action[games, nodes] >= 0, q_norm + explore, -np.inf)
+        return np.argmax(score, axis=1)
+
+    def _find_child(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, slots: np.ndarray, human: np.ndarray) -> np.ndarray:
+        """[G] the child reached by (slot, human action) from ``nodes``, -1 if not yet made."""
+        match = (
+            tree.node_valid[games]
+            & (tree.parent[games] == nodes[:, None])
+            & (tree.parent_slot[games] == slots[:, None])
+            & (tree.human_action[games] == human[:, None])
+        )
+        return np.where(match.any(axis=1), match.argmax(axis=1), UNUSED)
+
+    def _simulate(self, tree: Tree, sim: int, root_slot: np.ndarray | None, q_min, q_max, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Descend every tree to a new edge or a terminal node.
+
+        Returns (leaf parent [B], slot [B], human action [B], reached [B]): ``reached`` is
+        the existing terminal node a game stopped at (-1 where it stopped at a new edge).
+        """
+        B = tree.batch_size
+        node = np.zeros(B, np.int64)
+        slot = np.zeros(B, np.int64)
+        human = np.zeros(B, np.int64)
+        reached = np.full(B, UNUSED, np.int64)
+        active = np.ones(B, bool)
+        first = True
+        while active.any():
+            games = np.flatnonzero(active)
+            n = node[games]
+            if first and root_slot is not None:
+                s = root_slot[games]
+            else:
+                s = self._select_slot(tree, games, n, q_min, q_max)
+            first = False
+            pick = rng.integers(self.config.human_samples, size=len(games))
+            h = tree.human_samples[games, n, pick]
+            child = self._find_child(tree, games, n, s, h)
+            slot[games], human[games] = s, h
+            new_edge = child < 0
+            at_terminal = ~new_edge & tree.terminal[games, np.maximum(child, 0)]
+            reached[games[at_terminal]] = child[at_terminal]
+            active[games[new_edge | at_terminal]] = False
+            descend = ~new_edge & ~at_terminal
+            node[games[descend]] = child[descend]
+        return node, slot, human, reached
+
+    def _expand(self, tree: Tree, new: int, games: np.ndarray, parents: np.ndarray, slots: np.ndarray, human: np.ndarray, rng) -> None:
+        """Create node ``new`` in ``games`` from (parent, slot, human action)."""
+        parent_states = tree.states.take(tree.state_rows(parents, games))
+        assistant = tree.slot_action[games, parents, slots]
+        result = self.core.step(parent_states, np.stack([human, assistant], axis=1))
+        tree.states.put(tree.state_rows(np.full(len(games), new), games), parent_states)
+        tree.parent[games, new] = parents
+        tree.parent_slot[games, new] = slots
+        tree.human_action[games, new] = human
+        self._evaluate_nodes(tree, games, np.full(len(games), new), tree.memory[games, parents], rng)
+        child = self.core.expected_reward(result.transition, tree.belief[games, new])
+        if self.config.reward_belief == "paper":
+            assistant_part = self.core.expected_reward(result.transition, tree.belief[games, parents])[:, 1]
+        else:
+            assistant_part = child[:, 1]
+        tree.reward[games, new] = assistant_part + child[:, 0]
+
+    def _backward(self, tree: Tree, leaf: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> None:
+        """Back the leaf values up to the roots, updating slot statistics and Q bounds."""
+        B = tree.batch_size
+        games = np.arange(B)
+        node = leaf.copy()
+        ret = tree.value[games, node].astype(np.float64)
+        tree.visits[games, node] += 1
+        active = node > 0
+        while active.any():
+            g = games[active]
+            n = node[active]
+            p, s = tree.parent[g, n], tree.parent_slot[g, n]
+            ret[active] = tree.reward[g, n] + self.config.discount * ret[active]
+            tree.slot_visits[g, p, s] += 1
+            tree.slot_value_sum[g, p, s] += ret[active]
+            q = tree.slot_value_sum[g, p, s] / tree.slot_visits[g, p, s]
+            q_min[g] = np.minimum(q_min[g], q)
+            q_max[g] = np.maximum(q_max[g], q)
+            tree.visits[g, p] += 1
+            node[active] = p
+            active = node > 0
+
+    # -------------------------------------------------------------------- root
+
+    def search(self, root_states: BatchState, memory: np.ndarray, rng: np.random.Generator, sample_action: bool = False) -> SearchOutput:
+        """Search from ``root_states`` (B games; copied and concealed, never changed) with
+        the model's ``memory`` [B, M] before the roots' observations."""
+        cfg = self.config
+        states = root_states.copy()
+        self.core.conceal_goal(states)
+        B = states.batch_size
+        tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.core.goal_shape, self.evaluator.memory_size)
+        games = np.arange(B)
+        root_output = self._evaluate_nodes(tree, games, np.zeros(B, np.int64), memory, rng)
+        tree.visits[:, 0] = 1
+        q_min = np.full(B, np.inf)
+        q_max = np.full(B, -np.inf)
+        schedule = None
+        if cfg.root == "gumbel":
+            schedule = GumbelRoot(tree, cfg, rng)
+        elif cfg.dirichlet_fraction > 0:
+            self._add_root_noise(tree, rng)
+        for sim in range(cfg.num_simulations):
+            root_slot = schedule.next_slot(tree, q_min, q_max, sim) if schedule is not None else None
+            parents, slots, human, reached = self._simulate(tree, sim, root_slot, q_min, q_max, rng)
+            expand = reached < 0
+            new = sim + 1
+            if expand.any():
+                self._expand(tree, new, games[expand], parents[expand], slots[expand], human[expand], rng)
+            leaf = np.where(expand, new, reached)
+            self._backward(tree, leaf, q_min, q_max)
+        slot_actions = tree.slot_action[:, 0]
+        if schedule is not None:
+            target, best = schedule.result(tree, q_min, q_max)
+        else:
+            target = self._visit_target(tree)
+            best = np.argmax(target, axis=1)
+        chosen = sample_categorical(target, 1, rng)[:, 0] if sample_action else best
+        visits = tree.slot_visits[:, 0].astype(np.float64)
+        q = np.nan_to_num(tree.slot_q(games, np.zeros(B, np.int64)))
+        value = np.where(visits.sum(axis=1) > 0, (visits * q).sum(axis=1) / np.maximum(visits.sum(axis=1), 1), tree.value[:, 0])
+        return SearchOutput(
+            action=slot_actions[games, chosen],
+            slot_actions=slot_actions,
+            target=target.astype(np.float32),
+            value=value.astype(np.float32),
+            root_output=root_output,
+            memory=tree.memory[:, 0].copy(),
+            tree=tree,
+        )
+
+    def _add_root_noise(self, tree: Tree, rng: np.random.Generator) -> None:
+        valid = tree.slot_action[:, 0] >= 0
+        noise = rng.gamma(self.config.dirichlet_alpha, size=valid.shape) * valid
+        noise /= np.maximum(noise.sum(axis=1, keepdims=True), 1e-12)
+        f = self.config.dirichlet_fraction
+        tree.slot_prior[:, 0] = (1 - f) * tree.slot_prior[:, 0] + f * noise
+
+    def _visit_target(self, tree: Tree) -> np.ndarray:
+        """[B, K] visit counts at the root raised to ``target_exponent``, normalized."""
+        sharpened = tree.slot_visits[:, 0].astype(np.float64) ** self.config.target_exponent
+        total = sharpened.sum(axis=1, keepdims=True)
+        prior = tree.slot_prior[:, 0].astype(np.float64)
+        return np.where(total > 0, sharpened / np.maximum(total, 1e-12), prior)
+
+
+class GumbelRoot:
+    """Gumbel top-m root action sampling with sequential halving (Danihelka et al., 2022).
+
+    The root considers the m slots with the largest ``g + logit`` (g ~ Gumbel), splits
+    the simulation budget into ``ceil(log2 m)`` phases, visits each remaining slot equally
+    in a phase, then keeps the better half by ``g + logit + sigma(Q)``. The target is the
+    improved policy softmax(logit + sigma(completed Q)); the action is the survivor.
+    """
+
+    def __init__(self, tree: Tree, config: SearchConfig, rng: np.random.Generator):
+        self.config = config
+        valid = tree.slot_action[:, 0] >= 0
+        self.logits = np.where(valid, np.log(np.maximum(tree.slot_prior[:, 0], 1e-12)), -np.inf)
+        self.gumbel = config.gumbel_scale * rng.gumbel(size=self.logits.shape)
+        B, K = self.logits.shape
+        m = min(config.gumbel_actions, K)
+        order = np.argsort(-(self.logits + self.gumbel), axis=1)
+        self.alive = np.zeros((B, K), bool)
+        np.put_along_axis(self.alive, order[:, :m], True, axis=1)
+        self.alive &= valid
+        self.phases = max(1, int(np.ceil(np.log2(max(m, 2)))))
+        self.phase_end = np.zeros(0)
+        self._plan(m)
+
+    def _plan(self, m: int) -> None:
+        """Split the simulations into phases, each ending with a halving."""
+        n = self.config.num_simulations
+        ends, done, alive = [], 0, m
+        for phase in range(self.phases):
+            per = max(1, n // (self.phases * max(alive, 1)))
+            done = min(n, done + per * alive) if phase < self.phases - 1 else n
+            ends.append(done)
+            alive = max(1, alive // 2)
+        self.phase_end = np.array(ends)
+
+    def _sigma(self, tree: Tree, q_min, q_max) -> np.ndarray:
+        """[B, K] sigma(completed Q): (c_visit + max visits) * c_scale * normalized Q."""
+        B = tree.batch_size
+        q = tree.slot_q(np.arange(B), np.zeros(B, np.int64))
+        q = np.where(np.isnan(q), tree.value[:, :1], q)
+        lo, hi = q_min[:, None], q_max[:, None]
+        q_norm = np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
+        max_visits = tree.slot_visits[:, 0].max(axis=1, keepdims=True)
+        return (self.config.gumbel_c_visit + max_visits) * self.config.gumbel_c_scale * q_norm
+
+    def next_slot(self, tree: Tree, q_min, q_max, sim: int) -> np.ndarray:
+        """[B] the root slot for simulation ``sim``: the least-visited surviving slot."""
+        if len(self.phase_end) > 1 and sim in self.phase_end[:-1]:
+            self._halve(tree, q_min, q_max)
+        visits = np.where(self.alive, tree.slot_visits[:, 0], np.iinfo(np.int32).max)
+        return np.argmin(visits, axis=1)
+
+    def _halve(self, tree: Tree, q_min, q_max) -> None:
+        score = np.where(self.alive, self.gumbel + self.logits + self._sigma(tree, q_min, q_max), -np.inf)
+        keep = np.maximum(self.alive.sum(axis=1) // 2, 1)
+        rank = np.argsort(np.argsort(-score, axis=1), axis=1)
+        self.alive &= rank < keep[:, None]
+
+    def result(self, tree: Tree, q_min, q_max) -> tuple[np.ndarray, np.ndarray]:
+        """([B, K] improved-policy target, [B] the chosen slot)."""
+        sigma = self._sigma(tree, q_min, q_max)
+        improved = softmax(np.where(np.isfinite(self.logits), self.logits + sigma, -np.inf)).astype(np.float64)
+        score = np.where(self.alive, self.gumbel + self.logits + sigma, -np.inf)
+        return improved, np.argmax(score, axis=1)

@@ -1,0 +1,114 @@
+"""The search tree: pure data, a struct of batched numpy arrays (DESIGN.md, contract 6).
+
+One tree per game, B games at once. Node ``n`` of game ``b`` is created by simulation
+``n - 1`` (the root is node 0). A node is an assistant decision point; its children are
+compacted to at most K *slots*, the top-K legal assistant actions by prior. Following a
+slot also draws the human's simultaneous action (a chance outcome) from S samples of the
+model's human-action head stored at the node; each distinct (slot, human action) pair
+leads to its own child node. Statistics are kept per slot, pooled over human outcomes.
+
+The game state of every node is kept in ``states``, one batch of B * N rows (row
+``b * N + n``), so a simulation steps the game once from its parent's row: no replay
+from the root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from envs.core import BatchState
+
+UNUSED = -1
+
+
+@dataclasses.dataclass
+class Tree:
+    """Search trees of B games with room for N nodes, K slots and S human samples each.
+
+    node_valid: [B, N] bool the node exists.
+    parent: [B, N] int64 parent node (-1 for the root and unused nodes).
+    parent_slot: [B, N] int64 the parent's slot that leads here.
+    human_action: [B, N] int64 the human's action on the edge into this node.
+    reward: [B, N] float32 expected reward of that edge: the assistant's part under the
+        parent's belief plus the human's part under this node's belief.
+    value: [B, N] float32 the model's value of the node (0 if terminal).
+    terminal: [B, N] bool the episode ends at this node.
+    visits: [B, N] int32 simulations that passed through the node.
+    slot_action: [B, N, K] int64 the assistant action of each slot (-1 unused).
+    slot_prior: [B, N, K] float32 the renormalized prior over the slots.
+    slot_visits: [B, N, K] int32 visits through each slot.
+    slot_value_sum: [B, N, K] float32 sum of the returns backed up through each slot.
+    human_samples: [B, N, S] int64 the human's actions sampled from the model at the node.
+    belief: [B, N, F, Kg] float32 the model's goal belief at the node.
+    memory: [B, N, M] float32 the model's recurrent memory after the node's observation.
+    states: game states, B * N rows (row ``b * N + n``).
+    """
+
+    node_valid: np.ndarray
+    parent: np.ndarray
+    parent_slot: np.ndarray
+    human_action: np.ndarray
+    reward: np.ndarray
+    value: np.ndarray
+    terminal: np.ndarray
+    visits: np.ndarray
+    slot_action: np.ndarray
+    slot_prior: np.ndarray
+    slot_visits: np.ndarray
+    slot_value_sum: np.ndarray
+    human_samples: np.ndarray
+    belief: np.ndarray
+    memory: np.ndarray
+    states: BatchState
+
+    @classmethod
+    def empty(cls, root_states: BatchState, nodes: int, slots: int, samples: int, goal_shape: tuple[int, int], memory_size: int) -> Tree:
+        """An empty tree whose every node row holds a copy of its game's root state."""
+        B = root_states.batch_size
+        return cls(
+            node_valid=np.zeros((B, nodes), bool),
+            parent=np.full((B, nodes), UNUSED, np.int64),
+            parent_slot=np.full((B, nodes), UNUSED, np.int64),
+            human_action=np.full((B, nodes), UNUSED, np.int64),
+            reward=np.zeros((B, nodes), np.float32),
+            value=np.zeros((B, nodes), np.float32),
+            terminal=np.zeros((B, nodes), bool),
+            visits=np.zeros((B, nodes), np.int32),
+            slot_action=np.full((B, nodes, slots), UNUSED, np.int64),
+            slot_prior=np.zeros((B, nodes, slots), np.float32),
+            slot_visits=np.zeros((B, nodes, slots), np.int32),
+            slot_value_sum=np.zeros((B, nodes, slots), np.float32),
+            human_samples=np.zeros((B, nodes, samples), np.int64),
+            belief=np.zeros((B, nodes) + tuple(goal_shape), np.float32),
+            memory=np.zeros((B, nodes, memory_size), np.float32),
+            states=root_states.take(np.repeat(np.arange(B), nodes)),
+        )
+
+    @property
+    def batch_size(self) -> int:
+        return self.node_valid.shape[0]
+
+    @property
+    def num_nodes(self) -> int:
+        return self.node_valid.shape[1]
+
+    def state_rows(self, nodes: np.ndarray, games: np.ndarray | None = None) -> np.ndarray:
+        """Rows of ``states`` holding ``nodes`` ([G]) of ``games`` ([G], default all B)."""
+        games = np.arange(self.batch_size) if games is None else games
+        return games * self.num_nodes + nodes
+
+    def slot_q(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+        """[G, K] mean backed-up return of each slot of ``nodes`` (NaN where unvisited)."""
+        visits = self.slot_visits[games, nodes]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(visits > 0, self.slot_value_sum[games, nodes] / visits, np.nan)
+
+    def depth(self) -> np.ndarray:
+        """[B] depth of the deepest node of each tree (the root has depth 0)."""
+        depth = np.zeros(self.node_valid.shape, np.int64)
+        for n in range(1, self.num_nodes):
+            p = self.parent[:, n]
+            depth[:, n] = np.where(self.node_valid[:, n], depth[np.arange(self.batch_size), np.maximum(p, 0)] + 1, 0)
+        return depth.max(axis=1)

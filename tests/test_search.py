@@ -1,0 +1,159 @@
+"""The batched MCTS: tree invariants, goal independence, edge rewards, and the truth on kitchen."""
+
+import numpy as np
+import pytest
+
+import envs.build
+import envs.kitchen
+from assist.models.base import ModelOutput
+from assist.models.exact import ExactKitchenEvaluator
+from assist.players import make_player
+from assist.players.base import BasePlayer
+from assist.rollout import play
+from assist.search.mcts import MCTS, SearchConfig, sample_categorical, top_k_slots
+from envs.core import ASSISTANT, HUMAN
+from envs.kitchen.solver import solve_bayes
+
+
+class StubEvaluator:
+    """A deterministic model: fixed random logits per action, a value from the step count."""
+
+    def __init__(self, core, memory_size=3, seed=0):
+        rng = np.random.default_rng(seed)
+        self.core = core
+        self.memory_size = memory_size
+        self.policy = rng.normal(size=core.num_actions(ASSISTANT)).astype(np.float32)
+        self.human = rng.normal(size=core.num_actions(HUMAN)).astype(np.float32)
+
+    def initial_memory(self, batch):
+        return np.zeros((batch, self.memory_size), np.float32)
+
+    def evaluate(self, observation, memory):
+        B = len(memory)
+        F, K = self.core.goal_shape
+        step = np.asarray(next(v for k, v in observation.items() if k in ("step", "t"))).reshape(B, -1)[:, 0]
+        output = ModelOutput(
+            policy_logits=np.tile(self.policy, (B, 1)),
+            value=(0.01 * step).astype(np.float32),
+            goal_logits=np.zeros((B, F, K), np.float32),
+            human_logits=np.tile(self.human, (B, 1)),
+        )
+        return output, memory + 1
+
+
+def build_search(**overrides):
+    core = envs.build.make_core("tiny")
+    config = SearchConfig(**{"num_simulations": 24, "max_children": 6, "human_samples": 4, **overrides})
+    return core, MCTS(core, StubEvaluator(core), config)
+
+
+def test_top_k_slots_keeps_the_best_legal_actions_first():
+    logits = np.array([[0.0, 3.0, 1.0, 2.0, 5.0]])
+    legal = np.array([[True, True, True, True, False]])
+    actions, priors = top_k_slots(logits, legal, 3)
+    assert actions.tolist() == [[1, 3, 2]]
+    assert np.isclose(priors.sum(), 1) and np.all(np.diff(priors[0]) <= 0)
+
+
+def test_top_k_slots_pads_when_fewer_actions_are_legal():
+    actions, priors = top_k_slots(np.zeros((1, 4)), np.array([[True, False, False, True]]), 3)
+    assert sorted(actions[0, :2].tolist()) == [0, 3] and actions[0, 2] == -1 and priors[0, 2] == 0
+
+
+def test_sample_categorical_follows_the_probabilities():
+    probs = np.array([[0.1, 0.0, 0.9], [0.0, 1.0, 0.0]])
+    draws = sample_categorical(probs, 20000, np.random.default_rng(0))
+    assert abs((draws[0] == 2).mean() - 0.9) < 0.01 and not (draws[0] == 1).any() and (draws[1] == 1).all()
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_tree_statistics_add_up(root):
+    core, mcts = build_search(root=root)
+    state = core.reset(5, np.random.default_rng(0))
+    out = mcts.search(state, mcts.evaluator.initial_memory(5), np.random.default_rng(1))
+    tree = out.tree
+    assert np.all(tree.slot_visits[:, 0].sum(axis=1) == 24)
+    assert np.all(tree.visits[:, 0] == 25)
+    valid = tree.node_valid[:, 1:]
+    parents = tree.parent[:, 1:]
+    assert np.all(tree.node_valid[np.nonzero(valid)[0], parents[valid]])
+    assert np.allclose(out.target.sum(axis=1), 1) and np.all(out.target >= 0)
+    legal = core.legal_mask(state, ASSISTANT)
+    assert legal[np.arange(5), out.action].all()
+    assert np.all(out.memory == 1)  # one root evaluation after the initial memory
+
+
+def test_search_never_reads_the_true_goal():
+    core, mcts = build_search()
+    goals = core.sample_goals(3, np.random.default_rng(7))
+    a = core.reset(3, np.random.default_rng(3), goals=goals)
+    b = core.reset(3, np.random.default_rng(3), goals=goals[::-1])
+    assert not np.array_equal(a.goal, b.goal)
+    out_a = mcts.search(a, mcts.evaluator.initial_memory(3), np.random.default_rng(11))
+    out_b = mcts.search(b, mcts.evaluator.initial_memory(3), np.random.default_rng(11))
+    for field in ("action", "slot_actions", "target", "value"):
+        assert np.array_equal(getattr(out_a, field), getattr(out_b, field)), field
+    assert np.array_equal(out_a.tree.reward, out_b.tree.reward)
+
+
+def test_search_leaves_the_root_state_untouched():
+    core, mcts = build_search()
+    state = core.reset(2, np.random.default_rng(0))
+    before = state.copy()
+    mcts.search(state, mcts.evaluator.initial_memory(2), np.random.default_rng(0))
+    assert all(np.array_equal(getattr(before, f), getattr(state, f)) for f in ("world", "goal", "pos", "t"))
+
+
+def kitchen_after_flour_and_sugar():
+    """cake_or_pie after the human added sugar (the assistant flour): cake or cookies."""
+    core = envs.kitchen.make_core("cake_or_pie")
+    state = core.reset(1, np.random.default_rng(0), goals=np.array([[0]]))
+    sugar, flour = core.game.human_action_names.index("add sugar"), core.game.assistant_action_names.index("add flour")
+    core.step(state, np.array([[sugar, flour]]))
+    return core, state
+
+
+@pytest.mark.parametrize("rule, cake_branch", [("posterior", -0.5), ("paper", 0.5)])
+def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch):
+    """Adding butter while the human adds eggs (so: cake) is a wrong block: the posterior
+    rule prices it at -1 (+0.5 for the human's eggs); the paper's rule prices the
+    assistant's part under the 50/50 parent belief, as if butter were fine half the time."""
+    core, state = kitchen_after_flour_and_sugar()
+    evaluator = ExactKitchenEvaluator(core)
+    mcts = MCTS(core, evaluator, SearchConfig(num_simulations=1, reward_belief=rule, dirichlet_fraction=0.0))
+    out = mcts.search(state, evaluator.initial_memory(1), np.random.default_rng(0))
+    tree = out.tree
+    butter = int(np.flatnonzero(tree.slot_action[0, 0] == core.game.assistant_action_names.index("add butter"))[0])
+    eggs = core.game.human_action_names.index("add eggs")
+    mcts._expand(tree, 1, np.array([0]), np.array([0]), np.array([butter]), np.array([eggs]), np.random.default_rng(0))
+    assert tree.reward[0, 1] == pytest.approx(cake_branch)
+    assert np.allclose(tree.belief[0, 1, 0], [1, 0, 0], atol=1e-6)
+
+
+class ExactSearchAssistant(BasePlayer):
+    privileged = True  # it simulates on a concealed copy of the state
+
+    def __init__(self, core, config, value="zero"):
+        super().__init__(core, ASSISTANT)
+        self.evaluator = ExactKitchenEvaluator(core, value=value)
+        self.mcts = MCTS(core, self.evaluator, config)
+
+    def act(self, turn):
+        return self.mcts.search(turn.state, self.evaluator.initial_memory(len(turn.legal)), self.rng).action
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant, simulations", [("red_blue", 64), ("cake_or_pie", 200)])
+def test_search_over_the_exact_model_reaches_the_bayes_optimum(variant, simulations):
+    core = envs.kitchen.make_core(variant)
+    optimum = solve_bayes(core.game, core.human_policy).value
+    config = SearchConfig(num_simulations=simulations, max_children=8, human_samples=16, discount=1.0, dirichlet_fraction=0.0)
+    players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: ExactSearchAssistant(core, config)}
+    returns = play(core, players, np.arange(400), np.random.default_rng(0)).metrics["return"]
+    assert returns.mean() >= 0.98 * optimum - 2 * returns.std() / np.sqrt(len(returns))
+
+
+def test_bad_search_settings_are_refused():
+    for bad in (dict(num_simulations=0), dict(discount=0.0), dict(root="beam"), dict(reward_belief="prior")):
+        with pytest.raises(ValueError):
+            SearchConfig(**bad)
