@@ -14,6 +14,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 import envs
+from assist.learning.assistancezero import AssistanceZeroConfig
+from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
 
@@ -58,6 +60,34 @@ class PlayerConfig:
 
 
 @dataclasses.dataclass
+class ModelConfig:
+    """A network by name (``auto`` picks by game), size preset, memory switch and size overrides."""
+
+    name: str = "auto"
+    preset: str = "small"
+    memory: bool = True
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """``scripts/train.py``: train an assistant against a human model.
+
+    For `build`, self-play draws goals from the ``train`` split and evaluation from the
+    env config's ``goal_split`` (held-out ``test`` by default).
+    """
+
+    env: Any = MISSING
+    human: PlayerConfig = MISSING
+    model: ModelConfig = MISSING
+    search: SearchConfig = MISSING
+    algo: Any = MISSING
+    seed: int = 0
+    device: str = "auto"
+    resume: bool = False
+
+
+@dataclasses.dataclass
 class EvaluateConfig:
     """``scripts/evaluate.py``: the human with each assistant on the same episodes."""
 
@@ -80,6 +110,13 @@ def register() -> None:
     store.store(group="human", name="player_schema", node=PlayerConfig)
     store.store(group="assistant", name="player_schema", node=PlayerConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
+    store.store(group="model", name="model_schema", node=ModelConfig)
+    store.store(group="search", name="search_schema", node=SearchConfig)
+    store.store(group="algo", name="assistancezero_schema", node=AssistanceZeroConfig)
+    from assist.learning.ppo import PPOConfig  # here, so that only register() knows the PPO schema
+
+    store.store(group="algo", name="ppo_schema", node=PPOConfig)
+    store.store(name="train_schema", node=TrainConfig)
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:
@@ -91,9 +128,14 @@ def env_options(env: DictConfig) -> dict[str, Any]:
     return {key: value for key, value in options.items() if value is not None}
 
 
-def make_core(env: DictConfig) -> GameCore:
-    """The game core an env config describes."""
-    return envs.make_core(env.name, **env_options(env))
+def make_core(env: DictConfig, **changes) -> GameCore:
+    """The game core an env config describes, with ``changes`` to its options."""
+    return envs.make_core(env.name, **{**env_options(env), **changes})
+
+
+def to_dataclass(cls, node: DictConfig):
+    """An instance of the dataclass ``cls`` from its config node."""
+    return cls(**OmegaConf.to_container(node, resolve=True))
 
 
 register()

@@ -19,11 +19,12 @@ def core():
 
 
 TABULAR_ONLY = {"model", "bayes"}
+NEEDS_MORE = {"terminal", "assistancezero"}  # a person; a training run (tests/test_train.py)
 SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT}
 CASES = [
     (game, name, seat)
     for game in ("build", "kitchen")
-    for name in sorted(set(PLAYERS) - {"terminal"} - (TABULAR_ONLY if game == "build" else set()))
+    for name in sorted(set(PLAYERS) - NEEDS_MORE - (TABULAR_ONLY if game == "build" else set()))
     for seat in (HUMAN, ASSISTANT)
     if SEAT_ONLY.get(name, seat) == seat
 ]

@@ -147,7 +147,7 @@ class ExactSearchAssistant(BasePlayer):
 def test_search_over_the_exact_model_reaches_the_bayes_optimum(variant, simulations):
     core = envs.kitchen.make_core(variant)
     optimum = solve_bayes(core.game, core.human_policy).value
-    config = SearchConfig(num_simulations=simulations, max_children=8, human_samples=16, discount=1.0, dirichlet_fraction=0.0)
+    config = SearchConfig(num_simulations=simulations, max_children=8, human_samples=16, discount=1.0, dirichlet_fraction=0.0, reward_belief="posterior")
     players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: ExactSearchAssistant(core, config)}
     returns = play(core, players, np.arange(400), np.random.default_rng(0)).metrics["return"]
     assert returns.mean() >= 0.98 * optimum - 2 * returns.std() / np.sqrt(len(returns))

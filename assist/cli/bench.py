@@ -1,11 +1,21 @@
 """Benchmarks that print one JSON line per figure.
 
     python scripts/bench.py env [--preset mbag] [--seconds 5] [--repeats 3]
+    python scripts/bench.py search [--preset small] [--simulations 32] [--seconds 5] [--repeats 3]
 
 ``env``: environment steps per second with uniformly random legal actions for both
 players, legal masks included: the batched core at B = 1, 64, 1024 and one game
-through the PettingZoo ``ParallelEnv``. Each figure is the median of ``repeats`` runs
-of at least ``seconds`` each.
+through the PettingZoo ``ParallelEnv``.
+
+``search``: the batched MCTS (``assist.search.mcts``, default :class:`SearchConfig` but
+``--simulations``) on the `build` game at B = 1, 16, 256, from freshly reset root
+states, with two models: ``stub`` (:class:`StubEvaluator`, numpy, next to no cost, so
+the figure is the tree + env overhead) and ``small`` (the ``small`` conv net through a
+:class:`TorchEvaluator`, on CUDA when available, else the CPU). Per (model, B):
+``search_time`` (wall time of one ``search`` call / simulations / B, in us) and
+``search_rate`` (simulations x B per second).
+
+Each figure is the median of ``repeats`` runs of at least ``seconds`` each.
 """
 
 from __future__ import annotations
@@ -19,15 +29,27 @@ from collections.abc import Callable
 import numpy as np
 
 import envs
+from assist.models.base import ModelOutput
 from assist.players.sampling import sample_legal
-from envs.core import AGENTS
+from assist.search.mcts import MCTS, SearchConfig
+from envs.core import AGENTS, ASSISTANT, HUMAN
+
+PRESETS = {"env": "mbag", "search": "small"}
+"""Default `build` preset of each suite."""
+BATCHES = {"env": [1, 64, 1024], "search": [1, 16, 256]}
+"""Default batch sizes of each suite."""
 
 
-def timed_rate(step: Callable[[], int], seconds: float) -> float:
-    """Units per second of ``step`` (which returns the units it did), run for >= ``seconds``."""
-    done, start = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - start) < seconds:
-        done += step()
+def timed_rate(step: Callable[..., int], seconds: float, setup: Callable[[], tuple] | None = None) -> float:
+    """Units per second of ``step`` (which returns the units it did), run for >= ``seconds``
+    of its own time. ``setup``, if given, runs untimed before each call and returns the
+    arguments of that call (e.g. fresh inputs whose making is not to be measured)."""
+    done, elapsed = 0, 0.0
+    while elapsed < seconds:
+        args = setup() if setup is not None else ()
+        start = time.perf_counter()
+        done += step(*args)
+        elapsed += time.perf_counter() - start
     return done / elapsed
 
 
@@ -77,16 +99,94 @@ def bench_env(preset: str, seconds: float, repeats: int, batches: list[int]) -> 
     figure("pettingzoo_random_legal", statistics.median(rates), "steps/s", preset=preset, batch=1)
 
 
+class StubEvaluator:
+    """A model that costs next to nothing (an :class:`~assist.models.base.Evaluator`):
+    fixed random policy and human logits, zero value, uniform goal logits, memory passed
+    through. Its outputs are read-only broadcasts of fixed rows, so a search with it
+    measures the tree and the game core alone.
+
+    memory_size: 64 by default, the ``small`` net's, so the tree stores as much per node.
+    """
+
+    def __init__(self, core, memory_size: int = 64, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.memory_size = memory_size
+        self.policy = rng.normal(size=core.num_actions(ASSISTANT)).astype(np.float32)
+        self.human = rng.normal(size=core.num_actions(HUMAN)).astype(np.float32)
+        self.goal = np.zeros(core.goal_shape, np.float32)
+
+    def initial_memory(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.memory_size), np.float32)
+
+    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray) -> tuple[ModelOutput, np.ndarray]:
+        B = len(memory)
+        output = ModelOutput(
+            policy_logits=np.broadcast_to(self.policy, (B,) + self.policy.shape),
+            value=np.zeros(B, np.float32),
+            goal_logits=np.broadcast_to(self.goal, (B,) + self.goal.shape),
+            human_logits=np.broadcast_to(self.human, (B,) + self.human.shape),
+        )
+        return output, memory
+
+
+def search_evaluators(core) -> dict[str, tuple[object, str]]:
+    """The models of the ``search`` suite by name: (evaluator, device). Torch is imported
+    here, so that the ``env`` suite runs without it."""
+    from assist.models.factory import make_model
+    from assist.models.torch_evaluator import TorchEvaluator
+
+    torch_evaluator = TorchEvaluator(make_model(core, preset="small"))
+    return {"stub": (StubEvaluator(core), "cpu"), "small": (torch_evaluator, str(torch_evaluator.device))}
+
+
+def searcher(mcts, batch: int, seed: int) -> tuple[Callable[[], tuple], Callable[..., int]]:
+    """(setup, step) for :func:`timed_rate`: ``setup`` resets ``batch`` fresh root games
+    (untimed); ``step`` runs one search from them and returns 1."""
+    rng = np.random.default_rng(seed)
+    memory = mcts.evaluator.initial_memory(batch)
+
+    def setup() -> tuple:
+        return (mcts.core.reset(batch, rng),)
+
+    def step(roots) -> int:
+        mcts.search(roots, memory, rng)
+        return 1
+
+    return setup, step
+
+
+def bench_search(preset: str, seconds: float, repeats: int, batches: list[int], simulations: int) -> None:
+    core = envs.make_core("build", preset=preset)
+    config = SearchConfig(num_simulations=simulations)
+    for model, (evaluator, device) in search_evaluators(core).items():
+        mcts = MCTS(core, evaluator, config)
+        for batch in batches:
+            setup, step = searcher(mcts, batch, seed=repeats)  # a seed no measured run uses
+            step(*setup())  # warm-up (lazy torch and allocator set-up), not measured
+            rates = []
+            for seed in range(repeats):
+                setup, step = searcher(mcts, batch, seed)
+                rates.append(timed_rate(step, seconds, setup))
+            fields = dict(model=model, device=device, preset=preset, batch=batch, simulations=simulations)
+            figure("search_time", statistics.median(1e6 / (rate * simulations * batch) for rate in rates), "us/sim/game", **fields)
+            figure("search_rate", statistics.median(rate * simulations * batch for rate in rates), "sims/s", **fields)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["env"], help="what to measure")
-    parser.add_argument("--preset", default="mbag", help="build preset (default: mbag)")
+    parser.add_argument("suite", choices=["env", "search"], help="what to measure")
+    parser.add_argument("--preset", help="build preset (default: mbag for env, small for search)")
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum seconds per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is printed)")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 64, 1024], help="core batch sizes")
+    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 1 64 1024 for env, 1 16 256 for search)")
+    parser.add_argument("--simulations", type=int, default=32, help="simulations per search (search suite)")
     args = parser.parse_args(argv)
+    preset = args.preset or PRESETS[args.suite]
+    batches = args.batches or BATCHES[args.suite]
     if args.suite == "env":
-        bench_env(args.preset, args.seconds, args.repeats, args.batches)
+        bench_env(preset, args.seconds, args.repeats, batches)
+    else:
+        bench_search(preset, args.seconds, args.repeats, batches, args.simulations)
 
 
 if __name__ == "__main__":

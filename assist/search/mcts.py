@@ -30,7 +30,7 @@ ROOTS = ("puct", "gumbel")
 REWARD_BELIEFS = ("posterior", "paper")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class SearchConfig:
     """Search settings.
 
@@ -44,6 +44,14 @@ class SearchConfig:
         paper sharpens with 1.5).
     root: ``"puct"`` or ``"gumbel"`` (Gumbel top-m sampling + sequential halving at the
         root, Danihelka et al. 2022, for small simulation budgets).
+    reward_belief: which belief prices the assistant's part of an edge's reward (the
+        human's part always uses the child's, which has seen the human's action).
+        ``"paper"``: the parent's, as in the paper: right for learned models, whose
+        child belief also reads the assistant's own action as evidence (a model that
+        sees a block gone believes it never belonged there, so breaking looks free).
+        ``"posterior"``: the child's: exact for models whose belief only updates on the
+        human's actions (the exact kitchen model), and unbiased where the human's move
+        changes what the assistant's action does, which the parent's belief ignores.
     gumbel_actions: m, the root actions the Gumbel root considers.
     gumbel_scale: scale of the root's Gumbel noise (0: deterministic, for evaluation).
     gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
@@ -58,7 +66,7 @@ class SearchConfig:
     dirichlet_fraction: float = 0.25
     target_exponent: float = 1.5
     root: str = "puct"
-    reward_belief: str = "posterior"
+    reward_belief: str = "paper"
     gumbel_actions: int = 8
     gumbel_scale: float = 1.0
     gumbel_c_visit: float = 50.0

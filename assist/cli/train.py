@@ -1,0 +1,74 @@
+"""Train an assistant: ``python scripts/train.py env.preset=tiny algo.iterations=50``.
+
+The run directory holds the resolved config (``config.yaml``), TensorBoard events,
+``checkpoints/`` and ``results.json`` (the last held-out evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from assist import config as schemas
+from assist.cli import CONFIG_DIR
+from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
+from assist.models.factory import make_model
+from assist.players import make_player
+from assist.search.mcts import SearchConfig
+from envs.core import HUMAN
+
+
+def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path):
+    """The trainer of ``cfg.algo.name``."""
+    if cfg.algo.name == "assistancezero":
+        algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
+        search = schemas.to_dataclass(SearchConfig, cfg.search)
+        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device)
+    if cfg.algo.name == "ppo":
+        from assist.learning.ppo import PPOConfig, PPOTrainer
+
+        algo = schemas.to_dataclass(PPOConfig, cfg.algo)
+        return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, cfg.device)
+    raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict:
+    """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
+    core = schemas.make_core(cfg.env, **train_changes)
+    eval_core = schemas.make_core(cfg.env)
+    net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
+    eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
+    trainer = make_trainer(cfg, core, eval_core, net, human, eval_human, run_dir)
+    algo = trainer.config
+    if cfg.resume and trainer.resume():
+        print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)")
+    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None) as bar:
+
+        def progress(iteration: int, env_steps: int, latest: dict) -> None:
+            bar.update(iteration - bar.n)
+            if latest:
+                bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
+
+        final = trainer.train(progress)
+    results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
+    return final
+
+
+@hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The AssistanceZero training loop, visible in one place.
+
+Each iteration: self-play ``rollout`` steps in ``envs`` games (the human model in the
+human seat, MCTS over the current network in the assistant's), cut the steps into
+sequences for the replay buffer, take ``updates`` Adam steps on sampled sequences
+(unrolling the network's memory through each sequence), log, and now and then evaluate
+on held-out goals and save a checkpoint.
+
+Losses: cross-entropy to the search's policy target, value regression to discounted
+returns (bootstrapped at the rollout's end), per-factor goal cross-entropy (the true goal
+only as a label), human-action cross-entropy, and the paper's KL regularizer that keeps
+the goal head near its predictions at collection time (weight ramped up linearly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from assist import evaluation
+from assist.learning import losses
+from assist.learning.checkpoints import RunCheckpoint
+from assist.learning.replay import SequenceReplay, to_sequences
+from assist.learning.selfplay import Rollout, SelfPlay
+from assist.logger import RunLogger
+from assist.models.torch_evaluator import TorchEvaluator
+from assist.players.base import Player
+from assist.players.search import SearchPlayer
+from assist.search.mcts import SearchConfig
+from envs.core import ASSISTANT, GameCore
+
+
+@dataclasses.dataclass
+class AssistanceZeroConfig:
+    """Training settings (the search's are a :class:`SearchConfig`).
+
+    name: the algorithm's name in the ``algo`` config group.
+    iterations: self-play + learning iterations.
+    envs: games played at once in self-play.
+    rollout: steps per game per iteration (a multiple of ``sequence``).
+    sequence: steps per replayed sequence (the network's memory is unrolled through them).
+    replay: buffer capacity in sequences.
+    batch: sequences per gradient step; updates: gradient steps per iteration.
+    lr, grad_clip: Adam's learning rate and the gradient-norm clip.
+    *_weight: loss weights; goal_kl_weight is reached after goal_kl_ramp iterations.
+    eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
+    eval_simulations: the search budget when evaluating (no root noise, best action).
+    checkpoint_every: save every so many iterations (and at the end).
+    """
+
+    name: str = "assistancezero"
+    iterations: int = 200
+    envs: int = 32
+    rollout: int = 16
+    sequence: int = 8
+    replay: int = 2048
+    batch: int = 32
+    updates: int = 4
+    lr: float = 1e-3
+    grad_clip: float = 10.0
+    policy_weight: float = 1.0
+    value_weight: float = 0.5
+    goal_weight: float = 1.0
+    human_weight: float = 1.0
+    goal_kl_weight: float = 1.0
+    goal_kl_ramp: int = 100
+    eval_every: int = 20
+    eval_episodes: int = 64
+    eval_simulations: int = 16
+    checkpoint_every: int = 20
+
+    def __post_init__(self):
+        positive = ("iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.rollout % self.sequence:
+            raise ValueError(f"rollout={self.rollout} must be a multiple of sequence={self.sequence}")
+        if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp < 0:
+            raise ValueError("lr and grad_clip must be > 0 and goal_kl_ramp >= 0")
+
+
+PER_SEQUENCE = ("memory",)
+"""Rollout fields kept once per sequence (at its first step)."""
+
+
+def sequences_from(rollout: Rollout, length: int, discount: float) -> dict[str, np.ndarray]:
+    """The replay fields of a rollout: [S, L, ...] per step, [S, ...] per sequence, with
+    the discounted returns as the value targets."""
+    returns = losses.discounted_returns(
+        torch.from_numpy(rollout.reward), torch.from_numpy(rollout.ends), torch.from_numpy(rollout.bootstrap), discount
+    ).numpy()
+    fields = {f"observation.{k}": v for k, v in rollout.observation.items()}
+    fields.update({k: v for k, v in rollout._asdict().items() if k not in ("observation", "bootstrap", "reward", "ends")})
+    fields["returns"] = returns
+    out = {key: to_sequences(value, length) for key, value in fields.items()}
+    for key in PER_SEQUENCE:
+        out[key] = out[key][:, 0]
+    return out
+
+
+def unroll(net: nn.Module, batch: dict[str, torch.Tensor]):
+    """The network's outputs over [S, L] sequences, flattened to [S * L, ...]."""
+    observation = {key.split(".", 1)[1]: value for key, value in batch.items() if key.startswith("observation.")}
+    memory = batch["memory"]
+    outputs = []
+    for step in range(batch["start"].shape[1]):
+        memory = torch.where(batch["start"][:, step, None], torch.zeros_like(memory), memory)
+        output, memory = net({key: value[:, step] for key, value in observation.items()}, memory)
+        outputs.append(output)
+    return type(outputs[0])(*(torch.stack(field, dim=1).flatten(0, 1) for field in zip(*outputs)))
+
+
+def loss_terms(net: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each loss (unweighted) on a batch of sequences."""
+    out = unroll(net, batch)
+    flat = {key: value.flatten(0, 1) for key, value in batch.items() if key not in PER_SEQUENCE and not key.startswith("observation.")}
+    return {
+        "policy": losses.policy_loss(out.policy_logits, flat["legal"], flat["slot_actions"], flat["target"]),
+        "value": losses.value_loss(out.value, flat["returns"]),
+        "goal": losses.goal_loss(out.goal_logits, flat["goal"]),
+        "human": losses.human_loss(out.human_logits, flat["human_legal"], flat["human_action"]),
+        "goal_kl": losses.goal_kl(out.goal_logits, flat["belief"]),
+    }
+
+
+class AssistanceZeroTrainer:
+    """Trains ``net`` on ``core`` against ``human``; evaluates on ``eval_core`` (held-out goals)."""
+
+    def __init__(
+        self,
+        core: GameCore,
+        eval_core: GameCore,
+        net: nn.Module,
+        human: Player,
+        eval_human: Player,
+        search: SearchConfig,
+        config: AssistanceZeroConfig,
+        run_dir: Path,
+        seed: int,
+        device: str = "auto",
+    ):
+        self.core, self.eval_core, self.net, self.config, self.search = core, eval_core, net, config, search
+        self.eval_human = eval_human
+        self.rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        self.evaluator = TorchEvaluator(net, device=device)
+        self.device = self.evaluator.device
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
+        self.replay = SequenceReplay(config.replay)
+        self.checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
+        self.logger = RunLogger(Path(run_dir))
+        self.seed = seed
+        self.iteration = 0
+        self.env_steps = 0
+
+    def kl_weight(self) -> float:
+        ramp = self.config.goal_kl_ramp
+        return self.config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, self.iteration / ramp))
+
+    def update(self) -> dict[str, float]:
+        """One gradient step on a sampled batch of sequences; the losses as floats."""
+        cfg = self.config
+        batch = {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in self.replay.sample(cfg.batch, self.rng).items()}
+        self.net.train()
+        terms = loss_terms(self.net, batch)
+        weights = {"policy": cfg.policy_weight, "value": cfg.value_weight, "goal": cfg.goal_weight, "human": cfg.human_weight, "goal_kl": self.kl_weight()}
+        total = sum(weights[key] * value for key, value in terms.items())
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return {**{key: value.item() for key, value in terms.items()}, "total": total.item(), "grad_norm": float(grad_norm)}
+
+    def evaluate(self) -> dict[str, evaluation.Summary]:
+        """Held-out evaluation: best-action search without root noise."""
+        config = dataclasses.replace(self.search, num_simulations=self.config.eval_simulations, dirichlet_fraction=0.0, gumbel_scale=0.0)
+        assistant = SearchPlayer(self.eval_core, ASSISTANT, TorchEvaluator(self.net, device=self.device), config)
+        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1)
+        return evaluation.summarize({"assistancezero": results}, seed=self.seed)["assistancezero"]
+
+    def train(self, progress=None) -> dict[str, Any]:
+        """Run the remaining iterations; returns the last evaluation's means."""
+        cfg = self.config
+        latest: dict[str, float] = {}
+        while self.iteration < cfg.iterations:
+            tic = time.perf_counter()
+            search_before = self.selfplay.search_seconds
+            rollout = self.selfplay.collect(cfg.rollout)
+            collect_seconds = time.perf_counter() - tic
+            self.replay.add(sequences_from(rollout, cfg.sequence, self.search.discount))
+            self.env_steps += cfg.rollout * cfg.envs
+            tic = time.perf_counter()
+            terms = [self.update() for _ in range(cfg.updates)]
+            learn_seconds = time.perf_counter() - tic
+            self.iteration += 1
+            step = self.env_steps
+            self.logger.scalars("losses", {key: float(np.mean([t[key] for t in terms])) for key in terms[0]}, step)
+            self.logger.scalars("losses", {"goal_kl_weight": self.kl_weight()}, step)
+            search_seconds = self.selfplay.search_seconds - search_before
+            self.logger.scalars(
+                "search",
+                {
+                    "simulations_per_s": self.search.num_simulations * cfg.envs * cfg.rollout / max(search_seconds, 1e-9),
+                    "depth": float(np.mean(self.selfplay.depths[-cfg.rollout :])),
+                    "root_entropy": float(np.mean(self.selfplay.entropies[-cfg.rollout :])),
+                },
+                step,
+            )
+            self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": cfg.updates / learn_seconds}, step)
+            finished = self.selfplay.pop_finished()
+            if finished:
+                self.logger.scalars("charts", {key: float(value.mean()) for key, value in finished.items()}, step)
+            if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
+                summary = self.evaluate()
+                latest = {key: s.mean for key, s in summary.items()}
+                self.logger.scalars("eval", latest, step)
+            if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
+                self.save()
+            if progress is not None:
+                progress(self.iteration, step, latest)
+        self.logger.flush()
+        return latest
+
+    def save(self) -> None:
+        self.checkpoint.save(self.net, self.optimizer, {"iteration": self.iteration, "env_steps": self.env_steps})
+
+    def resume(self) -> bool:
+        """Continue from the run directory's latest checkpoint, if there is one."""
+        counters = self.checkpoint.load(self.net, self.optimizer)
+        if counters is None:
+            return False
+        self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
+        return True

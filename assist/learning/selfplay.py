@@ -1,0 +1,112 @@
+"""Vectorized self-play: B games with a human model in the human seat and the searching
+assistant in the other; finished games are reset in place, so every rollout is a dense
+[T, B] block of steps."""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from assist.models.base import softmax
+from assist.players.base import Player
+from assist.players.search import SearchPlayer
+from assist.rollout import turn_for
+from envs.core import ASSISTANT, HUMAN, GameCore
+
+
+class Rollout(NamedTuple):
+    """T steps of B games (each field has leading dims [T, B]).
+
+    observation: the assistant's observations (dict of arrays).
+    legal, human_legal: [T, B, A] / [T, B, A_H] bool masks.
+    memory: [T, B, M] the model memory before each step's observation.
+    start: [T, B] bool the step begins an episode (memory was reset).
+    slot_actions, target: [T, B, K] the search's slots and policy target.
+    human_action: [T, B] the human's action.
+    goal: [T, B, F] the true goal (a label for the goal head only).
+    belief: [T, B, F, G] float16 the root belief when acting (for the goal KL term).
+    reward: [T, B] float32 the true shared reward; ends: [T, B] bool the episode ended.
+    bootstrap: [B] float32 the model's value of the states after the last step.
+    """
+
+    observation: dict[str, np.ndarray]
+    legal: np.ndarray
+    human_legal: np.ndarray
+    memory: np.ndarray
+    start: np.ndarray
+    slot_actions: np.ndarray
+    target: np.ndarray
+    human_action: np.ndarray
+    goal: np.ndarray
+    belief: np.ndarray
+    reward: np.ndarray
+    ends: np.ndarray
+    bootstrap: np.ndarray
+
+
+class SelfPlay:
+    """Keeps B games running between calls to :meth:`collect`."""
+
+    def __init__(self, core: GameCore, human: Player, assistant: SearchPlayer, batch: int, rng: np.random.Generator):
+        self.core, self.human, self.assistant, self.rng = core, human, assistant, rng
+        self.state = core.reset(batch, rng)
+        human.reset(batch, rng)
+        assistant.reset(batch, rng)
+        self.start = np.ones(batch, bool)
+        self.finished: list[dict[str, np.ndarray]] = []
+        self.search_seconds = 0.0
+        self.depths: list[float] = []
+        self.entropies: list[float] = []
+
+    def collect(self, steps: int) -> Rollout:
+        """Play ``steps`` steps of every game."""
+        core, state = self.core, self.state
+        records: dict[str, list] = {key: [] for key in Rollout._fields if key != "bootstrap"}
+        for _ in range(steps):
+            observation = core.observe(state, ASSISTANT)
+            records["observation"].append(observation)
+            records["legal"].append(core.legal_mask(state, ASSISTANT))
+            records["human_legal"].append(core.legal_mask(state, HUMAN))
+            records["memory"].append(self.assistant.memory.copy())
+            records["start"].append(self.start.copy())
+            records["goal"].append(state.goal.reshape(len(state.goal), -1).copy())
+            tic = time.perf_counter()
+            assistant_action = self.assistant.act(turn_for(core, self.assistant, state, ASSISTANT))
+            self.search_seconds += time.perf_counter() - tic
+            search = self.assistant.last
+            self.depths.append(float(search.tree.depth().mean()))
+            target = search.target.astype(np.float64)
+            self.entropies.append(float(-(target * np.log(np.maximum(target, 1e-12))).sum(axis=1).mean()))
+            human_action = self.human.act(turn_for(core, self.human, state, HUMAN))
+            records["slot_actions"].append(search.slot_actions)
+            records["target"].append(search.target)
+            records["human_action"].append(human_action)
+            records["belief"].append(softmax(search.root_output.goal_logits).astype(np.float16))
+            result = core.step(state, np.stack([human_action, assistant_action], axis=1))
+            ends = result.terminated | result.truncated
+            records["reward"].append(result.reward.astype(np.float32))
+            records["ends"].append(ends)
+            self.start = ends.copy()
+            if ends.any():
+                self._restart(np.flatnonzero(ends))
+        bootstrap = self.assistant.evaluator.evaluate(core.observe(state, ASSISTANT), self.assistant.memory)[0].value
+        stacked = {key: np.stack(value) for key, value in records.items() if key != "observation"}
+        observation = {key: np.stack([o[key] for o in records["observation"]]) for key in records["observation"][0]}
+        return Rollout(observation=observation, bootstrap=np.where(self.start, 0.0, bootstrap).astype(np.float32), **stacked)
+
+    def _restart(self, rows: np.ndarray) -> None:
+        """Record the metrics of the games in ``rows`` and reset them."""
+        metrics = self.core.metrics(self.state.take(rows))
+        self.finished.append(metrics)
+        self.state.put(rows, self.core.reset(len(rows), self.rng))
+        self.assistant.forget(rows)
+
+    def pop_finished(self) -> dict[str, np.ndarray]:
+        """Metrics of the episodes finished since the last call (each [n])."""
+        if not self.finished:
+            return {}
+        merged = {key: np.concatenate([m[key] for m in self.finished]) for key in self.finished[0]}
+        self.finished = []
+        return merged

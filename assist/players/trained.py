@@ -1,0 +1,42 @@
+"""Assistants trained by ``scripts/train.py``, loaded from their run directory.
+
+A run directory holds the resolved config (``config.yaml``: the model and search
+settings) and ``checkpoints/``; the network is rebuilt from the config and its weights
+loaded from safetensors (no code is executed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from assist.learning.checkpoints import RunCheckpoint
+from assist.models.factory import make_model
+from assist.models.torch_evaluator import TorchEvaluator
+from assist.players.search import SearchPlayer
+from assist.search.mcts import SearchConfig
+from envs.core import GameCore
+
+
+def load_network(core: GameCore, run: str | Path):
+    """The trained network of run directory ``run`` for ``core``'s game, and the run's config."""
+    run = Path(run)
+    config_path = run / "config.yaml"
+    if not config_path.exists():
+        raise FileNotFoundError(f"{run} is not a training run directory: {config_path} is missing")
+    cfg = OmegaConf.load(config_path)
+    net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+    if RunCheckpoint(run / "checkpoints").load(net) is None:
+        raise FileNotFoundError(f"{run} has no checkpoint yet ({run / 'checkpoints'})")
+    return net, cfg
+
+
+def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, device: str = "auto") -> SearchPlayer:
+    """The AssistanceZero assistant of training run ``run``: its network inside its search
+    (``simulations`` > 0 overrides the budget), best action, no root noise."""
+    net, cfg = load_network(core, run)
+    search = SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
+    search = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=simulations or search.num_simulations)
+    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), search)

@@ -1,0 +1,69 @@
+"""The benchmark CLI end to end, with tiny settings: every line is a JSON figure."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import envs
+from assist.cli.bench import StubEvaluator, main, timed_rate
+from assist.models.base import Evaluator
+from assist.search.mcts import MCTS, SearchConfig
+
+TINY = ["--preset", "tiny", "--seconds", "0.05", "--repeats", "1", "--batches", "1", "2"]
+
+
+def run(capsys, argv):
+    main(argv)
+    lines = capsys.readouterr().out.splitlines()
+    figures = [json.loads(line) for line in lines]
+    for figure in figures:
+        assert isinstance(figure["value"], float) and figure["value"] > 0, figure
+        assert figure["unit"] and figure["preset"] == "tiny"
+    return figures
+
+
+def test_env_suite_prints_one_figure_per_batch_and_the_pettingzoo_one(capsys):
+    figures = run(capsys, ["env", *TINY])
+    assert [(f["name"], f["batch"], f["unit"]) for f in figures] == [
+        ("core_random_legal", 1, "steps/s"),
+        ("core_random_legal", 2, "steps/s"),
+        ("pettingzoo_random_legal", 1, "steps/s"),
+    ]
+
+
+def test_search_suite_prints_time_and_rate_per_model_and_batch(capsys):
+    figures = run(capsys, ["search", *TINY, "--simulations", "4"])
+    keys = {"name", "model", "device", "preset", "batch", "simulations", "value", "unit"}
+    assert all(set(f) == keys and f["simulations"] == 4 for f in figures)
+    assert [(f["model"], f["batch"], f["name"], f["unit"]) for f in figures] == [
+        (model, batch, name, unit)
+        for model in ("stub", "small")
+        for batch in (1, 2)
+        for name, unit in (("search_time", "us/sim/game"), ("search_rate", "sims/s"))
+    ]
+    assert all(f["device"] == "cpu" for f in figures if f["model"] == "stub")
+    for time, rate in zip(figures[::2], figures[1::2]):  # the two figures of one (model, batch) agree
+        assert rate["value"] == pytest.approx(1e6 / time["value"], rel=0.01)
+
+
+def test_timed_rate_does_not_time_the_setup():
+    def step(x):
+        time.sleep(0.005)
+        return x
+
+    def setup():
+        time.sleep(0.02)
+        return (2,)
+
+    rate = timed_rate(step, 0.01, setup)  # 2 units per 5 ms of step: ~400/s; ~80/s if the setup counted
+    assert 2 / 0.01 < rate <= 2 / 0.005
+
+
+def test_stub_evaluator_is_an_evaluator_the_search_accepts():
+    core = envs.make_core("build", preset="tiny")
+    stub = StubEvaluator(core)
+    assert isinstance(stub, Evaluator)
+    out = MCTS(core, stub, SearchConfig(num_simulations=4)).search(core.reset(3, np.random.default_rng(0)), stub.initial_memory(3), np.random.default_rng(1))
+    assert np.all(out.tree.slot_visits[:, 0].sum(axis=1) == 4) and np.allclose(out.target.sum(axis=1), 1)
