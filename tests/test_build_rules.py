@@ -303,3 +303,15 @@ def test_goal_file_supplies_the_goals(tmp_path, core):
     from_file = build.make_core("tiny", goal_file=str(tmp_path / "goals.npy"))
     sampled = from_file.sample_goals(20, np.random.default_rng(0))
     assert {g.tobytes() for g in sampled} <= {g.reshape(-1).tobytes() for g in goals}
+
+
+def test_chat_hint_points_a_far_assistant_to_the_nearest_missing_column():
+    core = build.make_core("tiny", chat=True, reach=1.0)
+    state = fresh(core, goal_blocks=(((1, 1, 1), DIRT), ((3, 1, 3), DIRT)), assistant=(4, 1, 4))
+    assert core.action_names(HUMAN)[core.chat_hint(state)[0]] == "say here 3 3"
+
+
+def test_chat_hint_names_the_most_needed_block_when_the_assistant_is_near():
+    core = build.make_core("tiny", chat=True)
+    state = fresh(core, goal_blocks=(((2, 1, 2), COBBLE), ((2, 1, 3), COBBLE), ((1, 1, 2), DIRT)), assistant=(3, 1, 3))
+    assert core.action_names(HUMAN)[core.chat_hint(state)[0]] == "say use cobblestone"

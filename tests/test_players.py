@@ -18,9 +18,9 @@ def core():
     return build.make_core("tiny", goal_split="test")
 
 
-TABULAR_ONLY = {"model", "bayes"}
+TABULAR_ONLY = {"model", "bayes", "exact_search"}
 NEEDS_MORE = {"terminal", "assistancezero"}  # a person; a training run (tests/test_train.py)
-SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT}
+SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT}
 CASES = [
     (game, name, seat)
     for game in ("build", "kitchen")

@@ -8,7 +8,6 @@ import envs.kitchen
 from assist.models.base import ModelOutput
 from assist.models.exact import ExactKitchenEvaluator
 from assist.players import make_player
-from assist.players.base import BasePlayer
 from assist.rollout import play
 from assist.search.mcts import MCTS, SearchConfig, sample_categorical, top_k_slots
 from envs.core import ASSISTANT, HUMAN
@@ -113,11 +112,12 @@ def kitchen_after_flour_and_sugar():
     return core, state
 
 
-@pytest.mark.parametrize("rule, cake_branch", [("posterior", -0.5), ("paper", 0.5)])
+@pytest.mark.parametrize("rule, cake_branch", [("posterior", -0.5), ("human", -0.5), ("paper", 0.5)])
 def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch):
     """Adding butter while the human adds eggs (so: cake) is a wrong block: the posterior
-    rule prices it at -1 (+0.5 for the human's eggs); the paper's rule prices the
-    assistant's part under the 50/50 parent belief, as if butter were fine half the time."""
+    and human-only rules price it at -1 (+0.5 for the human's eggs); the paper's rule
+    prices the assistant's part under the 50/50 parent belief, as if butter were fine
+    half the time."""
     core, state = kitchen_after_flour_and_sugar()
     evaluator = ExactKitchenEvaluator(core)
     mcts = MCTS(core, evaluator, SearchConfig(num_simulations=1, reward_belief=rule, dirichlet_fraction=0.0))
@@ -130,25 +130,12 @@ def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch
     assert np.allclose(tree.belief[0, 1, 0], [1, 0, 0], atol=1e-6)
 
 
-class ExactSearchAssistant(BasePlayer):
-    privileged = True  # it simulates on a concealed copy of the state
-
-    def __init__(self, core, config, value="zero"):
-        super().__init__(core, ASSISTANT)
-        self.evaluator = ExactKitchenEvaluator(core, value=value)
-        self.mcts = MCTS(core, self.evaluator, config)
-
-    def act(self, turn):
-        return self.mcts.search(turn.state, self.evaluator.initial_memory(len(turn.legal)), self.rng).action
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("variant, simulations", [("red_blue", 64), ("cake_or_pie", 200)])
 def test_search_over_the_exact_model_reaches_the_bayes_optimum(variant, simulations):
     core = envs.kitchen.make_core(variant)
     optimum = solve_bayes(core.game, core.human_policy).value
-    config = SearchConfig(num_simulations=simulations, max_children=8, human_samples=16, discount=1.0, dirichlet_fraction=0.0, reward_belief="posterior")
-    players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: ExactSearchAssistant(core, config)}
+    players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: make_player("exact_search", core, ASSISTANT, simulations=simulations)}
     returns = play(core, players, np.arange(400), np.random.default_rng(0)).metrics["return"]
     assert returns.mean() >= 0.98 * optimum - 2 * returns.std() / np.sqrt(len(returns))
 

@@ -5,7 +5,8 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 ``random``, ``oracle`` (given the true goal: the upper bound), the scripted humans
 ``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, ``terminal`` (a person), and for
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
-``bayes`` (the exact Bayes-optimal assistant); ``assistancezero`` loads a trained
+``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
+exact model); ``assistancezero`` loads a trained
 assistant from its run directory (``run=runs/train/...``).
 """
 
@@ -16,7 +17,7 @@ import inspect
 from assist.players import scripted
 from assist.players.base import BasePlayer, Player, Turn
 from assist.players.simple import NoopPlayer, RandomPlayer
-from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer
+from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
 from assist.players.trained import assistancezero
 from envs.core import GameCore
@@ -32,6 +33,7 @@ PLAYERS = {
     "terminal": TerminalPlayer,
     "model": HumanModelPlayer,
     "bayes": BayesOptimalPlayer,
+    "exact_search": exact_search,
     "assistancezero": assistancezero,
 }
 

@@ -77,3 +77,19 @@ class BayesOptimalPlayer(BasePlayer):
             if t < self.core.horizon and not self.core.game.terminal[s]:
                 actions[b] = self.solution.action(t, s, belief[b])
         return actions
+
+
+def exact_search(core: GameCore, seat: str, simulations: int = 200, value: str = "zero", c_puct: float = 1.0, human_samples: int = 16):
+    """MCTS over the exact model of a tabular game (exact human model and belief; the
+    value ``"zero"``, ``"qmdp"`` or ``"bayes"``): the check of the search against the
+    Bayes optimum. Undiscounted, no root noise, best action."""
+    from assist.models.exact import ExactKitchenEvaluator
+    from assist.players.search import SearchPlayer
+    from assist.search.mcts import SearchConfig
+
+    _require_tabular(core, "exact_search")
+    config = SearchConfig(
+        num_simulations=simulations, max_children=core.num_actions(seat), human_samples=human_samples,
+        c_puct=c_puct, discount=1.0, dirichlet_fraction=0.0, reward_belief="posterior",
+    )
+    return SearchPlayer(core, seat, ExactKitchenEvaluator(core, value=value), config)

@@ -419,10 +419,13 @@ class BuildCore:
         return np.maximum(0.5 * np.clip(gain, -1.0, 1.0), step_aside)
 
     def chat_hint(self, state: BuildState) -> np.ndarray:
-        """[B] int64 the human's most useful message action now, -1 if none (chat off).
+        """[B] int64 the human's most useful message action now, -1 if none (chat off or
+        nothing left to build).
 
-        ``say wrong`` after the assistant placed a wrong block, else ``say use <block>``
-        for the goal's most-needed block type, else -1.
+        ``say wrong`` right after the assistant placed a wrong block; else, when no
+        missing goal block is within the assistant's reach, ``say here x z`` for the
+        column of the missing block nearest to it; else ``say use <block>`` for the most
+        needed block type.
         """
         B = len(state.t)
         if not self.config.chat:
@@ -432,10 +435,15 @@ class BuildCore:
         placed = (last >= FIRST_PLACE) & (last < self.first_break)
         v = np.where(placed, (last - FIRST_PLACE) % self.V, 0)
         wrong = placed & (state.world[rows, v] != state.goal[rows, v])
-        missing = (state.world != state.goal) & (state.goal >= FIRST_PLACEABLE)
+        missing = (state.world != state.goal) & (state.goal >= FIRST_PLACEABLE)  # [B, V]
         counts = np.stack([(missing & (state.goal == b)).sum(axis=1) for b in range(FIRST_PLACEABLE, self.n)], axis=1)
         use = self.first_message + counts.argmax(axis=1)
-        hint = np.where(counts.max(axis=1) > 0, use, -1)
+        distance = np.where(missing, self.distance[state.pos[:, 1]], np.inf)  # [B, V] from the assistant
+        nearest = distance.argmin(axis=1)
+        x, z = self.coords[nearest, 0], self.coords[nearest, 2]
+        here = self.first_message + self.P + 1 + x * self.shape[2] + z
+        far = distance.min(axis=1) > self.config.reach
+        hint = np.where(missing.any(axis=1), np.where(far, here, use), -1)
         return np.where(wrong, self.first_message + self.P, hint).astype(np.int64)
 
     # ------------------------------------------------------------------ metrics
