@@ -84,6 +84,10 @@ class TrainConfig:
     algo: Any = MISSING
     seed: int = 0
     device: str = "auto"
+    threads: int = 1
+    """CPU threads for torch (0: torch's default). The small presets run fastest on one:
+    with two threads on a two-core machine that is also stepping games, a small conv3d
+    ran over 100x slower."""
     resume: bool = False
 
 

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
@@ -39,6 +40,8 @@ def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_d
 
 def run(cfg: DictConfig, run_dir: Path) -> dict:
     """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
