@@ -5,7 +5,7 @@ import pytest
 
 import envs.build
 import envs.kitchen
-from assist.models.base import ModelOutput
+from assist.models.base import LazyBelief, ModelOutput, softmax
 from assist.models.exact import ExactKitchenEvaluator
 from assist.players import make_player
 from assist.rollout import play
@@ -57,6 +57,13 @@ def test_top_k_slots_keeps_the_best_legal_actions_first():
 def test_top_k_slots_pads_when_fewer_actions_are_legal():
     actions, priors = top_k_slots(np.zeros((1, 4)), np.array([[True, False, False, True]]), 3)
     assert sorted(actions[0, :2].tolist()) == [0, 3] and actions[0, 2] == -1 and priors[0, 2] == 0
+
+
+def test_lazy_belief_is_the_softmax_where_indexed():
+    logits = np.random.default_rng(0).normal(size=(3, 5, 4)).astype(np.float32)
+    lazy = LazyBelief(logits)
+    assert np.allclose(lazy[np.array([0, 2]), np.array([1, 4])], softmax(logits)[[0, 2], [1, 4]])
+    assert np.allclose(np.asarray(lazy), softmax(logits))
 
 
 def test_sample_categorical_follows_the_probabilities():
@@ -127,7 +134,7 @@ def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch
     eggs = core.game.human_action_names.index("add eggs")
     mcts._expand(tree, 1, np.array([0]), np.array([0]), np.array([butter]), np.array([eggs]), np.random.default_rng(0))
     assert tree.reward[0, 1] == pytest.approx(cake_branch)
-    assert np.allclose(tree.belief[0, 1, 0], [1, 0, 0], atol=1e-6)
+    assert np.allclose(softmax(tree.goal_logits[0, 1, 0]), [1, 0, 0], atol=1e-6)
 
 
 @pytest.mark.slow

@@ -30,6 +30,8 @@ import numpy as np
 
 import envs
 from assist.models.base import ModelOutput
+from assist.models.factory import make_model
+from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.sampling import sample_legal
 from assist.search.mcts import MCTS, SearchConfig
 from envs.core import AGENTS, ASSISTANT, HUMAN
@@ -130,11 +132,7 @@ class StubEvaluator:
 
 
 def search_evaluators(core) -> dict[str, tuple[object, str]]:
-    """The models of the ``search`` suite by name: (evaluator, device). Torch is imported
-    here, so that the ``env`` suite runs without it."""
-    from assist.models.factory import make_model
-    from assist.models.torch_evaluator import TorchEvaluator
-
+    """The models of the ``search`` suite by name: (evaluator, device)."""
     torch_evaluator = TorchEvaluator(make_model(core, preset="small"))
     return {"stub": (StubEvaluator(core), "cpu"), "small": (torch_evaluator, str(torch_evaluator.device))}
 

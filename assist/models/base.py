@@ -57,3 +57,23 @@ def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
 def masked_logits(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
     """``logits`` with illegal entries (``legal`` False) set to ``-inf``."""
     return np.where(legal, logits, -np.inf).astype(np.float32)
+
+
+class LazyBelief:
+    """Goal probabilities computed from logits ([B, F, K]) only where they are indexed.
+
+    ``belief[rows, factors]`` is the softmax of ``logits[rows, factors]`` over K; a planner
+    that needs the belief at a few factors per game (the voxels a step changed) never pays
+    for the softmax over all of them. ``np.asarray(belief)`` gives the whole array.
+    """
+
+    def __init__(self, logits: np.ndarray):
+        self.logits = logits
+        self.shape = logits.shape
+
+    def __getitem__(self, index) -> np.ndarray:
+        return softmax(self.logits[index])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        probs = softmax(self.logits)
+        return probs if dtype is None else probs.astype(dtype)

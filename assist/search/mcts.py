@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from assist.models.base import Evaluator, ModelOutput, masked_logits, softmax
+from assist.models.base import Evaluator, LazyBelief, ModelOutput, masked_logits, softmax
 from assist.search.tree import UNUSED, Tree
 from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
 
@@ -129,20 +129,20 @@ def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) 
 
 def top_k_slots(logits: np.ndarray, legal: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The top-``k`` legal actions by prior: ([B, k] int64 actions, -1 where fewer are
-    legal; [B, k] float32 priors renormalized over them), best first."""
+    legal; [B, k] float32 priors renormalized over them, i.e. the softmax of their
+    logits), best first."""
     B, A = logits.shape
     k_eff = min(k, A)
-    probs = softmax(masked_logits(logits, legal))
-    top = np.argpartition(-probs, k_eff - 1, axis=1)[:, :k_eff] if k_eff < A else np.tile(np.arange(A), (B, 1))
-    top_probs = np.take_along_axis(probs, top, axis=1)
-    order = np.argsort(-top_probs, axis=1, kind="stable")
-    top, top_probs = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_probs, order, axis=1)
-    valid = np.take_along_axis(legal, top, axis=1)
+    masked = masked_logits(logits, legal)
+    top = np.argpartition(-masked, k_eff - 1, axis=1)[:, :k_eff] if k_eff < A else np.tile(np.arange(A), (B, 1))
+    top_logits = np.take_along_axis(masked, top, axis=1)
+    order = np.argsort(-top_logits, axis=1, kind="stable")
+    top, top_logits = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_logits, order, axis=1)
+    valid = np.isfinite(top_logits)
     actions = np.full((B, k), UNUSED, np.int64)
     priors = np.zeros((B, k), np.float32)
     actions[:, :k_eff] = np.where(valid, top, UNUSED)
-    priors[:, :k_eff] = np.where(valid, top_probs, 0.0)
-    priors /= np.maximum(priors.sum(axis=1, keepdims=True), 1e-12)
+    priors[:, :k_eff] = softmax(top_logits)
     return actions, priors
 
 
@@ -166,7 +166,7 @@ class MCTS:
         tree.slot_action[games, nodes] = actions
         tree.slot_prior[games, nodes] = priors
         tree.human_samples[games, nodes] = sample_categorical(human_probs, self.config.human_samples, rng)
-        tree.belief[games, nodes] = softmax(output.goal_logits)
+        tree.goal_logits[games, nodes] = output.goal_logits
         tree.memory[games, nodes] = new_memory
         tree.terminal[games, nodes] = states.done
         tree.value[games, nodes] = np.where(states.done, 0.0, output.value)
@@ -241,21 +241,21 @@ class MCTS:
         tree.parent_slot[games, new] = slots
         tree.human_action[games, new] = human
         self._evaluate_nodes(tree, games, np.full(len(games), new), tree.memory[games, parents], rng)
-        child = self.core.expected_reward(result.transition, tree.belief[games, new])
+        child = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, new]))
         assistant_part = self.core.expected_reward(result.transition, self._assistant_belief(tree, games, parents, human, new))[:, 1]
         tree.reward[games, new] = assistant_part + child[:, 0]
 
-    def _assistant_belief(self, tree: Tree, games, parents, human, new) -> np.ndarray:
+    def _assistant_belief(self, tree: Tree, games, parents, human, new) -> LazyBelief:
         """[G, F, Kg] the belief that prices the assistant's part (``reward_belief``)."""
         rule = self.config.reward_belief
         if rule == "paper":
-            return tree.belief[games, parents]
+            return LazyBelief(tree.goal_logits[games, parents])
         if rule == "posterior":
-            return tree.belief[games, new]
+            return LazyBelief(tree.goal_logits[games, new])
         after_human = tree.states.take(tree.state_rows(parents, games))
         self.core.step(after_human, np.stack([human, np.zeros_like(human)], axis=1))
         output, _ = self.evaluator.evaluate(self.core.observe(after_human, ASSISTANT), tree.memory[games, parents])
-        return softmax(output.goal_logits)
+        return LazyBelief(output.goal_logits)
 
     def _backward(self, tree: Tree, leaf: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> None:
         """Back the leaf values up to the roots, updating slot statistics and Q bounds."""

@@ -41,7 +41,8 @@ class Tree:
     slot_visits: [B, N, K] int32 visits through each slot.
     slot_value_sum: [B, N, K] float32 sum of the returns backed up through each slot.
     human_samples: [B, N, S] int64 the human's actions sampled from the model at the node.
-    belief: [B, N, F, Kg] float32 the model's goal belief at the node.
+    goal_logits: [B, N, F, Kg] float32 the model's goal logits at the node (its belief is
+        their softmax, taken only where a reward needs it: :class:`LazyBelief`).
     memory: [B, N, M] float32 the model's recurrent memory after the node's observation.
     states: game states, B * N rows (row ``b * N + n``).
     """
@@ -59,7 +60,7 @@ class Tree:
     slot_visits: np.ndarray
     slot_value_sum: np.ndarray
     human_samples: np.ndarray
-    belief: np.ndarray
+    goal_logits: np.ndarray
     memory: np.ndarray
     states: BatchState
 
@@ -81,7 +82,7 @@ class Tree:
             slot_visits=np.zeros((B, nodes, slots), np.int32),
             slot_value_sum=np.zeros((B, nodes, slots), np.float32),
             human_samples=np.zeros((B, nodes, samples), np.int64),
-            belief=np.zeros((B, nodes) + tuple(goal_shape), np.float32),
+            goal_logits=np.zeros((B, nodes) + tuple(goal_shape), np.float32),
             memory=np.zeros((B, nodes, memory_size), np.float32),
             states=root_states.take(np.repeat(np.arange(B), nodes)),
         )
