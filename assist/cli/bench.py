@@ -89,7 +89,8 @@ def pettingzoo_stepper(game: str, options: dict, seed: int) -> Callable[[], int]
 
 
 def figure(name: str, value: float, unit: str, **fields) -> None:
-    print(json.dumps({"name": name, **fields, "value": round(value, 1), "unit": unit}), flush=True)
+    """Print one figure as a JSON line (the value to 5 significant digits)."""
+    print(json.dumps({"name": name, **fields, "value": float(f"{value:.5g}"), "unit": unit}), flush=True)
 
 
 def bench_env(preset: str, seconds: float, repeats: int, batches: list[int]) -> None:
