@@ -130,6 +130,12 @@ class GameCore(Protocol):
         """[B, 2] float: each seat's expected reward for ``transition`` under ``belief``
         ([B, F, K] probabilities over goal factors)."""
 
+    def expected_action_rewards(self, state: BatchState, agent: str, belief: np.ndarray) -> np.ndarray:
+        """[B, A] float32: the expected immediate reward of each action of ``agent`` acting
+        alone now, under ``belief`` ([B, F, K] probabilities, or anything indexable like
+        it); ``-inf`` where illegal. Planners use it to find promising actions the policy
+        prior has not learned yet."""
+
     def goal_action_values(self, state: BatchState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
         """[B, A] float: how good each action is for ``agent`` pursuing ``goal`` ([B, F])
         as if acting alone; illegal actions get ``-inf``. Scripted humans and the oracle

@@ -54,6 +54,33 @@ def test_top_k_slots_keeps_the_best_legal_actions_first():
     assert np.isclose(priors.sum(), 1) and np.all(np.diff(priors[0]) <= 0)
 
 
+def test_reward_slots_keep_the_best_rewarded_actions_whatever_their_prior():
+    logits = np.array([[5.0, 4.0, 3.0, -9.0, 0.0]])
+    rewards = np.array([[0.0, 0.0, 0.0, 0.9, -np.inf]])
+    actions, priors = top_k_slots(logits, np.array([[True, True, True, True, False]]), 2, rewards, reward_slots=1)
+    assert actions.tolist() == [[3, 0]] and np.isclose(priors.sum(), 1)
+
+
+def test_an_unvisited_slot_with_a_positive_expected_reward_is_tried():
+    core, mcts = build_search(reward_slots=2, num_simulations=6)
+    state = core.reset(1, np.random.default_rng(0))
+    belief = np.zeros((1, core.V, core.n), np.float32)
+    belief[..., 0] = 1.0
+    legal_place = np.flatnonzero(core.legal_mask(state, ASSISTANT)[0, 7 : core.first_break])[0]
+    p, v = divmod(legal_place, core.V)
+    belief[0, v] = 0.0
+    belief[0, v, 2 + p] = 1.0  # the model is sure this placement is in the goal
+
+    class SureModel(StubEvaluator):
+        def evaluate(self, observation, memory):
+            output, memory = super().evaluate(observation, memory)
+            return output._replace(goal_logits=np.log(np.broadcast_to(belief, output.goal_logits.shape) + 1e-9)), memory
+
+    mcts.evaluator = SureModel(core)
+    out = mcts.search(state, mcts.evaluator.initial_memory(1), np.random.default_rng(0))
+    assert out.action[0] == 7 + legal_place
+
+
 def test_top_k_slots_pads_when_fewer_actions_are_legal():
     actions, priors = top_k_slots(np.zeros((1, 4)), np.array([[True, False, False, True]]), 3)
     assert sorted(actions[0, :2].tolist()) == [0, 3] and actions[0, 2] == -1 and priors[0, 2] == 0

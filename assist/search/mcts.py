@@ -60,6 +60,11 @@ class SearchConfig:
         reached 99% of the Bayes-optimal return, against 85% with ``"paper"``.
     gumbel_actions: m, the root actions the Gumbel root considers.
     gumbel_scale: scale of the root's Gumbel noise (0: deterministic, for evaluation).
+    reward_slots: how many of a node's K slots go to the actions with the highest
+        expected immediate reward under the node's belief (``core.expected_action_rewards``)
+        whatever their prior, and whether unvisited slots start from the node's mean plus
+        that reward rather than the mean alone (0: off). It lets the search try what the
+        belief already says is good before the policy has learned it.
     gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
     """
 
@@ -75,6 +80,7 @@ class SearchConfig:
     reward_belief: str = "human"
     gumbel_actions: int = 8
     gumbel_scale: float = 1.0
+    reward_slots: int = 0
     gumbel_c_visit: float = 50.0
     gumbel_c_scale: float = 0.1
 
@@ -87,6 +93,8 @@ class SearchConfig:
             raise ValueError(f"discount={self.discount} must be in (0, 1]")
         if not 0.0 <= self.dirichlet_fraction <= 1.0 or self.dirichlet_alpha <= 0:
             raise ValueError("dirichlet_fraction must be in [0, 1] and dirichlet_alpha > 0")
+        if not 0 <= self.reward_slots <= self.max_children:
+            raise ValueError(f"reward_slots={self.reward_slots} must be in [0, max_children={self.max_children}]")
         if self.c_puct < 0 or self.target_exponent <= 0:
             raise ValueError("c_puct must be >= 0 and target_exponent > 0")
         if self.reward_belief not in REWARD_BELIEFS:
@@ -127,17 +135,26 @@ def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) 
     return np.clip(index, 0, A - 1).astype(np.int64)
 
 
-def top_k_slots(logits: np.ndarray, legal: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k_slots(
+    logits: np.ndarray, legal: np.ndarray, k: int, rewards: np.ndarray | None = None, reward_slots: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The top-``k`` legal actions by prior: ([B, k] int64 actions, -1 where fewer are
     legal; [B, k] float32 priors renormalized over them, i.e. the softmax of their
-    logits), best first."""
+    logits), best first. With ``rewards`` ([B, A], -inf where illegal), the
+    ``reward_slots`` actions of highest reward come first, then the rest by prior."""
     B, A = logits.shape
     k_eff = min(k, A)
     masked = masked_logits(logits, legal)
-    top = np.argpartition(-masked, k_eff - 1, axis=1)[:, :k_eff] if k_eff < A else np.tile(np.arange(A), (B, 1))
+    score = masked
+    if rewards is not None and reward_slots:
+        r = min(reward_slots, k_eff)
+        best = np.argpartition(-rewards, r - 1, axis=1)[:, :r] if r < A else np.tile(np.arange(A), (B, 1))
+        score = masked.copy()
+        np.put_along_axis(score, best, np.where(np.isfinite(np.take_along_axis(rewards, best, axis=1)), np.inf, -np.inf), axis=1)
+    top = np.argpartition(-score, k_eff - 1, axis=1)[:, :k_eff] if k_eff < A else np.tile(np.arange(A), (B, 1))
+    order = np.argsort(-np.take_along_axis(score, top, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
     top_logits = np.take_along_axis(masked, top, axis=1)
-    order = np.argsort(-top_logits, axis=1, kind="stable")
-    top, top_logits = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_logits, order, axis=1)
     valid = np.isfinite(top_logits)
     actions = np.full((B, k), UNUSED, np.int64)
     priors = np.zeros((B, k), np.float32)
@@ -161,7 +178,12 @@ class MCTS:
         states = tree.states.take(tree.state_rows(nodes, games))
         output, new_memory = self.evaluator.evaluate(self.core.observe(states, ASSISTANT), memory)
         legal = self.core.legal_mask(states, ASSISTANT)
-        actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children)
+        if self.config.reward_slots:
+            immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(output.goal_logits))
+            actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children, immediate, self.config.reward_slots)
+            tree.slot_reward[games, nodes] = np.where(actions >= 0, np.take_along_axis(immediate, np.maximum(actions, 0), axis=1), 0.0)
+        else:
+            actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children)
         human_probs = softmax(masked_logits(output.human_logits, self.core.legal_mask(states, HUMAN)))
         tree.slot_action[games, nodes] = actions
         tree.slot_prior[games, nodes] = priors
@@ -181,7 +203,7 @@ class MCTS:
         q = tree.slot_q(games, nodes)
         total = visits.sum(axis=1)
         mean = np.where(total > 0, tree.slot_value_sum[games, nodes].sum(axis=1) / np.maximum(total, 1), tree.value[games, nodes])
-        q = np.where(np.isnan(q), mean[:, None], q)
+        q = np.where(np.isnan(q), mean[:, None] + tree.slot_reward[games, nodes], q)
         lo, hi = q_min[games][:, None], q_max[games][:, None]
         q_norm = np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
         explore = self.config.c_puct * tree.slot_prior[games, nodes] * np.sqrt(visits.sum(axis=1, keepdims=True)) / (1 + visits)

@@ -40,6 +40,8 @@ class Tree:
     slot_prior: [B, N, K] float32 the renormalized prior over the slots.
     slot_visits: [B, N, K] int32 visits through each slot.
     slot_value_sum: [B, N, K] float32 sum of the returns backed up through each slot.
+    slot_reward: [B, N, K] float32 each slot's expected immediate reward under the node's
+        belief (0 unless the search reserves reward slots).
     human_samples: [B, N, S] int64 the human's actions sampled from the model at the node.
     goal_logits: [B, N, F, Kg] float32 the model's goal logits at the node (its belief is
         their softmax, taken only where a reward needs it: :class:`LazyBelief`).
@@ -59,6 +61,7 @@ class Tree:
     slot_prior: np.ndarray
     slot_visits: np.ndarray
     slot_value_sum: np.ndarray
+    slot_reward: np.ndarray
     human_samples: np.ndarray
     goal_logits: np.ndarray
     memory: np.ndarray
@@ -81,6 +84,7 @@ class Tree:
             slot_prior=np.zeros((B, nodes, slots), np.float32),
             slot_visits=np.zeros((B, nodes, slots), np.int32),
             slot_value_sum=np.zeros((B, nodes, slots), np.float32),
+            slot_reward=np.zeros((B, nodes, slots), np.float32),
             human_samples=np.zeros((B, nodes, samples), np.int64),
             goal_logits=np.zeros((B, nodes) + tuple(goal_shape), np.float32),
             memory=np.zeros((B, nodes, memory_size), np.float32),

@@ -399,6 +399,19 @@ class BuildCore:
         values[~mask] = -np.inf
         return values
 
+    def expected_action_rewards(self, state: BuildState, agent: str, belief) -> np.ndarray:
+        """[B, A] float32 expected score change of each action under ``belief`` [B, V, n]:
+        placing block b on air gains ``2 p_b - 1``, breaking block w loses ``2 p_w - 1``
+        (from :func:`expected_voxel_score`); moves, messages and the no-op gain 0."""
+        B, V, P = len(state.t), self.V, self.P
+        probs = np.asarray(belief, dtype=np.float32)  # [B, V, n]
+        values = np.zeros((B, self._num_actions[agent]), np.float32)
+        values[:, FIRST_PLACE : self.first_break] = (2 * probs[:, :, FIRST_PLACEABLE:] - 1).transpose(0, 2, 1).reshape(B, P * V)
+        p_here = np.take_along_axis(probs, state.world[:, :, None].astype(np.intp), axis=2)[:, :, 0]
+        values[:, self.first_break : self.first_message] = 1 - 2 * p_here
+        values[~self.legal_mask(state, agent)] = -np.inf
+        return values
+
     def _approach_values(self, state: BuildState, i: int, goal: np.ndarray, fix_others: bool) -> np.ndarray:
         """[B, 6] value of each move: 0.5 x (distance gained to the nearest work voxel) / 1 voxel."""
         work = (state.world != goal) & (state.world != BEDROCK)

@@ -212,6 +212,15 @@ class KitchenCore:
         assistant = np.einsum("bk,bk->b", b, self.game.assistant_reward[transition.mid_state, transition.assistant_action])
         return np.stack([human, assistant], axis=1) * transition.active[:, None]
 
+    def expected_action_rewards(self, state: KitchenState, agent: str, belief) -> np.ndarray:
+        """[B, A] float32 expected reward of each action taken now (as if the other seat
+        waits) under ``belief`` [B, 1, K]; ``-inf`` where illegal."""
+        b = np.asarray(belief, dtype=np.float64)[:, 0, :]
+        table = (self.game.human_reward, self.game.assistant_reward)[seat_index(agent)]
+        values = np.einsum("bk,bak->ba", b, table[state.s]).astype(np.float32)
+        values[~self.legal_mask(state, agent)] = -np.inf
+        return values
+
     def goal_action_values(self, state: KitchenState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
         """[B, A] float64 exact Q-values for ``goal`` [B, 1] at each row's (t, state).
 
