@@ -26,6 +26,7 @@ from torch import nn
 from assist import evaluation
 from assist.learning import losses
 from assist.learning.checkpoints import RunCheckpoint
+from assist.learning.trainer import Trainer
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import Rollout, SelfPlay
 from assist.logger import RunLogger
@@ -130,7 +131,7 @@ def loss_terms(net: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torc
     }
 
 
-class AssistanceZeroTrainer:
+class AssistanceZeroTrainer(Trainer):
     """Trains ``net`` on ``core`` against ``human``; evaluates on ``eval_core`` (held-out goals)."""
 
     def __init__(
@@ -215,27 +216,6 @@ class AssistanceZeroTrainer:
                 step,
             )
             self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": cfg.updates / learn_seconds}, step)
-            finished = self.selfplay.pop_finished()
-            if finished:
-                self.logger.scalars("charts", {key: float(value.mean()) for key, value in finished.items()}, step)
-            if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
-                summary = self.evaluate()
-                latest = {key: s.mean for key, s in summary.items()}
-                self.logger.scalars("eval", latest, step)
-            if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
-                self.save()
-            if progress is not None:
-                progress(self.iteration, step, latest)
+            latest = self.finish_iteration(latest, progress)
         self.logger.flush()
         return latest
-
-    def save(self) -> None:
-        self.checkpoint.save(self.net, self.optimizer, {"iteration": self.iteration, "env_steps": self.env_steps})
-
-    def resume(self) -> bool:
-        """Continue from the run directory's latest checkpoint, if there is one."""
-        counters = self.checkpoint.load(self.net, self.optimizer)
-        if counters is None:
-            return False
-        self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
-        return True

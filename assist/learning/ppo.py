@@ -38,6 +38,8 @@ from assist import evaluation
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
 from assist.learning.checkpoints import RunCheckpoint
+from assist.learning.selfplay import RunningGames
+from assist.learning.trainer import Trainer
 from assist.logger import RunLogger
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player, Turn
@@ -197,19 +199,15 @@ class PolicyRollout(NamedTuple):
     bootstrap: np.ndarray
 
 
-class PolicySelfPlay:
+class PolicySelfPlay(RunningGames):
     """Keeps B games running between calls to :meth:`collect` (as :class:`SelfPlay` does
     for the searching assistant): the human model against a sampling :class:`PolicyPlayer`."""
 
     def __init__(self, core: GameCore, human: Player, assistant: PolicyPlayer, batch: int, rng: np.random.Generator, reward: str = "own"):
         if reward not in REWARDS:
             raise ValueError(f"reward={reward!r} must be one of {list(REWARDS)}")
-        self.core, self.human, self.assistant, self.rng, self.reward = core, human, assistant, rng, reward
-        self.state = core.reset(batch, rng)
-        human.reset(batch, rng)
-        assistant.reset(batch, rng)
-        self.start = np.ones(batch, bool)
-        self.finished: list[dict[str, np.ndarray]] = []
+        super().__init__(core, human, assistant, batch, rng)
+        self.reward = reward
 
     def collect(self, steps: int) -> PolicyRollout:
         """Play ``steps`` steps of every game."""
@@ -241,20 +239,6 @@ class PolicySelfPlay:
         stacked = {key: np.stack(records[key]) for key in per_step}
         observation = {key: np.stack([o[key] for o in records["observation"]]) for key in records["observation"][0]}
         return PolicyRollout(observation=observation, memory=memory, bootstrap=np.where(self.start, 0.0, bootstrap).astype(np.float32), **stacked)
-
-    def _restart(self, rows: np.ndarray) -> None:
-        """Record the metrics of the games in ``rows`` and reset them."""
-        self.finished.append(self.core.metrics(self.state.take(rows)))
-        self.state.put(rows, self.core.reset(len(rows), self.rng))
-        self.assistant.forget(rows)
-
-    def pop_finished(self) -> dict[str, np.ndarray]:
-        """Metrics of the episodes finished since the last call (each [n])."""
-        if not self.finished:
-            return {}
-        merged = {key: np.concatenate([m[key] for m in self.finished]) for key in self.finished[0]}
-        self.finished = []
-        return merged
 
 
 def sequences_from(rollout: PolicyRollout, advantages: np.ndarray, returns: np.ndarray) -> dict[str, np.ndarray]:
@@ -288,7 +272,7 @@ def loss_terms(net: nn.Module, batch: dict[str, torch.Tensor], clip: float, norm
 # -------------------------------------------------------------------- trainer
 
 
-class PPOTrainer:
+class PPOTrainer(Trainer):
     """Trains ``net`` with PPO on ``core`` against ``human``; evaluates on ``eval_core``
     (held-out goals) with ``eval_human``. The same surface as
     :class:`~assist.learning.assistancezero.AssistanceZeroTrainer`."""
@@ -376,27 +360,6 @@ class PPOTrainer:
             means = {key: float(np.mean([t[key] for t in terms if key in t])) for key in terms[-1]}
             self.logger.scalars("losses", means, step)
             self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": len(terms) / learn_seconds}, step)
-            finished = self.selfplay.pop_finished()
-            if finished:
-                self.logger.scalars("charts", {key: float(np.nanmean(value)) if np.isfinite(value).any() else float("nan") for key, value in finished.items()}, step)
-            if self.iteration % cfg.eval_every == 0 or self.iteration == cfg.iterations:
-                summary = self.evaluate()
-                latest = {key: s.mean for key, s in summary.items()}
-                self.logger.scalars("eval", latest, step)
-            if self.iteration % cfg.checkpoint_every == 0 or self.iteration == cfg.iterations:
-                self.save()
-            if progress is not None:
-                progress(self.iteration, step, latest)
+            latest = self.finish_iteration(latest, progress)
         self.logger.flush()
         return latest
-
-    def save(self) -> None:
-        self.checkpoint.save(self.net, self.optimizer, {"iteration": self.iteration, "env_steps": self.env_steps})
-
-    def resume(self) -> bool:
-        """Continue from the run directory's latest checkpoint, if there is one."""
-        counters = self.checkpoint.load(self.net, self.optimizer)
-        if counters is None:
-            return False
-        self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
-        return True

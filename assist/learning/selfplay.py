@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from assist.models.base import softmax
-from assist.players.base import Player
+from assist.players.base import MemoryPlayer, Player
 from assist.players.search import SearchPlayer
 from assist.rollout import turn_for
 from envs.core import ASSISTANT, HUMAN, GameCore
@@ -46,16 +46,38 @@ class Rollout(NamedTuple):
     bootstrap: np.ndarray
 
 
-class SelfPlay:
-    """Keeps B games running between calls to :meth:`collect`."""
+class RunningGames:
+    """B games kept running between rollouts: finished games are reset in place (their
+    metrics kept for :meth:`pop_finished`) and the assistant forgets them."""
 
-    def __init__(self, core: GameCore, human: Player, assistant: SearchPlayer, batch: int, rng: np.random.Generator):
+    def __init__(self, core: GameCore, human: Player, assistant: MemoryPlayer, batch: int, rng: np.random.Generator):
         self.core, self.human, self.assistant, self.rng = core, human, assistant, rng
         self.state = core.reset(batch, rng)
         human.reset(batch, rng)
         assistant.reset(batch, rng)
         self.start = np.ones(batch, bool)
         self.finished: list[dict[str, np.ndarray]] = []
+
+    def _restart(self, rows: np.ndarray) -> None:
+        """Record the metrics of the games in ``rows`` and reset them."""
+        self.finished.append(self.core.metrics(self.state.take(rows)))
+        self.state.put(rows, self.core.reset(len(rows), self.rng))
+        self.assistant.forget(rows)
+
+    def pop_finished(self) -> dict[str, np.ndarray]:
+        """Metrics of the episodes finished since the last call (each [n])."""
+        if not self.finished:
+            return {}
+        merged = {key: np.concatenate([m[key] for m in self.finished]) for key in self.finished[0]}
+        self.finished = []
+        return merged
+
+
+class SelfPlay(RunningGames):
+    """Self-play with the searching assistant (:class:`SearchPlayer`)."""
+
+    def __init__(self, core: GameCore, human: Player, assistant: SearchPlayer, batch: int, rng: np.random.Generator):
+        super().__init__(core, human, assistant, batch, rng)
         self.search_seconds = 0.0
         self.depths: list[float] = []
         self.entropies: list[float] = []
@@ -95,18 +117,3 @@ class SelfPlay:
         stacked = {key: np.stack(value) for key, value in records.items() if key != "observation"}
         observation = {key: np.stack([o[key] for o in records["observation"]]) for key in records["observation"][0]}
         return Rollout(observation=observation, bootstrap=np.where(self.start, 0.0, bootstrap).astype(np.float32), **stacked)
-
-    def _restart(self, rows: np.ndarray) -> None:
-        """Record the metrics of the games in ``rows`` and reset them."""
-        metrics = self.core.metrics(self.state.take(rows))
-        self.finished.append(metrics)
-        self.state.put(rows, self.core.reset(len(rows), self.rng))
-        self.assistant.forget(rows)
-
-    def pop_finished(self) -> dict[str, np.ndarray]:
-        """Metrics of the episodes finished since the last call (each [n])."""
-        if not self.finished:
-            return {}
-        merged = {key: np.concatenate([m[key] for m in self.finished]) for key in self.finished[0]}
-        self.finished = []
-        return merged

@@ -34,9 +34,13 @@ def describe(net: nn.Module) -> dict[str, str]:
 
 def save_weights(path: str | os.PathLike, net: nn.Module) -> None:
     """Write ``net``'s weights to ``path`` (a safetensors file) atomically; folders are created."""
-    path = Path(path)
     tensors = {key: value.detach().cpu().contiguous() for key, value in net.state_dict().items()}
-    data = serialize(tensors, metadata=describe(net))
+    atomic_write(Path(path), serialize(tensors, metadata=describe(net)))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a flushed temporary file in the same folder and a
+    rename, so a crash never leaves a half-written file; folders are created."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -12,6 +12,7 @@ from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from assist.models.base import Evaluator
 from envs.core import BatchState, GameCore
 
 
@@ -53,3 +54,20 @@ class BasePlayer:
 
     def reset(self, batch: int, rng: np.random.Generator) -> None:
         self.rng = rng
+
+
+class MemoryPlayer(BasePlayer):
+    """A player driven by a model that carries a recurrent memory ([B, M]) across steps."""
+
+    def __init__(self, core: GameCore, seat: str, evaluator: Evaluator):
+        super().__init__(core, seat)
+        self.evaluator = evaluator
+        self.memory = evaluator.initial_memory(0)
+
+    def reset(self, batch: int, rng: np.random.Generator) -> None:
+        super().reset(batch, rng)
+        self.memory = self.evaluator.initial_memory(batch)
+
+    def forget(self, rows: np.ndarray) -> None:
+        """Start the memory afresh for ``rows`` (their games were reset)."""
+        self.memory[rows] = self.evaluator.initial_memory(len(rows))

@@ -17,7 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from assist.models.base import Evaluator, ModelOutput
-from assist.players.base import BasePlayer, Turn
+from assist.players.base import MemoryPlayer, Turn
 from envs.core import GameCore
 
 
@@ -31,7 +31,7 @@ def masked_log_policy(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-class PolicyPlayer(BasePlayer):
+class PolicyPlayer(MemoryPlayer):
     """Acts from ``evaluator``'s policy over the legal actions.
 
     sample: draw each action from the masked policy (self-play); otherwise take its most
@@ -45,20 +45,10 @@ class PolicyPlayer(BasePlayer):
     privileged: ClassVar[bool] = False
 
     def __init__(self, core: GameCore, seat: str, evaluator: Evaluator, sample: bool = False):
-        super().__init__(core, seat)
-        self.evaluator = evaluator
+        super().__init__(core, seat, evaluator)
         self.sample = bool(sample)
-        self.memory = evaluator.initial_memory(0)
         self.last: ModelOutput | None = None
         self.last_log_policy: np.ndarray | None = None
-
-    def reset(self, batch: int, rng: np.random.Generator) -> None:
-        super().reset(batch, rng)
-        self.memory = self.evaluator.initial_memory(batch)
-
-    def forget(self, rows: np.ndarray) -> None:
-        """Start the memory afresh for ``rows`` (their games were reset)."""
-        self.memory[rows] = self.evaluator.initial_memory(len(rows))
 
     def act(self, turn: Turn) -> np.ndarray:
         if len(self.memory) != len(turn.legal):

@@ -12,12 +12,12 @@ from typing import ClassVar
 import numpy as np
 
 from assist.models.base import Evaluator
-from assist.players.base import BasePlayer, Turn
+from assist.players.base import MemoryPlayer, Turn
 from assist.search.mcts import MCTS, SearchConfig, SearchOutput
 from envs.core import GameCore
 
 
-class SearchPlayer(BasePlayer):
+class SearchPlayer(MemoryPlayer):
     """Plays the assistant seat by searching from every state.
 
     ``sample``: draw the action from the search target (self-play) instead of taking
@@ -27,20 +27,10 @@ class SearchPlayer(BasePlayer):
     privileged: ClassVar[bool] = True
 
     def __init__(self, core: GameCore, seat: str, evaluator: Evaluator, config: SearchConfig, sample: bool = False):
-        super().__init__(core, seat)
+        super().__init__(core, seat, evaluator)
         self.mcts = MCTS(core, evaluator, config)
-        self.evaluator = evaluator
         self.sample = sample
-        self.memory = evaluator.initial_memory(0)
         self.last: SearchOutput | None = None
-
-    def reset(self, batch: int, rng: np.random.Generator) -> None:
-        super().reset(batch, rng)
-        self.memory = self.evaluator.initial_memory(batch)
-
-    def forget(self, rows: np.ndarray) -> None:
-        """Start the memory afresh for ``rows`` (their games were reset)."""
-        self.memory[rows] = self.evaluator.initial_memory(len(rows))
 
     def act(self, turn: Turn) -> np.ndarray:
         self.last = self.mcts.search(turn.state, self.memory, self.rng, sample_action=self.sample)
