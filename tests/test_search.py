@@ -9,7 +9,7 @@ from assist.models.base import LazyBelief, ModelOutput, softmax
 from assist.models.exact import ExactKitchenEvaluator
 from assist.players import make_player
 from assist.rollout import play
-from assist.search.mcts import MCTS, SearchConfig, sample_categorical, top_k_slots
+from assist.search.mcts import MCTS, SearchConfig, sample_categorical, sample_from_logits, top_k_slots
 from envs.core import ASSISTANT, HUMAN
 from envs.kitchen.solver import solve_bayes
 
@@ -91,6 +91,14 @@ def test_lazy_belief_is_the_softmax_where_indexed():
     lazy = LazyBelief(logits)
     assert np.allclose(lazy[np.array([0, 2]), np.array([1, 4])], softmax(logits)[[0, 2], [1, 4]])
     assert np.allclose(np.asarray(lazy), softmax(logits))
+
+
+def test_sample_from_logits_follows_the_masked_softmax():
+    logits = np.log(np.array([[0.1, 0.5, 0.4], [0.2, 0.2, 0.6]]))
+    legal = np.array([[True, False, True], [True, True, True]])
+    draws = sample_from_logits(logits, legal, 20000, np.random.default_rng(0))
+    assert not (draws[0] == 1).any() and abs((draws[0] == 2).mean() - 0.8) < 0.01
+    assert abs((draws[1] == 2).mean() - 0.6) < 0.01
 
 
 def test_sample_categorical_follows_the_probabilities():

@@ -135,6 +135,19 @@ def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) 
     return np.clip(index, 0, A - 1).astype(np.int64)
 
 
+def sample_from_logits(logits: np.ndarray, legal: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """[B, count] int64 draws from the softmax of ``logits`` [B, A] over the ``legal``
+    actions, without forming the normalized probabilities (one exp and one cumsum pass)."""
+    B, A = logits.shape
+    weights = np.exp(np.where(legal, logits - np.max(np.where(legal, logits, -np.inf), axis=1, keepdims=True), -np.inf))
+    cdf = np.cumsum(weights, axis=1, dtype=np.float64)
+    cdf /= cdf[:, -1:]
+    cdf += np.arange(B)[:, None]
+    u = rng.random((B, count)) * (1 - 1e-12) + np.arange(B)[:, None]
+    index = np.searchsorted(cdf.ravel(), u, side="right") - np.arange(B)[:, None] * A
+    return np.clip(index, 0, A - 1).astype(np.int64)
+
+
 def top_k_slots(
     logits: np.ndarray, legal: np.ndarray, k: int, rewards: np.ndarray | None = None, reward_slots: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -184,10 +197,10 @@ class MCTS:
             tree.slot_reward[games, nodes] = np.where(actions >= 0, np.take_along_axis(immediate, np.maximum(actions, 0), axis=1), 0.0)
         else:
             actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children)
-        human_probs = softmax(masked_logits(output.human_logits, self.core.legal_mask(states, HUMAN)))
+        human_legal = self.core.legal_mask(states, HUMAN)
         tree.slot_action[games, nodes] = actions
         tree.slot_prior[games, nodes] = priors
-        tree.human_samples[games, nodes] = sample_categorical(human_probs, self.config.human_samples, rng)
+        tree.human_samples[games, nodes] = sample_from_logits(output.human_logits, human_legal, self.config.human_samples, rng)
         tree.goal_logits[games, nodes] = output.goal_logits
         tree.memory[games, nodes] = new_memory
         tree.terminal[games, nodes] = states.done
