@@ -1,10 +1,12 @@
-"""TensorBoard logging for runs: scalar groups keyed ``prefix/name`` against env steps."""
+"""TensorBoard logging for runs: scalar groups keyed ``prefix/name`` against env steps,
+text (evaluation transcripts) and hyperparameters with final metrics."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 
 class RunLogger:
@@ -20,8 +22,29 @@ class RunLogger:
     def text(self, tag: str, text: str, step: int) -> None:
         self.writer.add_text(tag, text, step)
 
+    def hparams(self, params: dict[str, object], metrics: dict[str, float]) -> None:
+        """Record the run's hyperparameters and final metrics in its own event file (the
+        HParams tab then compares runs of a sweep); metric keys should be unique tags."""
+        for item in hparams_summary(params, metrics):
+            self.writer.file_writer.add_summary(item)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value)
+
     def flush(self) -> None:
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
+
+
+def flat_params(config: dict, prefix: str = "") -> dict[str, object]:
+    """A nested config as ``{"a.b": value}`` with TensorBoard-friendly values (lists and
+    None become strings)."""
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_params(value, f"{name}."))
+        else:
+            flat[name] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return flat

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from assist import config as schemas
 from assist.cli import CONFIG_DIR
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
+from assist.logger import flat_params
 from assist.models.factory import make_model
 from assist.players import make_player
 from assist.search.mcts import SearchConfig
@@ -62,6 +63,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
                 bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
 
         final = trainer.train(progress)
+    trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
+    trainer.logger.flush()
     results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))

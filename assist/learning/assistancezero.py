@@ -180,11 +180,11 @@ class AssistanceZeroTrainer(Trainer):
         self.optimizer.step()
         return {**{key: value.item() for key, value in terms.items()}, "total": total.item(), "grad_norm": float(grad_norm)}
 
-    def evaluate(self) -> dict[str, evaluation.Summary]:
+    def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: best-action search without root noise."""
         config = dataclasses.replace(self.search, num_simulations=self.config.eval_simulations, dirichlet_fraction=0.0, gumbel_scale=0.0)
         assistant = SearchPlayer(self.eval_core, ASSISTANT, TorchEvaluator(self.net, device=self.device), config)
-        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1)
+        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
         return evaluation.summarize({"assistancezero": results}, seed=self.seed)["assistancezero"]
 
     def train(self, progress=None) -> dict[str, Any]:

@@ -337,10 +337,10 @@ class PPOTrainer(Trainer):
         terms[-1]["explained_variance"] = float(1.0 - np.var(returns - rollout.value) / variance) if variance > 0 else 0.0
         return terms
 
-    def evaluate(self) -> dict[str, evaluation.Summary]:
+    def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: the policy's best action (or a sample, ``eval_sample``), no search."""
         assistant = PolicyPlayer(self.eval_core, ASSISTANT, TorchEvaluator(self.net, device=self.device), sample=self.config.eval_sample)
-        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1)
+        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
         return evaluation.summarize({"ppo": results}, seed=self.seed)["ppo"]
 
     def train(self, progress=None) -> dict[str, Any]:

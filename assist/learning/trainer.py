@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.codec import TextCodec
+from envs.core import AGENTS
+
 
 class Trainer:
     """Base of the trainers. Subclasses set ``config`` (with ``iterations``,
@@ -20,8 +23,10 @@ class Trainer:
             self.logger.scalars("charts", {key: _mean(value) for key, value in finished.items()}, step)
         final = self.iteration == cfg.iterations
         if self.iteration % cfg.eval_every == 0 or final:
-            latest = {key: s.mean for key, s in self.evaluate().items()}
+            episodes: list[dict] = []
+            latest = {key: s.mean for key, s in self.evaluate(record=episodes).items()}
             self.logger.scalars("eval", latest, step)
+            self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
         if self.iteration % cfg.checkpoint_every == 0 or final:
             self.save()
         if progress is not None:
@@ -44,3 +49,13 @@ def _mean(values: np.ndarray) -> float:
     """Mean over the finite values (a metric may be NaN where it is undefined), else NaN."""
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if len(finite) else float("nan")
+
+
+def transcript(core, episode: dict) -> str:
+    """A Markdown transcript of one recorded episode: each step's actions as text."""
+    codec = TextCodec(core)
+    lines = [f"goal {episode['metrics'].get('goal_pct', float('nan')):.0f}%, return {episode['metrics'].get('return', 0.0):.2f}", ""]
+    for t, (joint, reward) in enumerate(zip(episode["actions"], episode["rewards"])):
+        said = "; ".join(f"{agent}: {codec.action_text(agent, a)}" for agent, a in zip(AGENTS, joint))
+        lines.append(f"    {t:3d}  {said}  (reward {reward:+g})")
+    return "\n".join(lines)
