@@ -30,6 +30,10 @@ class RunLogger:
         for key, value in metrics.items():
             self.writer.add_scalar(key, value)
 
+    def image(self, tag: str, image, step: int) -> None:
+        """An [H, W, 3] uint8 picture."""
+        self.writer.add_image(tag, image, step, dataformats="HWC")
+
     def flush(self) -> None:
         self.writer.flush()
 

@@ -118,9 +118,14 @@ def read(path: str | Path) -> Recording:
     return Recording(head, parsed[1:])
 
 
-def replay(core, episode: dict[str, Any]) -> dict[str, float]:
-    """Re-run a recorded episode on ``core`` from its seed, goal and actions; its metrics."""
+def replay_state(core, episode: dict[str, Any]):
+    """Re-run a recorded episode on ``core`` from its seed, goal and actions; its final state (B = 1)."""
     state = core.reset(1, np.random.default_rng(episode["seed"]), goals=np.asarray(episode["goal"]).reshape(1, -1))
     for joint in episode["actions"]:
         core.step(state, np.asarray(joint, np.int64)[None])
-    return {key: float(value[0]) for key, value in core.metrics(state).items()}
+    return state
+
+
+def replay(core, episode: dict[str, Any]) -> dict[str, float]:
+    """The metrics of a recorded episode re-run on ``core`` (see :func:`replay_state`)."""
+    return {key: float(value[0]) for key, value in core.metrics(replay_state(core, episode)).items()}

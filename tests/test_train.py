@@ -66,6 +66,7 @@ def test_training_runs_logs_and_checkpoints(tmp_path, env):
     for tag in ("losses/policy", "losses/value", "losses/goal", "losses/human", "losses/goal_kl", "search/simulations_per_s", "search/depth", "perf/env_steps_per_s", "eval/goal_pct", "hparams/goal_pct"):
         assert tag in tags, tag
     assert "eval/transcript/text_summary" in events.Tags()["tensors"]
+    assert "eval/final_state" in events.Tags()["images"]
     transcript = events.Tensors("eval/transcript/text_summary")[0].tensor_proto.string_val[0].decode()
     assert "human_0:" in transcript and "assistant_0:" in transcript
     assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")

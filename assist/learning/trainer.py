@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from assist.recording import replay_state
 from envs.codec import TextCodec
 from envs.core import AGENTS
 
@@ -27,6 +28,7 @@ class Trainer:
             latest = {key: s.mean for key, s in self.evaluate(record=episodes).items()}
             self.logger.scalars("eval", latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
+            self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
         if self.iteration % cfg.checkpoint_every == 0 or final:
             self.save()
         if progress is not None:
