@@ -137,14 +137,18 @@ def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) 
 
 def sample_from_logits(logits: np.ndarray, legal: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """[B, count] int64 draws from the softmax of ``logits`` [B, A] over the ``legal``
-    actions, without forming the normalized probabilities (one exp and one cumsum pass)."""
+    actions (each row needs one), without normalizing: one running sum over all rows'
+    unnormalized weights, then each row's draws fall inside that row's span of it."""
     B, A = logits.shape
-    weights = np.exp(np.where(legal, logits - np.max(np.where(legal, logits, -np.inf), axis=1, keepdims=True), -np.inf))
-    cdf = np.cumsum(weights, axis=1, dtype=np.float64)
-    cdf /= cdf[:, -1:]
-    cdf += np.arange(B)[:, None]
-    u = rng.random((B, count)) * (1 - 1e-12) + np.arange(B)[:, None]
-    index = np.searchsorted(cdf.ravel(), u, side="right") - np.arange(B)[:, None] * A
+    weights = np.where(legal, logits, -np.inf).astype(np.float32, copy=False)
+    weights -= weights.max(axis=1, keepdims=True)
+    np.exp(weights, out=weights)
+    running = weights.ravel().astype(np.float64)
+    np.cumsum(running, out=running)
+    ends = running[A - 1 :: A]
+    starts = np.concatenate([[0.0], ends[:-1]])
+    u = starts[:, None] + rng.random((B, count)) * ((ends - starts) * (1 - 1e-9))[:, None]
+    index = np.searchsorted(running, u, side="right") - np.arange(B)[:, None] * A
     return np.clip(index, 0, A - 1).astype(np.int64)
 
 
