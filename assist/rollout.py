@@ -35,7 +35,8 @@ class Episodes(NamedTuple):
 
 def reset_rows(core: GameCore, seeds: np.ndarray) -> BatchState:
     """One state with row i reset by ``np.random.default_rng(seeds[i])``."""
-    return type(core.reset(1, np.random.default_rng(0))).concat([core.reset(1, np.random.default_rng(int(s))) for s in seeds])
+    states = [core.reset(1, np.random.default_rng(int(s))) for s in seeds]
+    return type(states[0]).concat(states)
 
 
 def turn_for(core: GameCore, player: Player, state: BatchState, seat: str) -> Turn:

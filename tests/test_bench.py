@@ -44,8 +44,8 @@ def test_search_suite_prints_time_and_rate_per_model_and_batch(capsys):
         for name, unit in (("search_time", "us/sim/game"), ("search_rate", "sims/s"))
     ]
     assert all(f["device"] == "cpu" for f in figures if f["model"] == "stub")
-    for time, rate in zip(figures[::2], figures[1::2]):  # the two figures of one (model, batch) agree
-        assert rate["value"] == pytest.approx(1e6 / time["value"], rel=0.01)
+    for per_sim, rate in zip(figures[::2], figures[1::2]):  # the two figures of one (model, batch) agree
+        assert rate["value"] == pytest.approx(1e6 / per_sim["value"], rel=0.01)
 
 
 def test_timed_rate_does_not_time_the_setup():

@@ -157,7 +157,7 @@ def test_finished_games_are_frozen(core):
 
 def test_horizon_truncates(core):
     state = fresh(core)
-    for t in range(core.horizon):
+    for _ in range(core.horizon):
         result = step(core, state)
     assert result.truncated[0] and not result.terminated[0] and state.t[0] == core.horizon
 

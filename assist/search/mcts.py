@@ -237,7 +237,7 @@ class MCTS:
         )
         return np.where(match.any(axis=1), match.argmax(axis=1), UNUSED)
 
-    def _simulate(self, tree: Tree, sim: int, root_slot: np.ndarray | None, q_min, q_max, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _simulate(self, tree: Tree, root_slot: np.ndarray | None, q_min, q_max, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Descend every tree to a new edge or a terminal node.
 
         Returns (leaf parent [B], slot [B], human action [B], reached [B]): ``reached`` is
@@ -340,7 +340,7 @@ class MCTS:
             self._add_root_noise(tree, rng)
         for sim in range(cfg.num_simulations):
             root_slot = schedule.next_slot(tree, q_min, q_max, sim) if schedule is not None else None
-            parents, slots, human, reached = self._simulate(tree, sim, root_slot, q_min, q_max, rng)
+            parents, slots, human, reached = self._simulate(tree, root_slot, q_min, q_max, rng)
             expand = reached < 0
             new = sim + 1
             if expand.any():

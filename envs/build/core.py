@@ -42,7 +42,7 @@ from envs.build import render
 from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
 from envs.build.config import BuildConfig
 from envs.build.goals import GoalGenerator, load_goals, validate_goal
-from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, one_hot_belief, seat_index
+from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, seat_index
 
 NUM_MOVES = 6
 FIRST_MOVE = 1
@@ -248,7 +248,7 @@ class BuildCore:
         old = np.zeros((B, 2), np.uint8)
         new = np.zeros((B, 2), np.uint8)
         illegal = np.zeros((B, 2), bool)
-        for i, agent in enumerate((HUMAN, ASSISTANT)):
+        for i in range(2):
             a = np.where(live, actions[:, i], 0)
             illegal[:, i] = self._apply(state, i, a, voxel[:, i], old[:, i], new[:, i])
             illegal[:, i] &= live
