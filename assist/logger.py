@@ -1,5 +1,6 @@
 """TensorBoard logging for runs: scalar groups keyed ``prefix/name`` against env steps,
-text (evaluation transcripts) and hyperparameters with final metrics."""
+text (evaluation transcripts), pictures (evaluation end states) and hyperparameters with
+final metrics, all in the run directory's one event file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+
+SCALAR_PREFIXES = {
+    "charts": "self-play episodes that ended in the iteration: goal_pct, return, human_actions, ...",
+    "losses": "the learner: each loss term, total, grad_norm and the algorithm's diagnostics",
+    "search": "MCTS in self-play: simulations_per_s, depth, root_entropy",
+    "eval": "held-out evaluation: the metrics of results.json (means)",
+    "perf": "throughput: env_steps_per_s, updates_per_s",
+    "hparams": "the final evaluation's means, once at the end, for the HParams tab",
+}
+"""Every scalar key is ``<prefix>/<name>`` with one of these prefixes (README, "TensorBoard")."""
 
 
 @dataclasses.dataclass
