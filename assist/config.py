@@ -143,8 +143,14 @@ def make_core(env: DictConfig, **changes) -> GameCore:
 
 
 def to_dataclass(cls, node: DictConfig):
-    """An instance of the dataclass ``cls`` from its config node."""
-    return cls(**OmegaConf.to_container(node, resolve=True))
+    """An instance of the dataclass ``cls`` from its config node (a key that ``cls`` has no
+    field for, e.g. one added with ``+key=value``, is a ValueError naming the fields)."""
+    values = OmegaConf.to_container(node, resolve=True)
+    fields = sorted(field.name for field in dataclasses.fields(cls))
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; its fields: {fields}")
+    return cls(**values)
 
 
 register()
