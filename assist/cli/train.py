@@ -54,6 +54,7 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
+    torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
     net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
