@@ -10,7 +10,6 @@ from pathlib import Path
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-
 SCALAR_PREFIXES = {
     "charts": "self-play episodes that ended in the iteration: goal_pct, return, human_actions, ...",
     "losses": "the learner: each loss term, total, grad_norm and the algorithm's diagnostics",
