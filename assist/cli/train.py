@@ -1,24 +1,27 @@
 """Train an assistant: ``python scripts/train.py env.preset=tiny algo.iterations=50``.
 
 The run directory holds the resolved config (``config.yaml``), TensorBoard events,
-``checkpoints/`` and ``results.json`` (the last held-out evaluation).
+``checkpoints/`` and ``results.json``: ``summary`` (the last held-out evaluation,
+``{algo: {metric: {mean, low, high, n}}}`` with 95% CIs over its episodes, the layout of
+``scripts/evaluate.py``'s), ``final_eval`` (its means), ``iterations``, ``env_steps``,
+``overrides`` (the command line's) and ``config``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from assist import config as schemas
-from assist.cli import CONFIG_DIR
+from assist.cli import CONFIG_DIR, hydra_job
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
-from assist.logger import flat_params
+from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
 from assist.players import make_player
 from assist.search.mcts import SearchConfig
@@ -26,21 +29,24 @@ from envs.core import HUMAN
 
 
 def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path):
-    """The trainer of ``cfg.algo.name``."""
+    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says."""
+    if cfg.algo.name not in ("assistancezero", "ppo"):
+        raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
+    logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger))
     if cfg.algo.name == "assistancezero":
         algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
         search = schemas.to_dataclass(SearchConfig, cfg.search)
-        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device)
-    if cfg.algo.name == "ppo":
-        from assist.learning.ppo import PPOConfig, PPOTrainer
+        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device, logger)
+    from assist.learning.ppo import PPOConfig, PPOTrainer
 
-        algo = schemas.to_dataclass(PPOConfig, cfg.algo)
-        return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, cfg.device)
-    raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
+    algo = schemas.to_dataclass(PPOConfig, cfg.algo)
+    return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, cfg.device, logger)
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict:
-    """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means."""
+def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict:
+    """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means.
+    ``overrides``: the command line that made ``cfg``, kept in ``results.json``;
+    ``progress``: show a progress bar (on a terminal)."""
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -48,6 +54,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
+    torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
     net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
@@ -55,7 +62,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     algo = trainer.config
     if cfg.resume and trainer.resume():
         print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)")
-    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None) as bar:
+    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if progress else True) as bar:
 
         def progress(iteration: int, env_steps: int, latest: dict) -> None:
             bar.update(iteration - bar.n)
@@ -64,8 +71,15 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
 
         final = trainer.train(progress)
     trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
-    trainer.logger.flush()
-    results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
+    trainer.logger.close()
+    results = {
+        "summary": {cfg.algo.name: {key: s._asdict() for key, s in trainer.last_eval.items()}},
+        "final_eval": final,
+        "iterations": trainer.iteration,
+        "env_steps": trainer.env_steps,
+        "overrides": list(overrides),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
     return final
@@ -73,7 +87,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    run(cfg, *hydra_job())
 
 
 if __name__ == "__main__":

@@ -146,6 +146,7 @@ class AssistanceZeroTrainer(Trainer):
         run_dir: Path,
         seed: int,
         device: str = "auto",
+        logger: RunLogger | None = None,
     ):
         self.core, self.eval_core, self.net, self.config, self.search = core, eval_core, net, config, search
         self.eval_human = eval_human
@@ -157,7 +158,7 @@ class AssistanceZeroTrainer(Trainer):
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
         self.replay = SequenceReplay(config.replay)
         self.checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
-        self.logger = RunLogger(Path(run_dir))
+        self.logger = logger if logger is not None else RunLogger(Path(run_dir))
         self.seed = seed
         self.iteration = 0
         self.env_steps = 0

@@ -288,6 +288,7 @@ class PPOTrainer(Trainer):
         run_dir: Path,
         seed: int,
         device: str = "auto",
+        logger: RunLogger | None = None,
     ):
         self.core, self.eval_core, self.net, self.config = core, eval_core, net, config
         self.eval_human = eval_human
@@ -298,7 +299,7 @@ class PPOTrainer(Trainer):
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.selfplay = PolicySelfPlay(core, human, PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True), config.envs, self.rng, config.reward)
         self.checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
-        self.logger = RunLogger(Path(run_dir))
+        self.logger = logger if logger is not None else RunLogger(Path(run_dir))
         self.seed = seed
         self.iteration = 0
         self.env_steps = 0

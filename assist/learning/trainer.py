@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
 
+from assist import evaluation
 from assist.recording import replay_state
 from envs.codec import TextCodec
 from envs.core import AGENTS
@@ -13,7 +17,13 @@ from envs.core import AGENTS
 class Trainer:
     """Base of the trainers. Subclasses set ``config`` (with ``iterations``,
     ``eval_every``, ``checkpoint_every``), ``net``, ``optimizer``, ``selfplay``,
-    ``logger``, ``checkpoint``, ``iteration`` and ``env_steps``, and define ``evaluate()``."""
+    ``logger``, ``checkpoint``, ``iteration`` and ``env_steps``, and define ``evaluate()``.
+
+    ``last_eval`` is the latest held-out evaluation (``{metric: Summary}``, with 95%
+    CIs over its episodes); empty until the first one.
+    """
+
+    last_eval: Mapping[str, evaluation.Summary] = MappingProxyType({})
 
     def finish_iteration(self, latest: dict[str, float], progress=None) -> dict[str, float]:
         """Log finished self-play episodes, evaluate and save when due; the latest
@@ -25,7 +35,8 @@ class Trainer:
         final = self.iteration == cfg.iterations
         if self.iteration % cfg.eval_every == 0 or final:
             episodes: list[dict] = []
-            latest = {key: s.mean for key, s in self.evaluate(record=episodes).items()}
+            self.last_eval = self.evaluate(record=episodes)
+            latest = {key: s.mean for key, s in self.last_eval.items()}
             self.logger.scalars("eval", latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
             self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
