@@ -106,6 +106,31 @@ class EvaluateConfig:
     """Save every episode to ``recording.jsonl`` in the run directory."""
 
 
+@dataclasses.dataclass
+class PlayConfig:
+    """``scripts/play.py``: a person plays one seat; the other seat's player is chosen by
+    name from its group (``human=...`` when the person is the assistant, ``assistant=...``
+    when the person is the human)."""
+
+    env: Any = MISSING
+    human: PlayerConfig = MISSING
+    assistant: PlayerConfig = MISSING
+    seat: str = "human"
+    """The person's seat: ``human`` (sees the goal) or ``assistant``."""
+    ui: str = "terminal"
+    """``terminal`` or ``browser``."""
+    seed: int = 0
+    episodes: int = 1
+    """Terminal: episodes to play (``quit`` or end of input stops sooner)."""
+    timeout: Optional[float] = None
+    """Terminal: seconds to wait for a line before the step is a no-op (None: wait)."""
+    tick_ms: int = 500
+    """Browser: milliseconds between ticks (the assistant acts every tick)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    """Browser: the port to serve on (0: any free port, printed at start)."""
+
+
 def register() -> None:
     """Register the schemas (idempotent)."""
     store = ConfigStore.instance()
@@ -121,6 +146,7 @@ def register() -> None:
 
     store.store(group="algo", name="ppo_schema", node=PPOConfig)
     store.store(name="train_schema", node=TrainConfig)
+    store.store(name="play_schema", node=PlayConfig)
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:

@@ -67,14 +67,17 @@ def episode_lines(episodes: Episodes, goals: np.ndarray, first: int = 0) -> list
     return lines
 
 
+def dumps(head: dict[str, Any], lines: list[dict[str, Any]]) -> str:
+    """The text of a recording: the header line, then one line per episode."""
+    return "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in [head, *lines])
+
+
 def write(path: str | Path, head: dict[str, Any], lines: list[dict[str, Any]]) -> None:
     """Write a recording (header + episode lines) to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for obj in [head, *lines]:
-            f.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    tmp.write_text(dumps(head, lines), encoding="utf-8")
     tmp.replace(path)
 
 
