@@ -59,7 +59,7 @@ def test_the_assistant_seat_never_shows_the_goal_and_end_of_input_stops(tmp_path
     out = io.StringIO()
     path = run(cfg, tmp_path, stdin=io.StringIO(f"{text}\nnot legal at all\n\n"), stdout=out)
     shown = out.getvalue()
-    assert "goal" not in shown.split("recording saved")[0].replace("goal_pct", "").replace("goal ", "")
+    assert "goal" not in shown.split("recording saved")[0]
     assert "human did:" in shown  # the assistant's prompt
     (episode,) = recording.read(path).episodes
     assert len(episode["actions"]) == 2 and episode["actions"][0, 1] != 0

@@ -91,7 +91,7 @@ class PlayServer:
     def start(self) -> PlayServer:
         """Start ticking and serving on background threads; returns self."""
         self.ticker.start()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="play-server", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="play-server", daemon=True)
         self._thread.start()
         return self
 

@@ -60,7 +60,8 @@ def view(session: Session, seat: str, snap: Snapshot, codec: TextCodec) -> str:
             f"{'you' if agent == seat else agent}: {codec.action_text(agent, action)}{' (illegal: no-op)' if illegal else ''}"
             for agent, action, illegal in zip(AGENTS, snap.last.actions, snap.last.illegal)
         ]
-        lines.append("last step: " + "; ".join(said) + f"; reward {snap.last.reward:+g}")
+        reward = f"; reward {snap.last.reward:+g}" if seat == HUMAN else ""  # the reward would reveal the goal
+        lines.append("last step: " + "; ".join(said) + reward)
     observation = {key: value[0] for key, value in core.observe(snap.state, seat).items()}
     lines.append(codec.prompt(observation, seat))
     return "\n".join(lines)

@@ -4,7 +4,8 @@
 world's shape, axes and palette); :func:`state_view` every refresh (the step, metrics,
 legal actions, what each seat did last, the text picture and prompt; for `build` the
 world, both players' voxels and, for the human's seat only, the goal as a blueprint).
-The goal never reaches the assistant's seat.
+The goal never reaches the assistant's seat, nor do rewards and metrics before the
+episode is over (they would reveal it).
 """
 
 from __future__ import annotations
@@ -45,15 +46,16 @@ def state_view(core: GameCore, seat: str, snap: Snapshot, codec: TextCodec) -> d
             agent: {"action": codec.action_text(agent, action), "illegal": illegal}
             for agent, action, illegal in zip(AGENTS, snap.last.actions, snap.last.illegal)
         }
+    scored = shows_goal or bool(state.done[0])
     view: dict[str, Any] = {
         "episode": snap.episode,
         "t": int(state.t[0]),
         "done": bool(state.done[0]),
-        "metrics": snap.metrics,
+        "metrics": snap.metrics if scored else None,
         "legal": [int(a) for a in core.legal_mask(state, seat)[0].nonzero()[0]],
         "queued": [codec.action_text(seat, a) for a in snap.queued.get(seat, [])],
         "last": last,
-        "reward": None if snap.last is None else snap.last.reward,
+        "reward": None if snap.last is None or not scored else snap.last.reward,
         "text": core.render_ansi(state, 0, goal=shows_goal),
         "prompt": codec.prompt(observation, seat),
     }

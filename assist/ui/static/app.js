@@ -223,7 +223,7 @@ async function refresh() {
   window.lastState = state;
   $("t").textContent = state.t;
   $("episode").textContent = state.episode;
-  $("goal-pct").textContent = Math.round(state.metrics.goal_pct);
+  $("goal-pct").textContent = state.metrics ? Math.round(state.metrics.goal_pct) : "?";
   $("last").textContent = describeLast(state.last);
   $("queued").textContent = state.queued.length ? "waiting: " + state.queued.join(", ") : "";
   $("status").textContent = state.error ? "stopped: " + state.error : state.done ? "episode over: save it, or start a new one" : "playing";
