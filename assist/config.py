@@ -15,6 +15,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 import envs
 from assist.learning.assistancezero import AssistanceZeroConfig
+from assist.learning.bc import BCTrainConfig
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
@@ -131,6 +132,18 @@ class PlayConfig:
     """Browser: the port to serve on (0: any free port, printed at start)."""
 
 
+@dataclasses.dataclass
+class TrainBCConfig:
+    """``scripts/train_bc.py``: clone the human seat of recorded episodes (see
+    :mod:`assist.learning.bc`); the run directory becomes the model folder."""
+
+    data: str = MISSING
+    """A recording (``.jsonl``) or a folder holding recordings, all of one game."""
+    fit: BCTrainConfig = dataclasses.field(default_factory=BCTrainConfig)
+    threads: int = 1
+    """CPU threads for torch (0: torch's default)."""
+
+
 def register() -> None:
     """Register the schemas (idempotent)."""
     store = ConfigStore.instance()
@@ -147,6 +160,7 @@ def register() -> None:
     store.store(group="algo", name="ppo_schema", node=PPOConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="play_schema", node=PlayConfig)
+    store.store(name="train_bc_schema", node=TrainBCConfig)
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:

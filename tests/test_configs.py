@@ -14,7 +14,7 @@ from assist.players import PLAYERS
 from assist.search.mcts import SearchConfig
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir()}
-PRIMARY = {"evaluate": ("env", "human", "assistant"), "train": ("env", "human", "model", "search", "algo")}
+PRIMARY = {"evaluate": ("env", "human", "assistant"), "train": ("env", "human", "model", "search", "algo"), "play": ("env", "human", "assistant")}
 CASES = [(primary, group, option) for primary, groups in PRIMARY.items() for group in groups for option in GROUPS[group]]
 
 

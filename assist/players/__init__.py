@@ -7,7 +7,8 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
 ``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
 exact model); ``assistancezero`` loads a trained
-assistant from its run directory (``run=runs/train/...``).
+assistant from its run directory (``run=runs/train/...``); ``bc`` is a human cloned from
+recordings by ``scripts/train_bc.py`` (``path=runs/train_bc/...``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import inspect
 
 from assist.players import scripted
 from assist.players.base import BasePlayer, Player, Turn
+from assist.players.bc import BCHumanPlayer
 from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
@@ -35,6 +37,7 @@ PLAYERS = {
     "bayes": BayesOptimalPlayer,
     "exact_search": exact_search,
     "assistancezero": assistancezero,
+    "bc": BCHumanPlayer,
 }
 
 
