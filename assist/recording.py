@@ -20,7 +20,8 @@ Format ``assist-recording/v1``: a UTF-8 text file, one JSON object per line.
   person played. Replaying the actions from the seed reproduces the episode.
 
 Files are parsed as JSON only, never evaluated; a malformed file raises a ValueError
-naming the file, the line and what was expected.
+naming the file, the line and what was expected. ``docs/recordings.md`` describes the
+format for users, with the tools that write and read it.
 """
 
 from __future__ import annotations
