@@ -53,13 +53,12 @@ class Snapshot(NamedTuple):
     """A consistent copy of what views show.
 
     state: a copy of the game state (B = 1). episode: index of the episode being played.
-    seed: its reset seed. last: the last applied :class:`Step` (None before the first).
+    last: the last applied :class:`Step` (None before the first).
     queued: actions waiting per person's seat. metrics: the core's metrics of row 0.
     """
 
     state: BatchState
     episode: int
-    seed: int
     last: Step | None
     queued: dict[str, list[int]]
     metrics: dict[str, float]
@@ -191,7 +190,6 @@ class Session:
             return Snapshot(
                 state=self._state.copy(),
                 episode=self._episode,
-                seed=self._seed,
                 last=self._steps[-1] if self._steps else None,
                 queued={agent: list(queue) for agent, queue in self._queues.items()},
                 metrics={key: float(value[0]) for key, value in self.core.metrics(self._state).items()},
