@@ -19,7 +19,7 @@ def core():
 
 
 TABULAR_ONLY = {"model", "bayes", "exact_search"}
-NEEDS_MORE = {"terminal", "assistancezero"}  # a person; a training run (tests/test_train.py)
+NEEDS_MORE = {"terminal", "assistancezero", "ppo", "trained", "bc"}  # a person; a training run (tests/test_train.py, tests/test_compare.py, tests/test_bc.py)
 SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT}
 CASES = [
     (game, name, seat)
