@@ -7,7 +7,9 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
 ``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
 exact model); ``assistancezero`` loads a trained
-assistant from its run directory (``run=runs/train/...``).
+assistant from its run directory (``run=runs/train/...``); ``llm`` (the LM assistant,
+scoring actions, optionally inside MCTS) and ``llm_text`` (the LM writing its action as
+text) load a local Hugging Face model directory (``path=...``; default: a small local model).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import inspect
 
 from assist.players import scripted
 from assist.players.base import BasePlayer, Player, Turn
+from assist.players.llm import llm, llm_text
 from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
@@ -35,6 +38,8 @@ PLAYERS = {
     "bayes": BayesOptimalPlayer,
     "exact_search": exact_search,
     "assistancezero": assistancezero,
+    "llm": llm,
+    "llm_text": llm_text,
 }
 
 
