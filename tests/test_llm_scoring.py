@@ -93,3 +93,15 @@ def test_the_eager_attention_implementation_gives_the_same_scores(tiny_lm_dir, l
     prompts, candidates, owners = random_batch(lm, seed=1)
     P, C = pad_prompts(prompts, 0), pad_candidates(candidates, owners, 0)
     torch.testing.assert_close(score_cached(eager, P, C).log_prob, score_cached(lm, P, C).log_prob, atol=1e-5, rtol=0)
+
+
+@torch.inference_mode()
+def test_a_gpt2_style_model_scores_the_same_with_and_without_the_cache(lm):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    V = lm.config.vocab_size
+    torch.manual_seed(0)
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=V, n_embd=32, n_layer=2, n_head=2, n_positions=128, bos_token_id=2, eos_token_id=3)).eval()
+    prompts, candidates, owners = random_batch(lm)
+    P, C = pad_prompts(prompts, 0), pad_candidates(candidates, owners, 0)  # absolute positions: padding must not shift them
+    torch.testing.assert_close(score_cached(gpt2, P, C, group=2).log_prob, score_uncached(gpt2, P, C).log_prob, atol=1e-5, rtol=0)

@@ -61,7 +61,7 @@ class FreeTextPlayer(BasePlayer):
                 action = self.encoder.codec.parse(self.seat, answer)
             except ActionParseError as err:
                 self.unparseable += 1
-                log.info("%s answer %r is not an action (%s); playing the no-op", self.seat, answer, err)
+                log.info("%s: %s; playing the no-op", self.seat, err)
                 continue
             if not turn.legal[row, action]:
                 self.illegal += 1
