@@ -72,7 +72,9 @@ def test_stub_evaluator_is_an_evaluator_the_search_accepts():
 def test_llm_suite_prints_cached_and_uncached_scoring_rates_and_their_ratio(capsys, tiny_lm_dir):
     figures = run(capsys, ["llm", *TINY, "--model", str(tiny_lm_dir), "--steps", "3"])
     assert [(f["name"], f["batch"], f["unit"]) for f in figures] == [
-        (name, batch, unit) for batch in (1, 2) for name, unit in (("score_cached", "actions/s"), ("score_uncached", "actions/s"), ("score_speedup", "x"))
+        (name, batch, unit)
+        for batch in (1, 2)
+        for name, unit in (("score_cached", "actions/s"), ("score_uncached", "actions/s"), ("score_speedup", "x"))
     ]
     for cached, uncached, speedup in zip(figures[::3], figures[1::3], figures[2::3]):
         assert speedup["value"] == pytest.approx(cached["value"] / uncached["value"], rel=0.01)

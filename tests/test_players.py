@@ -19,7 +19,8 @@ def core():
 
 
 TABULAR_ONLY = {"model", "bayes", "exact_search"}
-NEEDS_MORE = {"terminal", "assistancezero", "llm", "llm_text"}  # a person; a training run (tests/test_train.py); a model directory (tests/test_llm_players.py)
+# a person; a training run (tests/test_train.py); a model directory (tests/test_llm_players.py)
+NEEDS_MORE = {"terminal", "assistancezero", "llm", "llm_text"}
 SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT, "llm": ASSISTANT}
 CASES = [
     (game, name, seat)

@@ -130,7 +130,9 @@ class StubEvaluator:
     def initial_memory(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.memory_size), np.float32)
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         B = len(memory)
         output = ModelOutput(
             policy_logits=np.broadcast_to(self.policy, (B,) + self.policy.shape),

@@ -67,7 +67,9 @@ class TextEncoder:
             log.warning("%s prompts contain words this tokenizer does not know (read as %s)", self.core.name, self.tokenizer.unk_token)
         return ids
 
-    def batch(self, observation: dict[str, np.ndarray], legal: np.ndarray | None, device: torch.device | str = "cpu") -> tuple[Prompts, Candidates, np.ndarray]:
+    def batch(
+        self, observation: dict[str, np.ndarray], legal: np.ndarray | None, device: torch.device | str = "cpu"
+    ) -> tuple[Prompts, Candidates, np.ndarray]:
         """Padded prompts (B rows) and the candidates to score: every legal action of each
         game (``legal`` [B, A] bool; None: every action). Also returns [N, 2] int64 (game,
         action) of each candidate row."""
@@ -80,5 +82,7 @@ class TextEncoder:
         actions = torch.from_numpy(pairs[:, 1])
         mask = self.table.mask[actions]
         length = int(mask.sum(dim=1).max())  # trim the padding no chosen action needs
-        candidates = Candidates(self.table.ids[actions, :length].to(device), mask[:, :length].to(device), torch.from_numpy(pairs[:, 0]).to(device))
+        candidates = Candidates(
+            self.table.ids[actions, :length].to(device), mask[:, :length].to(device), torch.from_numpy(pairs[:, 0]).to(device)
+        )
         return pad_prompts(prompts, self.tokenizer.pad_token_id, device), candidates, pairs

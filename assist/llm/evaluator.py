@@ -59,7 +59,9 @@ class LMEvaluator:
     def initial_memory(self, batch: int) -> np.ndarray:
         return np.zeros((batch, 0), np.float32)
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         """Outputs for B games (``legal`` [B, A] bool: the actions to score; None: all)."""
         prompts, candidates, pairs = self.encoder.batch(observation, legal, self.device)
         self.policy.eval()

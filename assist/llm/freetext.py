@@ -40,7 +40,15 @@ class FreeTextPlayer(BasePlayer):
         last_answers: the B answer texts of the latest turn.
     """
 
-    def __init__(self, core: GameCore, seat: str, lm: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, temperature: float = 0.0, max_new_tokens: int = 16):
+    def __init__(
+        self,
+        core: GameCore,
+        seat: str,
+        lm: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        temperature: float = 0.0,
+        max_new_tokens: int = 16,
+    ):
         super().__init__(core, seat)
         if not temperature >= 0:
             raise ValueError(f"temperature={temperature!r} must be >= 0 (0: greedy)")
@@ -74,7 +82,9 @@ class FreeTextPlayer(BasePlayer):
         """The LM's answer to each prompt (token ids): the decoded text up to EOS, first line only."""
         device = self.lm.device
         batch = pad_prompts(prompts, self.tokenizer.pad_token_id, device)
-        sampling = dict(do_sample=True, temperature=self.temperature, top_k=0, top_p=1.0) if self.temperature > 0 else dict(do_sample=False)
+        sampling = (
+            {"do_sample": True, "temperature": self.temperature, "top_k": 0, "top_p": 1.0} if self.temperature > 0 else {"do_sample": False}
+        )
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
             torch.manual_seed(int(self.rng.integers(2**63)))
             out = self.lm.generate(
@@ -87,4 +97,3 @@ class FreeTextPlayer(BasePlayer):
             )
         texts = self.tokenizer.batch_decode(out[:, batch.ids.shape[1] :], skip_special_tokens=True)
         return [text.strip().split("\n")[0] for text in texts]
-

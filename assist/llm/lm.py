@@ -45,12 +45,13 @@ class TinyLlamaConfig:
     seed: int = 0
 
 
-def create_lm(path: str | Path, size: TinyLlamaConfig = TinyLlamaConfig(), tokenizer: PreTrainedTokenizerBase | None = None) -> Path:
-    """Create a fresh Llama of ``size`` for ``tokenizer`` (default: the codec-grammar one,
-    :func:`~assist.llm.tokenizer.build_tokenizer`) and save both into ``path`` (written to
-    a temporary directory first and renamed, so concurrent runs and interruptions never
-    leave half a model). Returns ``path``."""
+def create_lm(path: str | Path, size: TinyLlamaConfig | None = None, tokenizer: PreTrainedTokenizerBase | None = None) -> Path:
+    """Create a fresh Llama of ``size`` (default: :class:`TinyLlamaConfig()`) for
+    ``tokenizer`` (default: the codec-grammar one, :func:`~assist.llm.tokenizer.build_tokenizer`)
+    and save both into ``path`` (written to a temporary directory first and renamed, so
+    concurrent runs and interruptions never leave half a model). Returns ``path``."""
     path = Path(path)
+    size = TinyLlamaConfig() if size is None else size
     tokenizer = build_tokenizer() if tokenizer is None else tokenizer
     config = LlamaConfig(
         vocab_size=len(tokenizer),

@@ -58,7 +58,9 @@ class LMPolicy(nn.Module):
         self.heads.save(directory)
 
 
-def load_policy(core: GameCore, path: str | Path | None = None, device: str | torch.device = "auto") -> tuple[LMPolicy, PreTrainedTokenizerBase]:
+def load_policy(
+    core: GameCore, path: str | Path | None = None, device: str | torch.device = "auto"
+) -> tuple[LMPolicy, PreTrainedTokenizerBase]:
     """The LM assistant in the local model directory ``path`` (None: the default model,
     created on first use) for ``core``'s game, on ``device`` (``"auto"``: CUDA when
     available), with its tokenizer. The heads come from the directory when saved there,

@@ -145,7 +145,9 @@ def _pack(prompt: torch.Tensor, batch: int, group: int) -> _Layout:
     return _Layout(first_row[prompt] + rank // group, rank % group, game)
 
 
-def _continue(model: PreTrainedModel, cache: DynamicCache, prompts: Prompts, candidates: Candidates, layout: _Layout, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _continue(
+    model: PreTrainedModel, cache: DynamicCache, prompts: Prompts, candidates: Candidates, layout: _Layout, rows: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The candidates in packed ``rows`` ([M] int64 indices) and the log-likelihood of
     their tokens 1.. given their prompts' ``cache``."""
     members = torch.nonzero((layout.row >= rows[0]) & (layout.row <= rows[-1]))[:, 0]  # [n]
@@ -189,5 +191,11 @@ def score_uncached(model: PreTrainedModel, prompts: Prompts, candidates: Candida
         mask = torch.cat([prompts.mask[owner], candidates.mask[rows]], dim=1)
         logits = model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions(mask[:, :-1])).logits
         parts.append(token_log_probs(logits[:, P - 1 :], candidates.ids[rows], candidates.mask[rows]))
-    out = model(input_ids=prompts.ids, attention_mask=prompts.mask, position_ids=positions(prompts.mask), output_hidden_states=True, logits_to_keep=1)
+    out = model(
+        input_ids=prompts.ids,
+        attention_mask=prompts.mask,
+        position_ids=positions(prompts.mask),
+        output_hidden_states=True,
+        logits_to_keep=1,
+    )
     return Scores(torch.cat(parts), out.hidden_states[-1][:, -1])

@@ -46,7 +46,9 @@ class Evaluator(Protocol):
     def initial_memory(self, batch: int) -> np.ndarray:
         """[batch, M] float32 memory at the start of an episode."""
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         """Outputs for the assistant's ``observation`` (arrays with leading B) after
         ``memory``; returns them and the memory that includes this observation."""
 

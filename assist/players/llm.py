@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from assist.llm.freetext import FreeTextPlayer
 
 
-def llm(core: GameCore, seat: str, path: str | None = None, temperature: float = 0.0, simulations: int = 0, device: str = "auto") -> MemoryPlayer:
+def llm(
+    core: GameCore, seat: str, path: str | None = None, temperature: float = 0.0, simulations: int = 0, device: str = "auto"
+) -> MemoryPlayer:
     """The LM assistant of model directory ``path`` in the assistant's seat: its most
     likely legal action (``temperature`` 0), a sample at ``temperature`` > 0, or with
     ``simulations`` > 0 the best action of an MCTS over it (no root noise)."""
@@ -44,7 +46,9 @@ def llm(core: GameCore, seat: str, path: str | None = None, temperature: float =
     return PolicyPlayer(core, seat, evaluator, sample=temperature > 0, temperature=temperature or 1.0)
 
 
-def llm_text(core: GameCore, seat: str, path: str | None = None, temperature: float = 0.0, max_new_tokens: int = 16, device: str = "auto") -> FreeTextPlayer:
+def llm_text(
+    core: GameCore, seat: str, path: str | None = None, temperature: float = 0.0, max_new_tokens: int = 16, device: str = "auto"
+) -> FreeTextPlayer:
     """The LM of model directory ``path`` writing its actions as text (any seat):
     greedy at ``temperature`` 0, else sampled; at most ``max_new_tokens`` tokens."""
     from assist.llm.freetext import FreeTextPlayer
