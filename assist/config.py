@@ -162,6 +162,10 @@ def register() -> None:
     from assist.learning.ppo import PPOConfig  # here, so that only register() knows the PPO schema
 
     store.store(group="algo", name="ppo_schema", node=PPOConfig)
+    from assist.learning.llm_configs import STAGES  # the LM pipeline's stages
+
+    for name, schema in STAGES.items():
+        store.store(group="algo", name=f"{name}_schema", node=schema)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="play_schema", node=PlayConfig)

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from assist.rollout import Episodes
+from envs.core import AGENTS
 
 FORMAT = "assist-recording/v1"
 EPISODE_KEYS = ("episode", "seed", "goal", "actions", "rewards")
@@ -128,6 +129,56 @@ def replay_state(core, episode: dict[str, Any]):
     for joint in episode["actions"]:
         core.step(state, np.asarray(joint, np.int64)[None])
     return state
+
+
+class SeatSteps(NamedTuple):
+    """N steps of one seat in replayed episodes, in episode order.
+
+    observation: the seat's observations, arrays with leading N.
+    legal: [N, A] bool. action: [N] int64 the seat's applied action (the no-op, 0, where
+    the recorded one was illegal). episode: [N] int64 the episode's index in the list.
+    goal: [N, F] int64 the true goal. reward: [N] float32 the shared reward of the step.
+    ends: [N] bool the step is its episode's last.
+    """
+
+    observation: dict[str, np.ndarray]
+    legal: np.ndarray
+    action: np.ndarray
+    episode: np.ndarray
+    goal: np.ndarray
+    reward: np.ndarray
+    ends: np.ndarray
+
+
+def seat_steps(core, episodes: list[dict[str, Any]], seat: str) -> SeatSteps:
+    """Every step of ``seat`` in the recorded ``episodes`` (dicts of this format, e.g.
+    from :func:`read` or ``evaluation.evaluate(record=...)``), re-run on ``core``."""
+    column = AGENTS.index(seat)
+    observations, legal, actions, number, goals, rewards, ends = [], [], [], [], [], [], []
+    for index, episode in enumerate(episodes):
+        goal = np.asarray(episode["goal"]).reshape(1, -1)
+        state = core.reset(1, np.random.default_rng(episode["seed"]), goals=goal)
+        for step, joint in enumerate(episode["actions"]):
+            observations.append(core.observe(state, seat))
+            legal.append(core.legal_mask(state, seat)[0])
+            result = core.step(state, np.asarray(joint, np.int64)[None])
+            actions.append(0 if result.illegal[0, column] else int(joint[column]))
+            rewards.append(float(result.reward[0]))
+            ends.append(step == len(episode["actions"]) - 1)
+            number.append(index)
+            goals.append(goal[0])
+    if not actions:
+        raise ValueError(f"the {len(episodes)} episodes hold no steps")
+    stacked = {key: np.concatenate([o[key] for o in observations]) for key in observations[0]}
+    return SeatSteps(
+        stacked,
+        np.stack(legal),
+        np.asarray(actions, np.int64),
+        np.asarray(number, np.int64),
+        np.stack(goals).astype(np.int64),
+        np.asarray(rewards, np.float32),
+        np.asarray(ends, bool),
+    )
 
 
 def replay(core, episode: dict[str, Any]) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Train an assistant: ``python scripts/train.py env.preset=tiny algo.iterations=50``.
 
 The run directory holds the resolved config (``config.yaml``), TensorBoard events,
-``checkpoints/`` and ``results.json``: ``summary`` (the last held-out evaluation,
+``checkpoints/`` (``model/`` for the LM pipeline's stages: see
+:mod:`assist.learning.llm_stage`) and ``results.json``: ``summary`` (the last held-out evaluation,
 ``{algo: {metric: {mean, low, high, n}}}`` with 95% CIs over its episodes, the layout of
 ``scripts/evaluate.py``'s), ``final_eval`` (its means), ``iterations``, ``env_steps``,
 ``overrides`` (the command line's) and ``config``.
@@ -28,12 +29,29 @@ from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
 
 
-def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path):
-    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says."""
-    if cfg.algo.name not in ("assistancezero", "ppo"):
-        raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
+def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: Path):
+    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says: a conv-net
+    algorithm (``assistancezero``, ``ppo``; the network from ``cfg.model``, initialized
+    from ``cfg.seed``) or a stage of the LM pipeline (the LM from ``cfg.algo.init``)."""
+    from assist.learning.llm_configs import STAGES
+
+    name = cfg.algo.name
+    valid = ["assistancezero", "ppo", *STAGES]
+    if name not in valid:
+        raise ValueError(f"unknown algo {name!r}; valid: {valid}")
     logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger))
-    if cfg.algo.name == "assistancezero":
+    if name in STAGES:
+        from assist.learning import llm_pretrain, llm_rlft, llm_search, llm_sft  # transformers: only when needed
+
+        algo = schemas.to_dataclass(STAGES[name], cfg.algo)
+        if name == "search_loop":
+            search = schemas.to_dataclass(SearchConfig, cfg.search)
+            return llm_search.LMSearchTrainer(core, eval_core, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device, logger)
+        trainer = {"pretrain": llm_pretrain.PretrainTrainer, "sft": llm_sft.SFTTrainer, "rlft": llm_rlft.RLFTTrainer}[name]
+        return trainer(core, eval_core, human, eval_human, algo, run_dir, cfg.seed, cfg.device, logger)
+    torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
+    net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+    if name == "assistancezero":
         algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
         search = schemas.to_dataclass(SearchConfig, cfg.search)
         return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device, logger)
@@ -54,11 +72,9 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
-    torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
-    net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
-    trainer = make_trainer(cfg, core, eval_core, net, human, eval_human, run_dir)
+    trainer = make_trainer(cfg, core, eval_core, human, eval_human, run_dir)
     algo = trainer.config
     if cfg.resume and trainer.resume():
         print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)")

@@ -26,10 +26,11 @@ from torch import nn
 from assist import evaluation
 from assist.learning import losses
 from assist.learning.checkpoints import RunCheckpoint
-from assist.learning.trainer import Trainer
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import Rollout, SelfPlay
+from assist.learning.trainer import Trainer
 from assist.logger import RunLogger
+from assist.models.base import Evaluator
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player
 from assist.players.search import SearchPlayer
@@ -120,8 +121,17 @@ def unroll(net: nn.Module, batch: dict[str, torch.Tensor]):
 
 def loss_terms(net: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Each loss (unweighted) on a batch of sequences."""
-    out = unroll(net, batch)
-    flat = {key: value.flatten(0, 1) for key, value in batch.items() if key not in PER_SEQUENCE and not key.startswith("observation.")}
+    return output_terms(unroll(net, batch), step_fields(batch))
+
+
+def step_fields(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The per-step fields of a batch of [S, L] sequences but the observation, flattened to [S * L, ...]."""
+    return {key: value.flatten(0, 1) for key, value in batch.items() if key not in PER_SEQUENCE and not key.startswith("observation.")}
+
+
+def output_terms(out, flat: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each loss (unweighted) of a model's outputs (a ModelOutput of tensors, [N, ...]) on
+    the per-step fields ``flat`` (:func:`step_fields`)."""
     return {
         "policy": losses.policy_loss(out.policy_logits, flat["legal"], flat["slot_actions"], flat["target"]),
         "value": losses.value_loss(out.value, flat["returns"]),
@@ -132,7 +142,12 @@ def loss_terms(net: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torc
 
 
 class AssistanceZeroTrainer(Trainer):
-    """Trains ``net`` on ``core`` against ``human``; evaluates on ``eval_core`` (held-out goals)."""
+    """Trains ``net`` on ``core`` against ``human``; evaluates on ``eval_core`` (held-out goals).
+
+    ``evaluator``: how the search calls ``net`` (default: a :class:`TorchEvaluator` of it);
+    a subclass whose net is another kind of model passes its own and overrides
+    :meth:`loss_terms`.
+    """
 
     def __init__(
         self,
@@ -147,12 +162,13 @@ class AssistanceZeroTrainer(Trainer):
         seed: int,
         device: str = "auto",
         logger: RunLogger | None = None,
+        evaluator: Evaluator | None = None,
     ):
         self.core, self.eval_core, self.net, self.config, self.search = core, eval_core, net, config, search
         self.eval_human = eval_human
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        self.evaluator = TorchEvaluator(net, device=device)
+        self.evaluator = TorchEvaluator(net, device=device) if evaluator is None else evaluator
         self.device = self.evaluator.device
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
@@ -167,13 +183,21 @@ class AssistanceZeroTrainer(Trainer):
         ramp = self.config.goal_kl_ramp
         return self.config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, self.iteration / ramp))
 
+    def loss_weights(self) -> dict[str, float]:
+        """The weight of each term of :meth:`loss_terms`."""
+        cfg = self.config
+        return {"policy": cfg.policy_weight, "value": cfg.value_weight, "goal": cfg.goal_weight, "human": cfg.human_weight, "goal_kl": self.kl_weight()}
+
+    def loss_terms(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Each loss (unweighted) on ``sample``, sequences drawn from the replay buffer."""
+        return loss_terms(self.net, {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()})
+
     def update(self) -> dict[str, float]:
         """One gradient step on a sampled batch of sequences; the losses as floats."""
         cfg = self.config
-        batch = {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in self.replay.sample(cfg.batch, self.rng).items()}
         self.net.train()
-        terms = loss_terms(self.net, batch)
-        weights = {"policy": cfg.policy_weight, "value": cfg.value_weight, "goal": cfg.goal_weight, "human": cfg.human_weight, "goal_kl": self.kl_weight()}
+        terms = self.loss_terms(self.replay.sample(cfg.batch, self.rng))
+        weights = self.loss_weights()
         total = sum(weights[key] * value for key, value in terms.items())
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -184,7 +208,7 @@ class AssistanceZeroTrainer(Trainer):
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: best-action search without root noise."""
         config = dataclasses.replace(self.search, num_simulations=self.config.eval_simulations, dirichlet_fraction=0.0, gumbel_scale=0.0)
-        assistant = SearchPlayer(self.eval_core, ASSISTANT, TorchEvaluator(self.net, device=self.device), config)
+        assistant = SearchPlayer(self.eval_core, ASSISTANT, self.evaluator, config)
         results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
         return evaluation.summarize({"assistancezero": results}, seed=self.seed)["assistancezero"]
 

@@ -59,25 +59,16 @@ def human_steps(files: list[Path]) -> tuple[GameCore, dict[str, Any], HumanSteps
     first = recording.read(files[0]).header
     game, options = first["game"], first["config"]
     core = envs.make_core(game, **options)
-    observations, legal, actions, episodes = [], [], [], []
-    number = 0
+    episodes = []
     for path in files:
         rec = recording.read(path)
         if (rec.header["game"], rec.header["config"]) != (game, options):
             raise ValueError(f"{path} is {rec.header['game']} {rec.header['config']}, but {files[0]} is {game} {options}: train on recordings of one game")
-        for episode in rec.episodes:
-            state = core.reset(1, np.random.default_rng(episode["seed"]), goals=episode["goal"].reshape(1, -1))
-            for joint in episode["actions"]:
-                observations.append(core.observe(state, HUMAN))
-                legal.append(core.legal_mask(state, HUMAN)[0])
-                illegal = core.step(state, joint[None]).illegal[0, 0]
-                actions.append(0 if illegal else int(joint[0]))
-                episodes.append(number)
-            number += 1
-    if not actions:
+        episodes.extend(rec.episodes)
+    if not any(len(episode["actions"]) for episode in episodes):
         raise ValueError(f"the recordings {[str(f) for f in files]} hold no steps")
-    stacked = {key: np.concatenate([o[key] for o in observations]) for key in observations[0]}
-    return core, options, HumanSteps(stacked, np.stack(legal), np.asarray(actions, np.int64), np.asarray(episodes, np.int64))
+    steps = recording.seat_steps(core, episodes, HUMAN)
+    return core, options, HumanSteps(steps.observation, steps.legal, steps.action, steps.episode)
 
 
 @dataclasses.dataclass

@@ -24,6 +24,7 @@ class Rollout(NamedTuple):
     memory: [T, B, M] the model memory before each step's observation.
     start: [T, B] bool the step begins an episode (memory was reset).
     slot_actions, target: [T, B, K] the search's slots and policy target.
+    action: [T, B] the assistant's action (drawn from the target).
     human_action: [T, B] the human's action.
     goal: [T, B, F] the true goal (a label for the goal head only).
     belief: [T, B, F, G] float16 the root belief when acting (for the goal KL term).
@@ -38,6 +39,7 @@ class Rollout(NamedTuple):
     start: np.ndarray
     slot_actions: np.ndarray
     target: np.ndarray
+    action: np.ndarray
     human_action: np.ndarray
     goal: np.ndarray
     belief: np.ndarray
@@ -104,6 +106,7 @@ class SelfPlay(RunningGames):
             human_action = self.human.act(turn_for(core, self.human, state, HUMAN))
             records["slot_actions"].append(search.slot_actions)
             records["target"].append(search.target)
+            records["action"].append(assistant_action)
             records["human_action"].append(human_action)
             records["belief"].append(softmax(search.root_output.goal_logits).astype(np.float16))
             result = core.step(state, np.stack([human_action, assistant_action], axis=1))
@@ -113,7 +116,7 @@ class SelfPlay(RunningGames):
             self.start = ends.copy()
             if ends.any():
                 self._restart(np.flatnonzero(ends))
-        bootstrap = self.assistant.evaluator.evaluate(core.observe(state, ASSISTANT), self.assistant.memory)[0].value
+        bootstrap = self.assistant.evaluator.evaluate(core.observe(state, ASSISTANT), self.assistant.memory, core.legal_mask(state, ASSISTANT))[0].value
         stacked = {key: np.stack(value) for key, value in records.items() if key != "observation"}
         observation = {key: np.stack([o[key] for o in records["observation"]]) for key in records["observation"][0]}
         return Rollout(observation=observation, bootstrap=np.where(self.start, 0.0, bootstrap).astype(np.float32), **stacked)

@@ -24,14 +24,17 @@ class Trainer:
     """
 
     last_eval: Mapping[str, evaluation.Summary] = MappingProxyType({})
+    selfplay = None
+    """Games kept running between iterations (``pop_finished()`` gives their finished
+    episodes' metrics for ``charts/``); None for a trainer without (e.g. offline data)."""
 
     def finish_iteration(self, latest: dict[str, float], progress=None) -> dict[str, float]:
         """Log finished self-play episodes, evaluate and save when due; the latest
         evaluation's means (``latest`` unchanged if none was due)."""
         cfg, step = self.config, self.env_steps
-        finished = self.selfplay.pop_finished()
+        finished = self.selfplay.pop_finished() if self.selfplay is not None else {}
         if finished:
-            self.logger.scalars("charts", {key: _mean(value) for key, value in finished.items()}, step)
+            self.logger.scalars("charts", {key: finite_mean(value) for key, value in finished.items()}, step)
         final = self.iteration == cfg.iterations
         if self.iteration % cfg.eval_every == 0 or final:
             episodes: list[dict] = []
@@ -58,7 +61,7 @@ class Trainer:
         return True
 
 
-def _mean(values: np.ndarray) -> float:
+def finite_mean(values: np.ndarray) -> float:
     """Mean over the finite values (a metric may be NaN where it is undefined), else NaN."""
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if len(finite) else float("nan")

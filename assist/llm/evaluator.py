@@ -63,10 +63,7 @@ class LMEvaluator:
         self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
     ) -> tuple[ModelOutput, np.ndarray]:
         """Outputs for B games (``legal`` [B, A] bool: the actions to score; None: all)."""
-        prompts, candidates, pairs = self.encoder.batch(observation, legal, self.device)
         self.policy.eval()
         with torch.inference_mode():
-            out = self.policy(prompts, candidates, self.cached, self.max_rows)
-        logits = np.full((len(prompts.ids), self.num_actions), -np.inf, np.float32)
-        logits[pairs[:, 0], pairs[:, 1]] = to_numpy(out.log_prob)
-        return ModelOutput(logits, to_numpy(out.value), to_numpy(out.goal_logits), to_numpy(out.human_logits)), memory
+            out, _ = self.policy.outputs(self.encoder, observation, legal, self.cached, self.max_rows)
+        return ModelOutput(*(to_numpy(field) for field in out)), memory

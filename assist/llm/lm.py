@@ -26,6 +26,8 @@ from assist.llm.tokenizer import build_tokenizer
 
 DEFAULT_DIR = Path("runs/llm/default")
 """Where :func:`ensure_default_lm` keeps the default model (relative to the working directory)."""
+RUN_MODEL = "model"
+"""Where a training run of the LM pipeline keeps its model: ``<run_dir>/model``."""
 
 
 @dataclasses.dataclass
@@ -72,7 +74,7 @@ def create_lm(path: str | Path, size: TinyLlamaConfig | None = None, tokenizer: 
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        with _quiet():
+        with quiet():
             model.save_pretrained(staging)
             tokenizer.save_pretrained(staging)
         os.replace(staging, path)
@@ -92,18 +94,26 @@ def ensure_default_lm(path: str | Path = DEFAULT_DIR) -> Path:
     return path
 
 
-def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The causal LM and tokenizer saved in the local directory ``path`` (on ``device``, in
-    eval mode). Raises FileNotFoundError naming the path and the fix when it holds no model,
-    ValueError when the tokenizer lacks an EOS token (actions end with it)."""
+def model_dir(path: str | Path) -> Path:
+    """The model directory ``path`` names: ``path`` itself, or ``path/model`` when ``path``
+    is a training run of the LM pipeline (``scripts/train.py algo=pretrain|sft|rlft|search_loop``)."""
     path = Path(path)
+    return path / RUN_MODEL if not (path / "config.json").is_file() and (path / RUN_MODEL / "config.json").is_file() else path
+
+
+def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The causal LM and tokenizer saved in the local directory ``path`` (or in the run
+    directory ``path``'s ``model/``, see :func:`model_dir`) on ``device``, in eval mode.
+    Raises FileNotFoundError naming the path and the fix when it holds no model,
+    ValueError when the tokenizer lacks an EOS token (actions end with it)."""
+    path = model_dir(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"no Hugging Face model in {str(path)!r} (no config.json there): give a local directory written by "
-            "save_pretrained (model and tokenizer), or leave the path unset (null) to create and use the default "
-            f"model in {str(DEFAULT_DIR)!r}"
+            "save_pretrained (model and tokenizer) or an LM training run's directory, or leave the path unset "
+            f"(null) to create and use the default model in {str(DEFAULT_DIR)!r}"
         )
-    with _quiet():
+    with quiet():
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, trust_remote_code=False)
     if tokenizer.eos_token_id is None:
@@ -113,7 +123,7 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTr
     return model.to(device).eval(), tokenizer
 
 
-class _quiet:
+class quiet:
     """Silence transformers' progress bars and info logs inside the block."""
 
     def __enter__(self):

@@ -13,13 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from assist.llm.encoding import TextEncoder
 from assist.llm.heads import Heads, heads_for
-from assist.llm.lm import ensure_default_lm, load_lm
+from assist.llm.lm import ensure_default_lm, load_lm, model_dir
 from assist.llm.scoring import MAX_ROWS, Candidates, Prompts, score_cached, score_uncached
+from assist.models.base import ModelOutput
 from assist.models.torch_evaluator import resolve_device
 from envs.core import GameCore
 
@@ -49,6 +52,19 @@ class LMPolicy(nn.Module):
         scores = score(self.lm, prompts, candidates, max_rows)
         return PolicyOutput(scores.log_prob, *self.heads(scores.hidden))
 
+    def outputs(
+        self, encoder: TextEncoder, observation: dict[str, np.ndarray], legal: np.ndarray | None, cached: bool = True, max_rows: int = MAX_ROWS
+    ) -> tuple[ModelOutput, int]:
+        """The model's outputs for B games as torch tensors (``policy_logits`` [B, A]: the
+        legal actions' log-likelihoods, ``-inf`` elsewhere; ``legal`` [B, A] bool, None:
+        all) and the number of tokens it read (prompts and candidates)."""
+        prompts, candidates, pairs = encoder.batch(observation, legal, next(self.parameters()).device)
+        out = self(prompts, candidates, cached, max_rows)
+        logits = out.log_prob.new_full((len(prompts.ids), len(encoder.actions)), -torch.inf)
+        logits = logits.index_put((torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])), out.log_prob)
+        tokens = int(prompts.mask.sum()) + int(candidates.mask.sum())
+        return ModelOutput(logits, out.value, out.goal_logits, out.human_logits), tokens
+
     def save(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
         """Write the LM (``save_pretrained``), the ``tokenizer`` if given, and the heads
         (``heads.safetensors`` + ``heads.json``) into ``directory``."""
@@ -61,11 +77,11 @@ class LMPolicy(nn.Module):
 def load_policy(
     core: GameCore, path: str | Path | None = None, device: str | torch.device = "auto"
 ) -> tuple[LMPolicy, PreTrainedTokenizerBase]:
-    """The LM assistant in the local model directory ``path`` (None: the default model,
-    created on first use) for ``core``'s game, on ``device`` (``"auto"``: CUDA when
+    """The LM assistant in the local model directory ``path`` (or an LM training run's, see
+    :func:`~assist.llm.lm.model_dir`; None: the default model, created on first use) for ``core``'s game, on ``device`` (``"auto"``: CUDA when
     available), with its tokenizer. The heads come from the directory when saved there,
     else fresh (see :func:`~assist.llm.heads.heads_for`)."""
-    path = ensure_default_lm() if path is None else Path(path)
+    path = ensure_default_lm() if path is None else model_dir(path)
     device = resolve_device(device)
     lm, tokenizer = load_lm(path, device)
     heads = heads_for(core, path, lm.config.get_text_config().hidden_size)

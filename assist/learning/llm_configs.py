@@ -1,0 +1,178 @@
+"""The LM pipeline's settings (the ``algo`` config group's ``pretrain``, ``sft``, ``rlft``
+and ``search_loop`` schemas), apart from the trainers so that composing a config never
+imports ``transformers``. The stages are described in :mod:`assist.learning.llm_stage`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from assist.learning.assistancezero import AssistanceZeroConfig
+from assist.learning.llm_losses import ADVANTAGES
+from envs.core import AGENTS, HUMAN
+
+
+@dataclasses.dataclass
+class LMStageConfig:
+    """Settings every LM stage has.
+
+    name: the stage (the ``algo`` config group's option).
+    init: the starting model: a model directory or a previous stage's run directory
+        (None: the default small LM).
+    iterations: learning iterations. lr, grad_clip: AdamW's learning rate and the
+        gradient-norm clip. batch: samples (steps or sequences) per forward pass.
+    eval_every, eval_episodes: evaluate on held-out goals every so many iterations
+        (the LM's most likely legal action, no search).
+    eval_text_episodes: episodes also played in free-text mode at each evaluation (the
+        LM writes its action; parse failures and illegal answers are counted); 0: none.
+    checkpoint_every: save ``<run_dir>/model`` every so many iterations (and at the end).
+    """
+
+    name: str = ""
+    init: Optional[str] = None
+    iterations: int = 20
+    lr: float = 3e-4
+    grad_clip: float = 1.0
+    batch: int = 16
+    eval_every: int = 10
+    eval_episodes: int = 16
+    eval_text_episodes: int = 4
+    checkpoint_every: int = 10
+
+    def __post_init__(self):
+        for name in ("iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every"):
+            check_positive(self, name)
+        if self.eval_text_episodes < 0:
+            raise ValueError(f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)")
+        if not (self.lr > 0 and self.grad_clip > 0):
+            raise ValueError(f"{type(self).__name__}: lr={self.lr} and grad_clip={self.grad_clip} must be > 0")
+
+
+def check_positive(config, name: str) -> None:
+    """A ValueError naming the setting unless ``config.name`` is an int >= 1."""
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{type(config).__name__}: {name}={value!r} must be an int >= 1")
+
+
+@dataclasses.dataclass
+class PretrainConfig(LMStageConfig):
+    """Pretraining settings (and :class:`LMStageConfig`'s).
+
+    episodes: transcript episodes generated at the start. assistant: the player in the
+    assistant seat while generating (a player name, e.g. ``noop`` or ``oracle``).
+    seats: whose steps become texts. updates: gradient steps per iteration.
+    """
+
+    name: str = "pretrain"
+    episodes: int = 64
+    assistant: str = "noop"
+    seats: list[str] = dataclasses.field(default_factory=lambda: [HUMAN])
+    updates: int = 4
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("episodes", "updates"):
+            check_positive(self, name)
+        unknown = sorted(set(self.seats) - set(AGENTS))
+        if not self.seats or unknown:
+            raise ValueError(f"PretrainConfig: seats={self.seats} must be a non-empty list of {list(AGENTS)}")
+
+
+@dataclasses.dataclass
+class SFTConfig(LMStageConfig):
+    """Fine-tuning settings (and :class:`LMStageConfig`'s).
+
+    data: recordings to learn from (a ``.jsonl`` file or a folder; None: play
+    ``episodes`` episodes with the ``demonstrator`` player). updates: gradient steps per
+    iteration. goal_weight, value_weight: the heads' loss weights (0: off). discount: of
+    the value targets.
+    """
+
+    name: str = "sft"
+    data: Optional[str] = None
+    episodes: int = 64
+    demonstrator: str = "oracle"
+    updates: int = 4
+    goal_weight: float = 1.0
+    value_weight: float = 0.5
+    discount: float = 0.95
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("episodes", "updates"):
+            check_positive(self, name)
+        if not (self.goal_weight >= 0 and self.value_weight >= 0 and 0 < self.discount <= 1):
+            raise ValueError(f"SFTConfig: goal_weight={self.goal_weight} and value_weight={self.value_weight} must be >= 0, discount={self.discount} in (0, 1]")
+
+
+@dataclasses.dataclass
+class RLFTConfig(LMStageConfig):
+    """RL fine-tuning settings (and :class:`LMStageConfig`'s; ``batch``: steps per forward pass).
+
+    groups: start states (with their goals) per iteration; group_size: episodes from each.
+    advantage: ``rloo`` or ``grpo``. kl_weight: of the KL penalty to the reference.
+    value_weight, goal_weight: the heads' loss weights (0: off). discount: of the value
+    targets. temperature: of the sampling policy (its logits are divided by it).
+    """
+
+    name: str = "rlft"
+    batch: int = 64
+    groups: int = 4
+    group_size: int = 4
+    advantage: str = "rloo"
+    kl_weight: float = 0.05
+    value_weight: float = 0.5
+    goal_weight: float = 0.0
+    discount: float = 0.95
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_positive(self, "groups")
+        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
+            raise ValueError(f"RLFTConfig: group_size={self.group_size!r} must be an int >= 2 (advantages compare a group's episodes)")
+        if self.advantage not in ADVANTAGES:
+            raise ValueError(f"RLFTConfig: advantage={self.advantage!r} must be one of {list(ADVANTAGES)}")
+        if not (self.kl_weight >= 0 and self.value_weight >= 0 and self.goal_weight >= 0):
+            raise ValueError("RLFTConfig: kl_weight, value_weight and goal_weight must be >= 0")
+        if not (0 < self.discount <= 1 and self.temperature > 0):
+            raise ValueError(f"RLFTConfig: discount={self.discount} must be in (0, 1] and temperature={self.temperature} > 0")
+
+
+@dataclasses.dataclass
+class SearchLoopConfig(AssistanceZeroConfig):
+    """AssistanceZero's settings (the network is the LM) and:
+
+    init: the starting model (a model directory or a previous stage's run directory; None:
+    the default small LM). pg_weight, kl_weight: the optional policy-gradient and KL terms
+    (0: off). eval_text_episodes: free-text episodes at each evaluation (0: none).
+    """
+
+    name: str = "search_loop"
+    init: Optional[str] = None
+    iterations: int = 20
+    envs: int = 8
+    rollout: int = 8
+    sequence: int = 4
+    batch: int = 8
+    lr: float = 1e-4
+    grad_clip: float = 1.0
+    goal_kl_weight: float = 0.0
+    pg_weight: float = 0.0
+    kl_weight: float = 0.0
+    eval_every: int = 10
+    eval_episodes: int = 16
+    eval_simulations: int = 8
+    eval_text_episodes: int = 4
+    checkpoint_every: int = 10
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not (self.pg_weight >= 0 and self.kl_weight >= 0 and self.eval_text_episodes >= 0):
+            raise ValueError(f"SearchLoopConfig: pg_weight={self.pg_weight}, kl_weight={self.kl_weight} and eval_text_episodes={self.eval_text_episodes} must be >= 0")
+
+
+STAGES = {"pretrain": PretrainConfig, "sft": SFTConfig, "rlft": RLFTConfig, "search_loop": SearchLoopConfig}
+"""Each stage's schema by its ``algo`` name, in pipeline order."""

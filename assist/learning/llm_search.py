@@ -1,0 +1,105 @@
+"""Stage 4 of the LM pipeline, ``algo=search_loop``: the AssistanceZero loop with the LM
+as the search's model. Search improves the LM (RL for LLM); the LM focuses the search
+(LLM for RL).
+
+It is :class:`~assist.learning.assistancezero.AssistanceZeroTrainer` itself (self-play
+with the MCTS, the replay buffer, the periodic held-out evaluation with the search) with
+the LM of ``init`` behind an :class:`~assist.llm.evaluator.LMEvaluator` (legal actions
+scored by their text; value, goal belief and human model from the heads). The learner's
+loss is AssistanceZero's, on the LM's outputs for the replayed steps: cross-entropy of
+the LM's scores of the legal candidates to the search's visit targets over its slot
+actions, value regression to the discounted returns, goal cross-entropy, human-action
+cross-entropy, the goal-belief KL; and optionally
+
+    + pg_weight * REINFORCE on the action played, advantage = return - value (detached)
+    + kl_weight * KL(LM || the frozen ``init`` model), exact over the legal candidates
+
+Logged as AssistanceZero's, plus ``losses/pg``, ``losses/kl`` (when weighted),
+``perf/tokens_per_s`` of the learner, and the free-text mode's counters at evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from assist import evaluation
+from assist.learning.assistancezero import PER_SEQUENCE, AssistanceZeroTrainer, output_terms, step_fields
+from assist.learning.llm_configs import SearchLoopConfig
+from assist.learning.llm_losses import candidate_kl, chosen_log_prob, policy_gradient_loss
+from assist.learning.llm_stage import LMCheckpoint, frozen_reference, log_free_text_eval
+from assist.llm.evaluator import LMEvaluator
+from assist.llm.lm import RUN_MODEL
+from assist.llm.policy import load_policy
+from assist.logger import RunLogger
+from assist.players.base import Player
+from assist.search.mcts import SearchConfig
+from envs.core import GameCore
+
+
+class LMSearchTrainer(AssistanceZeroTrainer):
+    """AssistanceZero with the LM of ``config.init`` as its model (see the module docstring)."""
+
+    def __init__(
+        self,
+        core: GameCore,
+        eval_core: GameCore,
+        human: Player,
+        eval_human: Player,
+        search: SearchConfig,
+        config: SearchLoopConfig,
+        run_dir: Path,
+        seed: int,
+        device: str = "auto",
+        logger: RunLogger | None = None,
+    ):
+        torch.manual_seed(seed)  # fresh heads' initial weights too
+        self.policy, self.tokenizer = load_policy(core, config.init, device)
+        evaluator = LMEvaluator(core, self.policy, self.tokenizer)
+        super().__init__(core, eval_core, self.policy, human, eval_human, search, config, run_dir, seed, device, logger, evaluator=evaluator)
+        self.encoder = evaluator.encoder
+        self.checkpoint = LMCheckpoint(Path(run_dir) / RUN_MODEL, self.tokenizer)
+        self.reference = frozen_reference(core, config.init, self.device) if config.kl_weight > 0 else None
+        self.tokens, self.learn_seconds = 0, 0.0
+
+    def loss_weights(self) -> dict[str, float]:
+        cfg = self.config
+        return {**super().loss_weights(), "pg": cfg.pg_weight, "kl": cfg.kl_weight}
+
+    def loss_terms(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """AssistanceZero's terms on the LM's outputs for the sampled steps, and the
+        weighted optional ones (``pg``, ``kl``)."""
+        flat_numpy = {key: value.reshape((-1,) + value.shape[2:]) for key, value in sample.items() if key not in PER_SEQUENCE}
+        observation = {key.split(".", 1)[1]: value for key, value in flat_numpy.items() if key.startswith("observation.")}
+        out, tokens = self.policy.outputs(self.encoder, observation, flat_numpy["legal"])
+        self.tokens += tokens
+        flat = step_fields({key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items() if not key.startswith("observation.")})
+        terms = output_terms(out, flat)
+        if self.config.pg_weight > 0:
+            advantage = flat["returns"] - out.value.detach()
+            terms["pg"] = policy_gradient_loss(chosen_log_prob(out.policy_logits, flat["legal"], flat["action"]), advantage)
+        if self.reference is not None:
+            with torch.no_grad():
+                reference, _ = self.reference.outputs(self.encoder, observation, flat_numpy["legal"])
+            terms["kl"] = candidate_kl(out.policy_logits, reference.policy_logits, flat["legal"])
+        return terms
+
+    def update(self) -> dict[str, float]:
+        tic = time.perf_counter()
+        terms = super().update()
+        self.learn_seconds += time.perf_counter() - tic
+        return terms
+
+    def finish_iteration(self, latest: dict[str, float], progress=None) -> dict[str, float]:
+        self.logger.scalars("perf", {"tokens_per_s": self.tokens / max(self.learn_seconds, 1e-9)}, self.env_steps)
+        self.tokens, self.learn_seconds = 0, 0.0
+        return super().finish_iteration(latest, progress)
+
+    def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
+        """AssistanceZero's held-out evaluation (the search over the LM), plus the free-text mode's counters."""
+        summary = super().evaluate(record)
+        log_free_text_eval(self)
+        return summary
