@@ -69,13 +69,15 @@ def test_stub_evaluator_is_an_evaluator_the_search_accepts():
     assert np.all(out.tree.slot_visits[:, 0].sum(axis=1) == 4) and np.allclose(out.target.sum(axis=1), 1)
 
 
-def test_llm_suite_prints_cached_and_uncached_scoring_rates_and_their_ratio(capsys, tiny_lm_dir):
-    figures = run(capsys, ["llm", *TINY, "--model", str(tiny_lm_dir), "--steps", "3"])
-    assert [(f["name"], f["batch"], f["unit"]) for f in figures] == [
+def test_llm_suite_prints_cached_and_uncached_scoring_rates_their_ratio_and_the_rlft_step(capsys, tiny_lm_dir):
+    figures = run(capsys, ["llm", *TINY, "--model", str(tiny_lm_dir), "--steps", "3", "--groups", "1", "--group-size", "2"])
+    assert [(f["name"], f.get("batch"), f["unit"]) for f in figures] == [
         (name, batch, unit)
         for batch in (1, 2)
         for name, unit in (("score_cached", "actions/s"), ("score_uncached", "actions/s"), ("score_speedup", "x"))
-    ]
-    for cached, uncached, speedup in zip(figures[::3], figures[1::3], figures[2::3]):
+    ] + [("rlft_step", None, "s/step")]
+    assert figures[-1]["groups"] == 1 and figures[-1]["group_size"] == 2
+    scoring = figures[:-1]
+    for cached, uncached, speedup in zip(scoring[::3], scoring[1::3], scoring[2::3]):
         assert speedup["value"] == pytest.approx(cached["value"] / uncached["value"], rel=0.01)
         assert speedup["value"] > 1 and cached["candidates"] > 1 and cached["prompt_tokens"] > 10

@@ -2,7 +2,7 @@
 
     python scripts/bench.py env [--preset mbag] [--seconds 5] [--repeats 3]
     python scripts/bench.py search [--preset small] [--simulations 32] [--seconds 5] [--repeats 3]
-    python scripts/bench.py llm [--preset small] [--model DIR] [--steps 20] [--seconds 5] [--repeats 3]
+    python scripts/bench.py llm [--preset small] [--model DIR] [--steps 20] [--groups 2] [--group-size 4] [--seconds 5] [--repeats 3]
 
 ``env``: environment steps per second with uniformly random legal actions for both
 players, legal masks included: the batched core at B = 1, 64, 1024 and one game
@@ -22,7 +22,10 @@ steps (so the prompts list blocks), with the default small LM (``--model``: any 
 model directory): ``score_cached`` (each prompt encoded once, candidates run against its
 cached keys and values) and ``score_uncached`` (every prompt + candidate in full), in
 actions/s, and ``score_speedup``, their ratio. The figures also give the mean prompt
-length and the candidates per game.
+length and the candidates per game. Then ``rlft_step``: the seconds of one RLFT
+iteration (:class:`~assist.learning.llm_rlft.RLFTTrainer`: ``--groups`` groups of
+``--group-size`` whole episodes of ``steps`` steps against the greedy human, then one
+gradient step over all their steps with the KL to the reference), in s/step.
 
 Each figure is the median of ``repeats`` runs of at least ``seconds`` each. A progress
 bar over the runs goes to stderr when it is a terminal; stdout holds only the figures.
@@ -35,6 +38,7 @@ import functools
 import json
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -218,8 +222,11 @@ def played_state(core, batch: int, steps: int, seed: int):
     return state
 
 
-def bench_llm(preset: str, seconds: float, repeats: int, batches: list[int], model: str | None, steps: int, bar: tqdm) -> None:
-    """The ``llm`` suite; ``bar`` advances by one per timed run."""
+def bench_llm(
+    preset: str, seconds: float, repeats: int, batches: list[int], model: str | None, steps: int, groups: tuple[int, int], bar: tqdm
+) -> None:
+    """The ``llm`` suite (``groups``: RLFT's groups and episodes per group); ``bar``
+    advances by one per timed run."""
     import torch  # here: the other suites need neither torch's threads set nor transformers
 
     from assist.llm.encoding import TextEncoder
@@ -229,7 +236,7 @@ def bench_llm(preset: str, seconds: float, repeats: int, batches: list[int], mod
     core = envs.make_core("build", preset=preset)
     lm, tokenizer = load_lm(ensure_default_lm() if model is None else model, "cuda" if torch.cuda.is_available() else "cpu")
     encoder = TextEncoder(core, tokenizer)
-    bar.reset(total=len(batches) * 2 * repeats)
+    bar.reset(total=(len(batches) * 2 + 1) * repeats)
     for batch in batches:
         state = played_state(core, batch, steps, seed=0)
         prompts, candidates, _ = encoder.batch(core.observe(state, ASSISTANT), core.legal_mask(state, ASSISTANT), lm.device)
@@ -247,6 +254,26 @@ def bench_llm(preset: str, seconds: float, repeats: int, batches: list[int], mod
             rates[name] = statistics.median(runs(lambda seed, step=step: timed_rate(step, seconds), repeats, bar))
             figure(name, rates[name], "actions/s", **fields)
         figure("score_speedup", rates["score_cached"] / rates["score_uncached"], "x", **fields)
+    with tempfile.TemporaryDirectory(prefix="bench-rlft-") as run_dir:  # nothing is saved there
+        rlft = rlft_trainer(preset, model, steps, groups, run_dir)
+        rlft.iterate()  # warm-up, not measured
+        rates = runs(lambda seed: timed_rate(lambda: (rlft.iterate(), 1)[1], seconds), repeats, bar)
+    fields = dict(model=model or "default", device=str(rlft.device), preset=preset, steps=steps, groups=groups[0], group_size=groups[1])
+    figure("rlft_step", statistics.median(1.0 / rate for rate in rates), "s/step", **fields)
+
+
+def rlft_trainer(preset: str, model: str | None, steps: int, groups: tuple[int, int], run_dir: str):
+    """An RLFT trainer of ``model`` on `build` ``preset`` episodes of ``steps`` steps
+    against the greedy human, logging nothing."""
+    from assist.learning.llm_configs import RLFTConfig
+    from assist.learning.llm_rlft import RLFTTrainer
+    from assist.logger import LoggerConfig, RunLogger
+    from assist.players import make_player
+
+    core = envs.make_core("build", preset=preset, horizon=steps)
+    human = make_player("greedy", core, HUMAN)
+    config = RLFTConfig(init=model, groups=groups[0], group_size=groups[1])
+    return RLFTTrainer(core, core, human, human, config, run_dir, seed=0, logger=RunLogger(run_dir, LoggerConfig(tensorboard=False)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -258,7 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 1 64 1024 for env, 1 16 256 for search, 1 8 for llm)")
     parser.add_argument("--simulations", type=int, default=32, help="simulations per search (search suite)")
     parser.add_argument("--model", help="local model directory (llm suite; default: the default small LM)")
-    parser.add_argument("--steps", type=int, default=20, help="random steps played before scoring (llm suite)")
+    parser.add_argument("--steps", type=int, default=20, help="random steps played before scoring, and RLFT's episode length (llm suite)")
+    parser.add_argument("--groups", type=int, default=2, help="RLFT groups per step (llm suite)")
+    parser.add_argument("--group-size", type=int, default=4, help="RLFT episodes per group (llm suite)")
     args = parser.parse_args(argv)
     preset = args.preset or PRESETS[args.suite]
     batches = args.batches or BATCHES[args.suite]
@@ -268,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.suite == "search":
             bench_search(preset, args.seconds, args.repeats, batches, args.simulations, bar)
         else:
-            bench_llm(preset, args.seconds, args.repeats, batches, args.model, args.steps, bar)
+            bench_llm(preset, args.seconds, args.repeats, batches, args.model, args.steps, (args.groups, args.group_size), bar)
 
 
 if __name__ == "__main__":
