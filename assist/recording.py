@@ -135,8 +135,10 @@ class SeatSteps(NamedTuple):
     """N steps of one seat in replayed episodes, in episode order.
 
     observation: the seat's observations, arrays with leading N.
-    legal: [N, A] bool. action: [N] int64 the seat's applied action (the no-op, 0, where
-    the recorded one was illegal). episode: [N] int64 the episode's index in the list.
+    legal: [N, A] bool. action: [N] int64 the seat's action where it was legal when chosen,
+    else the no-op (0, what the game applied). An action legal when chosen is kept even
+    where the other seat's action, processed first, made it a no-op: it is what the seat
+    decided. episode: [N] int64 the episode's index in the list.
     goal: [N, F] int64 the true goal. reward: [N] float32 the shared reward of the step.
     ends: [N] bool the step is its episode's last.
     """
@@ -161,8 +163,8 @@ def seat_steps(core, episodes: list[dict[str, Any]], seat: str) -> SeatSteps:
         for step, joint in enumerate(episode["actions"]):
             observations.append(core.observe(state, seat))
             legal.append(core.legal_mask(state, seat)[0])
+            actions.append(int(joint[column]) if legal[-1][joint[column]] else 0)
             result = core.step(state, np.asarray(joint, np.int64)[None])
-            actions.append(0 if result.illegal[0, column] else int(joint[column]))
             rewards.append(float(result.reward[0]))
             ends.append(step == len(episode["actions"]) - 1)
             number.append(index)

@@ -1,0 +1,147 @@
+"""The LM pipeline end to end on the tiny LM: each stage runs, logs and saves its model,
+and the stages chain through ``algo.init`` (pretrain -> sft -> rlft -> search_loop)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import envs
+from assist import recording
+from assist.cli import CONFIG_DIR
+from assist.cli.train import run
+from assist.learning.llm_configs import PretrainConfig, RLFTConfig, SFTConfig
+from assist.learning.llm_pretrain import transcripts
+from assist.learning.llm_rlft import RLFTTrainer
+from assist.learning.llm_sft import SFTTrainer
+from assist.learning.llm_stage import rollout_episodes
+from assist.logger import LoggerConfig, RunLogger
+from assist.players import make_player
+from envs.core import ASSISTANT, HUMAN
+
+COMMON = ["env.preset=tiny", "env.horizon=4", "algo.iterations=2", "algo.eval_every=2", "algo.eval_episodes=2", "algo.eval_text_episodes=1", "algo.checkpoint_every=2"]
+STAGES = {
+    "pretrain": ["algo.episodes=2", "algo.updates=1", "algo.batch=4"],
+    "sft": ["algo.episodes=2", "algo.updates=1", "algo.batch=4"],
+    "rlft": ["algo.groups=1", "algo.group_size=2", "algo.batch=8"],
+    "search_loop": [
+        "algo.envs=2", "algo.rollout=2", "algo.sequence=1", "algo.batch=2", "algo.updates=1", "algo.eval_simulations=2",
+        "search.num_simulations=2", "search.max_children=4", "algo.pg_weight=0.5", "algo.kl_weight=0.1",
+    ],
+}  # fmt: skip
+LOGGED = {
+    "pretrain": ["losses/next_token", "perf/tokens_per_s"],
+    "sft": ["losses/policy", "losses/goal", "losses/value", "losses/accuracy", "perf/tokens_per_s"],
+    "rlft": ["losses/pg", "losses/kl", "losses/kl_weight", "losses/value", "charts/reward", "charts/goal_pct", "perf/tokens_per_s"],
+    "search_loop": ["losses/policy", "losses/value", "losses/goal", "losses/human", "losses/pg", "losses/kl", "search/simulations_per_s", "perf/tokens_per_s"],
+}
+TINY_CORE = {"preset": "tiny", "horizon": 4}
+
+
+def compose_train(overrides):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="train", overrides=overrides)
+
+
+def quiet_logger(tmp_path):
+    return RunLogger(tmp_path, LoggerConfig(tensorboard=False))
+
+
+def test_the_stages_run_log_save_and_chain_through_init(tmp_path, tiny_lm_dir):
+    init = tiny_lm_dir
+    for stage, overrides in STAGES.items():
+        run_dir = tmp_path / stage
+        final = run(compose_train([f"algo={stage}", f"algo.init={init}", *COMMON, *overrides]), run_dir, progress=False)
+        assert set(final) >= {"goal_pct", "human_actions"}
+        assert json.loads((run_dir / "results.json").read_text())["iterations"] == 2
+        model = run_dir / "model"
+        for name in ("config.json", "model.safetensors", "tokenizer.json", "heads.safetensors", "heads.json", "trainer.pt"):
+            assert (model / name).is_file(), (stage, name)
+        before, after = load_file(envs_model_file(init)), load_file(model / "model.safetensors")
+        assert any(not torch.equal(before[key], after[key]) for key in after), f"{stage} did not change the LM"
+        events = EventAccumulator(str(run_dir))
+        events.Reload()
+        tags = set(events.Tags()["scalars"])
+        for tag in [*LOGGED[stage], "eval/goal_pct", "eval/parse_failure_rate", "eval/illegal_rate"]:
+            assert tag in tags, (stage, tag)
+        assert "eval/transcript/text_summary" in events.Tags()["tensors"]
+        init = run_dir  # the next stage starts from this run
+    player = make_player("llm", envs.make_core("build", **TINY_CORE), ASSISTANT, path=str(init), device="cpu")
+    assert player.evaluator.policy.heads is not None  # a run directory is a model directory
+
+
+def envs_model_file(path):
+    return (path / "model" if (path / "model").is_dir() else path) / "model.safetensors"
+
+
+def test_rlft_groups_share_their_start_and_goal_and_their_advantages_sum_to_zero(tmp_path, tiny_lm_dir):
+    core = envs.make_core("build", **TINY_CORE)
+    human = make_player("greedy", core, HUMAN)
+    config = RLFTConfig(init=str(tiny_lm_dir), groups=2, group_size=3, eval_text_episodes=0)
+    trainer = RLFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    steps, advantages, to_go, charts = trainer.rollouts()
+    first = np.flatnonzero(np.r_[True, steps.ends[:-1]])  # each episode's first step
+    assert len(first) == 6 and len(advantages) == 6 and len(to_go) == len(steps.action)
+    worlds = [{k: v[i] for k, v in steps.observation.items()} for i in first]
+    for group in (slice(0, 3), slice(3, 6)):
+        goals = steps.goal[first[group]]
+        assert (goals == goals[0]).all()
+        assert all(all(np.array_equal(worlds[group.start][k], w[k]) for k in w) for w in worlds[group])
+        assert advantages[group].sum().item() == pytest.approx(0.0, abs=1e-5)
+    assert not np.array_equal(steps.goal[first[0]], steps.goal[first[3]])
+    assert charts["reward"] == pytest.approx(steps.reward.sum() / 6, rel=1e-5)
+
+
+def test_sft_learns_from_recordings_of_the_same_game(tmp_path, tiny_lm_dir):
+    core = envs.make_core("build", **TINY_CORE)
+    human = make_player("greedy", core, HUMAN)
+    episodes = rollout_episodes(core, human, make_player("oracle", core, ASSISTANT), 2, seed=3)
+    seats = {HUMAN: {"player": "greedy", "person": False}, ASSISTANT: {"player": "oracle", "person": False}}
+    recording.write(tmp_path / "data" / "oracle.jsonl", recording.header("build", TINY_CORE, seats), episodes)
+    config = SFTConfig(init=str(tiny_lm_dir), data=str(tmp_path / "data"), eval_text_episodes=0)
+    trainer = SFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    assert len(trainer.steps.action) == sum(len(e["actions"]) for e in episodes)
+    assert np.array_equal(trainer.steps.action, [joint[1] for e in episodes for joint in e["actions"]])
+    other = envs.make_core("build", preset="small")
+    with pytest.raises(ValueError, match="assistant actions differ"):
+        SFTTrainer(other, other, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+
+
+def test_pretraining_texts_are_prompts_followed_by_the_action_taken(tiny_lm_dir):
+    from assist.llm.encoding import TextEncoder
+    from assist.llm.lm import load_lm
+
+    core = envs.make_core("build", **TINY_CORE)
+    _, tokenizer = load_lm(tiny_lm_dir)
+    episodes = rollout_episodes(core, make_player("greedy", core, HUMAN), make_player("noop", core, ASSISTANT), 1, seed=0)
+    texts = transcripts(core, tokenizer, episodes, [HUMAN, ASSISTANT])
+    assert len(texts) == 2 * len(episodes[0]["actions"])
+    encoder = TextEncoder(core, tokenizer, HUMAN)
+    first = episodes[0]["actions"][0][0]
+    assert texts[0][-len(encoder.actions[first]) :] == encoder.actions[first] and texts[0][0] == tokenizer.bos_token_id
+    assert all(tokenizer.unk_token_id not in text for text in texts)
+    assert texts[len(texts) // 2][-2:] == [tokenizer.convert_tokens_to_ids("▁noop"), tokenizer.eos_token_id]
+
+
+def test_an_lm_stage_resumes_from_its_model_directory(tmp_path, tiny_lm_dir):
+    overrides = ["algo=pretrain", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["pretrain"], "algo.eval_text_episodes=0", "logger=none"]
+    run(compose_train([*overrides, "algo.iterations=1", "algo.checkpoint_every=1", "algo.eval_every=1"]), tmp_path, progress=False)
+    saved = load_file(tmp_path / "model" / "model.safetensors")
+    run(compose_train([*overrides, "algo.iterations=2", "resume=true"]), tmp_path, progress=False)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["iterations"] == 2 and results["env_steps"] == 2 * 4
+    resumed = load_file(tmp_path / "model" / "model.safetensors")
+    assert any(not torch.equal(saved[key], resumed[key]) for key in saved)
+
+
+def test_bad_stage_settings_fail_with_the_setting_named():
+    with pytest.raises(ValueError, match="group_size"):
+        RLFTConfig(group_size=1)
+    with pytest.raises(ValueError, match="advantage"):
+        RLFTConfig(advantage="ppo")
+    with pytest.raises(ValueError, match="seats"):
+        PretrainConfig(seats=["nobody"])
