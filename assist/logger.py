@@ -15,7 +15,7 @@ SCALAR_PREFIXES = {
     "losses": "the learner: each loss term, total, grad_norm and the algorithm's diagnostics",
     "search": "MCTS in self-play: simulations_per_s, depth, root_entropy",
     "eval": "held-out evaluation: the metrics of results.json (means)",
-    "perf": "throughput: env_steps_per_s, updates_per_s",
+    "perf": "throughput: env_steps_per_s, updates_per_s, tokens_per_s (the LM's learner)",
     "hparams": "the final evaluation's means, once at the end, for the HParams tab",
 }
 """Every scalar key is ``<prefix>/<name>`` with one of these prefixes (README, "TensorBoard")."""

@@ -18,19 +18,15 @@ Logged: ``losses/next_token`` (nats per token), ``losses/grad_norm``,
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
 from assist import recording
-from assist.learning.llm_configs import PretrainConfig
 from assist.learning.llm_losses import next_token_loss
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
 from assist.llm.encoding import TextEncoder
 from assist.llm.scoring import pad_candidates, positions
-from assist.logger import RunLogger
 from assist.players import make_player
-from assist.players.base import Player
 from envs.core import ASSISTANT, GameCore
 
 
@@ -48,21 +44,11 @@ class PretrainTrainer(LMTrainer):
     """Pretrains the LM of ``config.init`` on transcripts of ``human`` (with
     ``config.assistant``) on ``core``; evaluates on ``eval_core`` with ``eval_human``."""
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        human: Player,
-        eval_human: Player,
-        config: PretrainConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-    ):
-        super().__init__(core, eval_core, eval_human, config, run_dir, seed, device, logger)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        core, config = self.core, self.config
         assistant = make_player(config.assistant, core, ASSISTANT)
-        self.texts = transcripts(core, self.tokenizer, rollout_episodes(core, human, assistant, config.episodes, seed), config.seats)
+        self.texts = transcripts(core, self.tokenizer, rollout_episodes(core, self.human, assistant, config.episodes, self.seed), config.seats)
 
     def iterate(self) -> dict[str, dict[str, float]]:
         cfg, lm = self.config, self.policy.lm

@@ -24,42 +24,27 @@ games' metrics, group_return_std), ``perf/`` (tokens_per_s, env_steps_per_s).
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from assist import recording
 from assist.learning import losses
-from assist.learning.llm_configs import RLFTConfig
 from assist.learning.llm_losses import candidate_kl, chosen_log_prob, group_advantages, policy_gradient_loss
 from assist.learning.llm_stage import LMTrainer, frozen_reference
 from assist.llm.evaluator import LMEvaluator
-from assist.logger import RunLogger
-from assist.players.base import Player
 from assist.players.policy import PolicyPlayer
 from assist.rollout import play
-from envs.core import ASSISTANT, HUMAN, GameCore
+from envs.core import ASSISTANT, HUMAN
 
 
 class RLFTTrainer(LMTrainer):
     """Fine-tunes the LM of ``config.init`` with group policy gradients against ``human``
     on ``core``; evaluates on ``eval_core`` with ``eval_human``."""
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        human: Player,
-        eval_human: Player,
-        config: RLFTConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-    ):
-        super().__init__(core, eval_core, eval_human, config, run_dir, seed, device, logger)
-        self.human = human
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        core, config = self.core, self.config
         self.actor = PolicyPlayer(core, ASSISTANT, LMEvaluator(core, self.policy, self.tokenizer), sample=True, temperature=config.temperature)
         self.reference = frozen_reference(core, config.init, self.device)
 

@@ -29,12 +29,9 @@ import envs
 from assist import recording
 from assist.learning import losses
 from assist.learning.bc import recording_files
-from assist.learning.llm_configs import SFTConfig
 from assist.learning.llm_losses import chosen_log_prob
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
-from assist.logger import RunLogger
 from assist.players import make_player
-from assist.players.base import Player
 from envs.core import ASSISTANT, GameCore
 
 
@@ -57,23 +54,13 @@ class SFTTrainer(LMTrainer):
     """Fine-tunes the LM of ``config.init`` on assistant demonstrations on ``core``;
     evaluates on ``eval_core`` with ``eval_human``."""
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        human: Player,
-        eval_human: Player,
-        config: SFTConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-    ):
-        super().__init__(core, eval_core, eval_human, config, run_dir, seed, device, logger)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        core, config = self.core, self.config
         if config.data is not None:
             game, episodes = recorded_episodes(core, config.data)
         else:
-            game, episodes = core, rollout_episodes(core, human, make_player(config.demonstrator, core, ASSISTANT), config.episodes, seed)
+            game, episodes = core, rollout_episodes(core, self.human, make_player(config.demonstrator, core, ASSISTANT), config.episodes, self.seed)
         self.steps = recording.seat_steps(game, episodes, ASSISTANT)
         self.returns = losses.discounted_returns(
             torch.from_numpy(self.steps.reward)[:, None], torch.from_numpy(self.steps.ends)[:, None], torch.zeros(1), config.discount

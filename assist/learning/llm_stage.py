@@ -33,9 +33,9 @@ from torch import nn
 from assist import evaluation
 from assist.learning.llm_configs import LMStageConfig
 from assist.learning.trainer import Trainer
+from assist.llm import freetext
 from assist.llm.encoding import TextEncoder
 from assist.llm.evaluator import LMEvaluator
-from assist.llm import freetext
 from assist.llm.freetext import FreeTextPlayer
 from assist.llm.heads import Heads
 from assist.llm.lm import RUN_MODEL, load_lm, quiet
@@ -129,7 +129,9 @@ def rollout_episodes(core: GameCore, human: Player, assistant: Player, episodes:
 
 class LMTrainer(Trainer):
     """Base of the pretrain, SFT and RLFT stages: the starting model and its optimizer, the
-    run's model directory, evaluation, and the loop. A subclass defines :meth:`iterate`.
+    run's model directory, evaluation, and the loop. Trains on ``core`` with ``human`` in
+    the human seat; evaluates on ``eval_core`` (held-out goals) with ``eval_human``. A
+    subclass defines :meth:`iterate` (and prepares its data in ``__init__``, after this one's).
 
     Attributes: ``policy`` (also ``net``), ``tokenizer``, ``encoder`` (the assistant's
     prompts and actions on ``core``), ``rng``.
@@ -139,6 +141,7 @@ class LMTrainer(Trainer):
         self,
         core: GameCore,
         eval_core: GameCore,
+        human: Player,
         eval_human: Player,
         config: LMStageConfig,
         run_dir: Path,
@@ -146,7 +149,7 @@ class LMTrainer(Trainer):
         device: str = "auto",
         logger: RunLogger | None = None,
     ):
-        self.core, self.eval_core, self.eval_human, self.config = core, eval_core, eval_human, config
+        self.core, self.eval_core, self.human, self.eval_human, self.config = core, eval_core, human, eval_human, config
         self.rng = np.random.default_rng(seed)
         torch.manual_seed(seed)  # fresh heads' initial weights too
         self.policy, self.tokenizer = load_policy(core, config.init, device)
