@@ -21,6 +21,8 @@ from assist.learning.llm_sft import SFTTrainer
 from assist.learning.llm_stage import rollout_episodes
 from assist.logger import LoggerConfig, RunLogger
 from assist.players import make_player
+from assist.players.policy import PolicyPlayer
+from assist.players.search import SearchPlayer
 from envs.core import ASSISTANT, HUMAN
 
 COMMON = ["env.preset=tiny", "env.horizon=4", "algo.iterations=2", "algo.eval_every=2", "algo.eval_episodes=2", "algo.eval_text_episodes=1", "algo.checkpoint_every=2"]
@@ -70,8 +72,10 @@ def test_the_stages_run_log_save_and_chain_through_init(tmp_path, tiny_lm_dir):
             assert tag in tags, (stage, tag)
         assert "eval/transcript/text_summary" in events.Tags()["tensors"]
         init = run_dir  # the next stage starts from this run
-    player = make_player("llm", envs.make_core("build", **TINY_CORE), ASSISTANT, path=str(init), device="cpu")
-    assert player.evaluator.policy.heads is not None  # a run directory is a model directory
+    core = envs.make_core("build", **TINY_CORE)
+    assert isinstance(make_player("llm", core, ASSISTANT, path=str(tmp_path / "rlft"), device="cpu"), PolicyPlayer)  # a run is a model directory
+    searching = make_player("trained", core, ASSISTANT, run=str(init), device="cpu")  # played as the search loop evaluates
+    assert isinstance(searching, SearchPlayer) and searching.mcts.config.num_simulations == 2
 
 
 def envs_model_file(path):

@@ -7,7 +7,8 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
 ``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
 exact model); ``assistancezero`` and ``ppo`` load a trained assistant from its run
-directory (``run=runs/train/...``), and ``trained`` loads either, as its run was trained;
+directory (``run=runs/train/...``), and ``trained`` loads either (or a run of the LM
+pipeline), as its run was trained;
 ``bc`` is a human cloned from recordings by ``scripts/train_bc.py`` (``path=runs/train_bc/...``);
 ``llm`` (the LM assistant, scoring actions, optionally inside MCTS) and ``llm_text`` (the LM
 writing its action as text) load a local Hugging Face model directory (``path=...``;

@@ -1,5 +1,6 @@
 """Assistants trained by ``scripts/train.py``, loaded from their run directory: an
-AssistanceZero run plays through its search, a PPO run from its policy alone.
+AssistanceZero run plays through its search, a PPO run from its policy alone, a run of
+the LM pipeline as its stage evaluates its LM.
 
 A run directory holds the resolved config (``config.yaml``: the model and search
 settings) and ``checkpoints/``; the network is rebuilt from the config and its weights
@@ -16,6 +17,7 @@ from omegaconf import OmegaConf
 from assist.learning.checkpoints import RunCheckpoint
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
+from assist.players.llm import llm
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.search.mcts import SearchConfig
@@ -51,7 +53,21 @@ def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str =
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
 
-TRAINED = {"assistancezero": assistancezero, "ppo": ppo}
+def lm_stage(core: GameCore, seat: str, run: str, device: str = "auto"):
+    """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
+    it: a ``search_loop`` run inside the search (the run's search settings at its
+    ``algo.eval_simulations``, no root noise), the other stages by the most likely legal action."""
+    cfg = OmegaConf.load(Path(run) / "config.yaml")
+    if cfg.algo.name != "search_loop":
+        return llm(core, seat, path=run, device=device)
+    from assist.llm.evaluator import LMEvaluator
+
+    search = SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
+    search = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=cfg.algo.eval_simulations)
+    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), search)
+
+
+TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage)}
 """The player of each training algorithm (``algo.name`` in a run's config)."""
 
 
