@@ -245,13 +245,13 @@ def test_a_resumed_ppo_run_continues_from_its_checkpoint(tmp_path):
     assert results["iterations"] == 3 and results["env_steps"] == 3 * 4 * 4
 
 
-def test_unknown_algorithms_list_both_valid_ones(tmp_path):
+def test_unknown_algorithms_list_the_valid_ones(tmp_path):
     from assist.cli.train import make_trainer
 
     cfg = compose_train(["env=kitchen", "human=model", "model=tiny"])
     cfg.algo.name = "dqn"
-    with pytest.raises(ValueError, match=r"\['assistancezero', 'ppo'\]"):
-        make_trainer(cfg, None, None, None, None, None, tmp_path)
+    with pytest.raises(ValueError, match=r"\['assistancezero', 'ppo', 'pretrain', 'sft', 'rlft', 'search_loop'\]"):
+        make_trainer(cfg, None, None, None, None, tmp_path)
 
 
 def test_ppo_config_fields_can_be_overridden_at_composition():
