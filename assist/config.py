@@ -15,6 +15,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 import envs
 from assist.learning.assistancezero import AssistanceZeroConfig
+from assist.learning.distributed import launched_rank
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
@@ -106,8 +107,16 @@ class EvaluateConfig:
     """Save every episode to ``recording.jsonl`` in the run directory."""
 
 
+def on_rank_zero(value: Any, elsewhere: Any = None) -> Any:
+    """The resolver ``${assist.rank_zero:value,elsewhere}``: ``value`` in a process that
+    ``torchrun`` made rank 0 (or that no ``torchrun`` launched), else ``elsewhere``. It
+    keeps Hydra from making a run directory per data-parallel rank."""
+    return value if launched_rank() == 0 else elsewhere
+
+
 def register() -> None:
-    """Register the schemas (idempotent)."""
+    """Register the schemas and the resolver (idempotent)."""
+    OmegaConf.register_new_resolver("assist.rank_zero", on_rank_zero, replace=True)
     store = ConfigStore.instance()
     store.store(group="env", name="build_schema", node=BuildEnvConfig)
     store.store(group="env", name="kitchen_schema", node=KitchenEnvConfig)

@@ -10,21 +10,31 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 
 class RunLogger:
-    """Writes TensorBoard events into ``run_dir`` (scalars, text and images)."""
+    """Writes TensorBoard events into ``run_dir`` (scalars, text and images).
 
-    def __init__(self, run_dir: Path):
-        self.writer = SummaryWriter(log_dir=str(run_dir))
+    purge_step: hide the run's earlier events at this step and later (a resumed run's
+        events replace those written after its checkpoint, before it was killed).
+    active: False makes every method a no-op (data-parallel ranks other than 0).
+    """
+
+    def __init__(self, run_dir: Path, purge_step: int | None = None, active: bool = True):
+        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step) if active else None
 
     def scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
+        if self.writer is None:
+            return
         for key, value in values.items():
             self.writer.add_scalar(f"{prefix}/{key}", value, step)
 
     def text(self, tag: str, text: str, step: int) -> None:
-        self.writer.add_text(tag, text, step)
+        if self.writer is not None:
+            self.writer.add_text(tag, text, step)
 
     def hparams(self, params: dict[str, object], metrics: dict[str, float]) -> None:
         """Record the run's hyperparameters and final metrics in its own event file (the
         HParams tab then compares runs of a sweep); metric keys should be unique tags."""
+        if self.writer is None:
+            return
         for item in hparams_summary(params, metrics):
             self.writer.file_writer.add_summary(item)
         for key, value in metrics.items():
@@ -32,13 +42,16 @@ class RunLogger:
 
     def image(self, tag: str, image, step: int) -> None:
         """An [H, W, 3] uint8 picture."""
-        self.writer.add_image(tag, image, step, dataformats="HWC")
+        if self.writer is not None:
+            self.writer.add_image(tag, image, step, dataformats="HWC")
 
     def flush(self) -> None:
-        self.writer.flush()
+        if self.writer is not None:
+            self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def flat_params(config: dict, prefix: str = "") -> dict[str, object]:

@@ -59,7 +59,7 @@ def test_training_runs_logs_and_checkpoints(tmp_path, env):
     assert set(final) >= {"goal_pct", "human_actions"}
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["iterations"] == 2 and results["env_steps"] == 2 * 4 * 4
-    assert (tmp_path / "checkpoints" / "model.safetensors").exists()
+    assert (tmp_path / "checkpoints" / "000002" / "model.safetensors").exists()
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     tags = set(events.Tags()["scalars"])

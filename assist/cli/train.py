@@ -2,11 +2,21 @@
 
 The run directory holds the resolved config (``config.yaml``), TensorBoard events,
 ``checkpoints/`` and ``results.json`` (the last held-out evaluation).
+
+Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
+starts the run if it has none). SIGINT or SIGTERM stops the run at the end of the current
+iteration after writing a checkpoint, and the process exits with 128 + the signal's number
+(130, 143); a second one stops it at once. Launched by ``torchrun``, the ranks train data-
+parallel (see :mod:`assist.learning.distributed`) in rank 0's run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import sys
+import threading
 from pathlib import Path
 
 import hydra
@@ -17,7 +27,11 @@ from tqdm.auto import tqdm
 
 from assist import config as schemas
 from assist.cli import CONFIG_DIR
+from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
+from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
+from assist.learning.distributed import Group
+from assist.learning.trainer import NonFiniteLossError
 from assist.logger import flat_params
 from assist.models.factory import make_model
 from assist.players import make_player
@@ -25,37 +39,85 @@ from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
 
 
-def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path):
+def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path, device: str, group: Group):
     """The trainer of ``cfg.algo.name``."""
     if cfg.algo.name == "assistancezero":
         algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
         search = schemas.to_dataclass(SearchConfig, cfg.search)
-        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device)
+        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, device, group)
     if cfg.algo.name == "ppo":
         from assist.learning.ppo import PPOConfig, PPOTrainer
 
         algo = schemas.to_dataclass(PPOConfig, cfg.algo)
-        return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, cfg.device)
+        return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, group)
     raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
 
 
+class Stopped(Exception):
+    """The run stopped early on a signal, after a checkpoint; ``code`` is the exit status."""
+
+    def __init__(self, signum: int, iteration: int, run_dir: Path):
+        self.code = 128 + signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} after iteration {iteration} with a checkpoint; continue with "
+            f"resume=true hydra.run.dir={run_dir}"
+        )
+
+
+@contextlib.contextmanager
+def stop_on_signals(trainer, signums=(signal.SIGINT, signal.SIGTERM)):
+    """While inside, SIGINT and SIGTERM ask ``trainer`` to stop at the end of its iteration;
+    a second signal gets the previous handler (Ctrl-C twice: stop at once)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield
+        return
+
+    def ask(signum, frame):
+        trainer.stop_signal = signum
+        signal.signal(signum, previous[signum])
+        print(f"{signal.Signals(signum).name}: stopping after this iteration and its checkpoint (again: stop at once)", file=sys.stderr, flush=True)
+
+    previous = {signum: signal.signal(signum, ask) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run(cfg: DictConfig, run_dir: Path) -> dict:
-    """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means."""
+    """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means.
+
+    Under ``torchrun`` every rank calls it and all use rank 0's ``run_dir``. Raises
+    :class:`Stopped` when a signal stopped the run early.
+    """
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    group, device = distributed.init(cfg.device)
+    try:
+        return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group)
+    finally:
+        distributed.finish(group)
+
+
+def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group) -> dict:
+    main = group.is_main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
     net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
-    trainer = make_trainer(cfg, core, eval_core, net, human, eval_human, run_dir)
+    trainer = make_trainer(cfg, core, eval_core, net, human, eval_human, run_dir, device, group)
     algo = trainer.config
-    if cfg.resume and trainer.resume():
-        print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)")
-    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None) as bar:
+    if cfg.resume:
+        resumed = trainer.resume()
+        if main:
+            print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
+    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main else True) as bar, stop_on_signals(trainer):
 
         def progress(iteration: int, env_steps: int, latest: dict) -> None:
             bar.update(iteration - bar.n)
@@ -63,17 +125,28 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
                 bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
 
         final = trainer.train(progress)
-    trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
-    trainer.logger.flush()
-    results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
+    if trainer.stopped:
+        trainer.logger.close()
+        raise Stopped(trainer.stop_signal or signal.SIGTERM, trainer.iteration, run_dir)
+    if main:
+        trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
+        results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
+        (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
+    trainer.logger.close()
     return final
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    try:
+        run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except Stopped as stop:
+        print(stop, file=sys.stderr)
+        sys.exit(stop.code)
+    except (CheckpointError, CheckpointWriteError, NonFiniteLossError) as error:  # their messages say what to do
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,49 +1,185 @@
-"""What the trainers share: counters, checkpoints, and the end of every iteration
-(self-play episode charts, periodic held-out evaluation, periodic checkpoints)."""
+"""What the trainers share: set-up, gradient steps that survive non-finite losses and
+average over data-parallel ranks, the end of every iteration (self-play episode charts,
+periodic held-out evaluation, periodic checkpoints), exact resume and stopping on request.
+
+Exact resume: a checkpoint holds the weights, the optimizer, the counters, every random
+generator (numpy's and torch's), and the arrays of each stateful part (:meth:`Trainer.parts`:
+the running self-play games and, for AssistanceZero, the replay buffer), so a resumed run
+draws the same numbers and sees the same data as one that never stopped.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+from typing import Protocol
 
+import numpy as np
+import torch
+from torch import nn
+
+from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng
+from assist.learning.distributed import Group
+from assist.logger import RunLogger
+from assist.models.torch_evaluator import TorchEvaluator
 from assist.recording import replay_state
 from envs.codec import TextCodec
-from envs.core import AGENTS
+from envs.core import AGENTS, GameCore
+
+
+class Stateful(Protocol):
+    """A part of a trainer whose arrays a checkpoint keeps (the replay buffer, running games)."""
+
+    def state_dict(self) -> dict[str, np.ndarray]: ...
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or its gradient stayed non-finite for ``max_nonfinite`` updates in a row."""
+
+
+def rank_seed(seed: int, rank: int) -> int | list[int]:
+    """The seed of ``rank``'s generators: ``seed`` itself on rank 0 (so one rank draws what a
+    single-process run draws), an independent stream ``[seed, rank]`` on the others."""
+    return seed if rank == 0 else [seed, rank]
 
 
 class Trainer:
-    """Base of the trainers. Subclasses set ``config`` (with ``iterations``,
-    ``eval_every``, ``checkpoint_every``), ``net``, ``optimizer``, ``selfplay``,
-    ``logger``, ``checkpoint``, ``iteration`` and ``env_steps``, and define ``evaluate()``."""
+    """Base of the trainers. Subclasses call ``super().__init__`` and then set ``selfplay``,
+    and define ``evaluate()`` and ``train()`` (a ``while self.running():`` loop whose
+    iterations end with :meth:`finish_iteration`).
 
-    def finish_iteration(self, latest: dict[str, float], progress=None) -> dict[str, float]:
-        """Log finished self-play episodes, evaluate and save when due; the latest
-        evaluation's means (``latest`` unchanged if none was due)."""
-        cfg, step = self.config, self.env_steps
+    ``config`` needs ``iterations``, ``eval_every``, ``checkpoint_every``, ``lr`` and
+    ``max_nonfinite``. With a distributed ``group`` every rank trains on its own self-play
+    (its generators seeded by :func:`rank_seed`); rank 0 logs, evaluates and owns the run
+    directory.
+    """
+
+    def __init__(self, core: GameCore, eval_core: GameCore, net: nn.Module, eval_human, config, run_dir: Path, seed: int, device: str, group: Group):
+        self.core, self.eval_core, self.net, self.config, self.eval_human = core, eval_core, net, config, eval_human
+        self.run_dir, self.seed, self.group = Path(run_dir), seed, group
+        self.rng = np.random.default_rng(rank_seed(seed, group.rank))
+        torch.manual_seed(seed + group.rank)
+        self.evaluator = TorchEvaluator(net, device=device)
+        self.device = self.evaluator.device
+        group.broadcast(net.state_dict().values())  # every rank starts from rank 0's weights
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        self.checkpoint = RunCheckpoint(self.run_dir / "checkpoints", group)
+        self.logger = RunLogger(self.run_dir, active=group.is_main)
+        self.iteration = 0
+        self.env_steps = 0
+        self.skipped_updates = 0
+        """Updates skipped because the loss or its gradient was not finite (the whole run)."""
+        self.nonfinite_streak = 0
+        self.latest: dict[str, float] = {}
+        """The latest held-out evaluation's means."""
+        self.stop_signal = 0
+        """Set (to a signal number) to stop at the end of the current iteration, after a checkpoint."""
+        self.stopped = False
+
+    def parts(self) -> dict[str, Stateful]:
+        """The stateful parts a checkpoint keeps, by name."""
+        return {"games": self.selfplay}
+
+    # ------------------------------------------------------------ learning
+
+    def apply_gradients(self, total: torch.Tensor, grad_clip: float, terms: dict[str, torch.Tensor]) -> float:
+        """Backpropagate ``total``, average the gradients over the ranks, clip their norm to
+        ``grad_clip`` and step the optimizer; the gradient norm before clipping.
+
+        A non-finite loss or gradient norm (on any rank) skips the step, counted in
+        ``skipped_updates``; ``config.max_nonfinite`` of them in a row raise
+        :class:`NonFiniteLossError` naming the losses (``terms``, each a scalar tensor).
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.group.average_gradients(self.net.parameters())
+        grad_norm = nn.utils.clip_grad_norm_(self.net.parameters(), grad_clip)
+        if self.group.all_true(bool(torch.isfinite(total)) and bool(torch.isfinite(grad_norm))):
+            self.optimizer.step()
+            self.nonfinite_streak = 0
+        else:
+            self.skipped_updates += 1
+            self.nonfinite_streak += 1
+            if self.nonfinite_streak >= self.config.max_nonfinite:
+                losses = ", ".join(f"{key}={value.item():.4g}" for key, value in terms.items())
+                raise NonFiniteLossError(
+                    f"the loss or its gradient was not finite in {self.nonfinite_streak} updates in a row at iteration "
+                    f"{self.iteration + 1} ({losses}, grad_norm={float(grad_norm):.4g}); the run stops here and its last "
+                    f"checkpoint in {self.checkpoint.directory} is intact. Lower algo.lr or algo.grad_clip, check the inputs, "
+                    "or raise algo.max_nonfinite to tolerate more"
+                )
+        self.group.broadcast(self.net.buffers())  # batch-norm statistics: rank 0's, as DistributedDataParallel does
+        return float(grad_norm)
+
+    # ------------------------------------------------------ the iteration's end
+
+    def running(self) -> bool:
+        """Whether to run another iteration: some are left and no rank was asked to stop.
+        A stop saves a checkpoint first (unless this iteration's is already written)."""
+        if self.iteration >= self.config.iterations:
+            return False
+        if self.group.any_true(bool(self.stop_signal)):
+            if self.iteration % self.config.checkpoint_every:
+                self.save()
+            self.stopped = True
+            return False
+        return True
+
+    def finish_iteration(self, progress=None) -> None:
+        """Log finished self-play episodes, evaluate and save when due; updates ``latest``."""
+        cfg, step, main = self.config, self.env_steps, self.group.is_main
         finished = self.selfplay.pop_finished()
         if finished:
             self.logger.scalars("charts", {key: _mean(value) for key, value in finished.items()}, step)
+        self.logger.scalars("losses", {"skipped_updates": self.skipped_updates}, step)
         final = self.iteration == cfg.iterations
-        if self.iteration % cfg.eval_every == 0 or final:
+        if main and (self.iteration % cfg.eval_every == 0 or final):
             episodes: list[dict] = []
-            latest = {key: s.mean for key, s in self.evaluate(record=episodes).items()}
-            self.logger.scalars("eval", latest, step)
+            self.latest = {key: s.mean for key, s in self.evaluate(record=episodes).items()}
+            self.logger.scalars("eval", self.latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
             self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
         if self.iteration % cfg.checkpoint_every == 0 or final:
             self.save()
-        if progress is not None:
-            progress(self.iteration, step, latest)
-        return latest
+        if progress is not None and main:
+            progress(self.iteration, step, self.latest)
+
+    # -------------------------------------------------------------- checkpoints
+
+    def counters(self) -> dict[str, int]:
+        return {"iteration": self.iteration, "env_steps": self.env_steps, "skipped_updates": self.skipped_updates, "nonfinite_streak": self.nonfinite_streak}
 
     def save(self) -> None:
-        self.checkpoint.save(self.net, self.optimizer, {"iteration": self.iteration, "env_steps": self.env_steps})
+        """Write a checkpoint of everything the run needs to continue exactly (a collective)."""
+        self.logger.flush()  # events up to this checkpoint are on disk with it
+        rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()})
+        self.checkpoint.save(self.net, self.optimizer, self.counters(), self.latest, rank)
 
     def resume(self) -> bool:
-        """Continue from the run directory's latest checkpoint, if there is one."""
-        counters = self.checkpoint.load(self.net, self.optimizer)
-        if counters is None:
+        """Continue from the run directory's latest checkpoint, if there is one: weights,
+        optimizer, counters, generators and parts as they were when it was written."""
+        loaded = self.checkpoint.load(self.net, self.optimizer)
+        if loaded is None:
             return False
+        for name, part in self.parts().items():
+            path = self.checkpoint.part_file(name)
+            if name not in loaded.rank.parts:
+                raise CheckpointError(f"{path} is missing; {self.checkpoint.fix}")
+            try:
+                part.load_state_dict(loaded.rank.parts[name])
+            except ValueError as error:
+                raise CheckpointError(
+                    f"{path} does not fit this run ({error}): it was written with another configuration. Resume with the "
+                    f"run's own settings ({self.run_dir / 'config.yaml'}), or {self.checkpoint.fix}"
+                ) from error
+        restore_rng(self.rng, loaded.rank.rng)
+        counters = loaded.counters
         self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
+        self.skipped_updates, self.nonfinite_streak = counters.get("skipped_updates", 0), counters.get("nonfinite_streak", 0)
+        self.latest = dict(loaded.latest)
+        self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
+        self.logger = RunLogger(self.run_dir, purge_step=self.env_steps + 1, active=self.group.is_main)
         return True
 
 
@@ -61,3 +197,4 @@ def transcript(core, episode: dict) -> str:
         said = "; ".join(f"{agent}: {codec.action_text(agent, a)}" for agent, a in zip(AGENTS, joint))
         lines.append(f"    {t:3d}  {said}  (reward {reward:+g})")
     return "\n".join(lines)
+
