@@ -30,7 +30,7 @@ from assist.cli import CONFIG_DIR
 from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
 from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
-from assist.learning.distributed import Group
+from assist.learning.distributed import SINGLE, Group
 from assist.learning.trainer import NonFiniteLossError
 from assist.logger import flat_params
 from assist.models.factory import make_model
@@ -39,7 +39,7 @@ from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
 
 
-def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path, device: str, group: Group):
+def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path, device: str = "auto", group: Group = SINGLE):
     """The trainer of ``cfg.algo.name``."""
     if cfg.algo.name == "assistancezero":
         algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
@@ -65,15 +65,16 @@ class Stopped(Exception):
 
 
 @contextlib.contextmanager
-def stop_on_signals(trainer, signums=(signal.SIGINT, signal.SIGTERM)):
-    """While inside, SIGINT and SIGTERM ask ``trainer`` to stop at the end of its iteration;
-    a second signal gets the previous handler (Ctrl-C twice: stop at once)."""
+def stop_on_signals(received: list[int], signums=(signal.SIGINT, signal.SIGTERM)):
+    """While inside, SIGINT and SIGTERM are appended to ``received`` (a trainer's
+    ``stop_requests``: it stops at the end of its iteration); a second signal gets the
+    previous handler (Ctrl-C twice: stop at once)."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
         yield
         return
 
     def ask(signum, frame):
-        trainer.stop_signal = signum
+        received.append(signum)
         signal.signal(signum, previous[signum])
         print(f"{signal.Signals(signum).name}: stopping after this iteration and its checkpoint (again: stop at once)", file=sys.stderr, flush=True)
 
@@ -95,12 +96,13 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         torch.set_num_threads(cfg.threads)
     group, device = distributed.init(cfg.device)
     try:
-        return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group)
+        with stop_on_signals(received := []):
+            return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received)
     finally:
         distributed.finish(group)
 
 
-def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group) -> dict:
+def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int]) -> dict:
     main = group.is_main
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -108,33 +110,36 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group) -> dict:
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
+    torch.manual_seed(cfg.seed)  # the initial weights (rank 0's, broadcast to the others)
     net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
     trainer = make_trainer(cfg, core, eval_core, net, human, eval_human, run_dir, device, group)
+    trainer.stop_requests = stop_requests
     algo = trainer.config
     if cfg.resume:
         resumed = trainer.resume()
         if main:
             print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
-    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main else True) as bar, stop_on_signals(trainer):
+    try:
+        with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main else True) as bar:
 
-        def progress(iteration: int, env_steps: int, latest: dict) -> None:
-            bar.update(iteration - bar.n)
-            if latest:
-                bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
+            def progress(iteration: int, env_steps: int, latest: dict) -> None:
+                bar.update(iteration - bar.n)
+                if latest:
+                    bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
 
-        final = trainer.train(progress)
-    if trainer.stopped:
-        trainer.logger.close()
-        raise Stopped(trainer.stop_signal or signal.SIGTERM, trainer.iteration, run_dir)
-    if main:
-        trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
-        results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
-        (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
-    trainer.logger.close()
-    return final
+            final = trainer.train(progress)
+        if trainer.stopped:
+            raise Stopped(stop_requests[0] if stop_requests else signal.SIGTERM, trainer.iteration, run_dir)
+        if main:
+            trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
+            results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
+            (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
+        return final
+    finally:
+        trainer.logger.close()  # what was logged before an error is kept
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")

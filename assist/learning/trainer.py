@@ -73,8 +73,8 @@ class Trainer:
         self.nonfinite_streak = 0
         self.latest: dict[str, float] = {}
         """The latest held-out evaluation's means."""
-        self.stop_signal = 0
-        """Set (to a signal number) to stop at the end of the current iteration, after a checkpoint."""
+        self.stop_requests: list[int] = []
+        """Signal numbers received: any stops the run at the end of the current iteration, after a checkpoint."""
         self.stopped = False
 
     def parts(self) -> dict[str, Stateful]:
@@ -105,8 +105,8 @@ class Trainer:
                 losses = ", ".join(f"{key}={value.item():.4g}" for key, value in terms.items())
                 raise NonFiniteLossError(
                     f"the loss or its gradient was not finite in {self.nonfinite_streak} updates in a row at iteration "
-                    f"{self.iteration + 1} ({losses}, grad_norm={float(grad_norm):.4g}); the run stops here and its last "
-                    f"checkpoint in {self.checkpoint.directory} is intact. Lower algo.lr or algo.grad_clip, check the inputs, "
+                    f"{self.iteration + 1} ({losses}, grad_norm={float(grad_norm):.4g}); the run stops here; its latest "
+                    f"checkpoint in {self.checkpoint.directory}, if any, is intact. Lower algo.lr or algo.grad_clip, check the inputs, "
                     "or raise algo.max_nonfinite to tolerate more"
                 )
         self.group.broadcast(self.net.buffers())  # batch-norm statistics: rank 0's, as DistributedDataParallel does
@@ -119,7 +119,7 @@ class Trainer:
         A stop saves a checkpoint first (unless this iteration's is already written)."""
         if self.iteration >= self.config.iterations:
             return False
-        if self.group.any_true(bool(self.stop_signal)):
+        if self.group.any_true(bool(self.stop_requests)):
             if self.iteration % self.config.checkpoint_every:
                 self.save()
             self.stopped = True
