@@ -6,8 +6,9 @@ A run's ``checkpoints/`` folder::
     000012/                        one complete checkpoint (here after iteration 12)
         model.safetensors          the network (safetensors, with its class and size config)
         trainer.pt                 optimizer state, counters, latest evaluation (loads with weights_only=True)
-        rank0.pt                   rank 0's random generators: numpy's bit-generator state as a
-                                   plain dict, torch's as uint8 tensors (weights_only=True)
+        rank0.pt                   rank 0's random generators (numpy's bit-generator state as a
+                                   plain dict, torch's as uint8 tensors) and the SHA-256 of the
+                                   weights it held (the ranks' must agree); weights_only=True
         rank0.<part>.safetensors   rank 0's arrays of each stateful part (``replay``: the
                                    replay buffer; ``games``: the running self-play games'
                                    state and the assistant's memories)
@@ -21,6 +22,7 @@ Nothing is unpickled beyond tensors and plain containers: no code runs when load
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -49,10 +51,12 @@ class RankState(NamedTuple):
     rng: random generator states (``"numpy"``: a bit-generator state dict; ``"torch"``,
         ``"cuda"``: uint8 tensors, ``"cuda"`` a list, one per device).
     parts: arrays of each stateful part by name (e.g. ``"replay"``, ``"games"``).
+    weights: the SHA-256 of the rank's network weights (:func:`weights_digest`).
     """
 
     rng: dict[str, Any]
     parts: dict[str, dict[str, np.ndarray]]
+    weights: str
 
 
 class Loaded(NamedTuple):
@@ -91,6 +95,15 @@ def restore_rng(generator: np.random.Generator, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def weights_digest(net: nn.Module) -> str:
+    """SHA-256 of ``net``'s state (parameters and buffers, in order): equal on data-parallel ranks in step."""
+    digest = hashlib.sha256()
+    for key, value in net.state_dict().items():
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 class RunCheckpoint:
@@ -149,7 +162,7 @@ class RunCheckpoint:
 
     def _save_rank(self, folder: Path, state: RankState) -> None:
         prefix = f"rank{self.group.rank}"
-        atomic_write(folder / f"{prefix}.pt", _serialize(state.rng))
+        atomic_write(folder / f"{prefix}.pt", _serialize({"rng": state.rng, "weights": state.weights}))
         for part, arrays in state.parts.items():
             atomic_write(folder / f"{prefix}.{part}.safetensors", serialize_arrays({key: np.ascontiguousarray(value) for key, value in arrays.items()}))
 
@@ -197,7 +210,8 @@ class RunCheckpoint:
             raise CheckpointError(f"{folder / TRAINER}: the optimizer state does not fit this model ({error}); {self.fix}") from error
         prefix = f"rank{self.group.rank}"
         parts = {path.name[len(prefix) + 1 : -len(".safetensors")]: self._arrays(path) for path in sorted(folder.glob(f"{prefix}.*.safetensors"))}
-        rank = RankState(self._torch_file(folder / f"{prefix}.pt"), parts)
+        own = self._torch_file(folder / f"{prefix}.pt")
+        rank = RankState(own["rng"], parts, own["weights"])
         return Loaded(trainer["counters"], trainer.get("latest", {}), rank)
 
     def part_file(self, part: str) -> Path:

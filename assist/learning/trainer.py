@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng
+from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
 from assist.learning.distributed import Group
 from assist.logger import RunLogger
 from assist.models.torch_evaluator import TorchEvaluator
@@ -153,7 +153,7 @@ class Trainer:
     def save(self) -> None:
         """Write a checkpoint of everything the run needs to continue exactly (a collective)."""
         self.logger.flush()  # events up to this checkpoint are on disk with it
-        rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()})
+        rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()}, weights_digest(self.net))
         self.checkpoint.save(self.net, self.optimizer, self.counters(), self.latest, rank)
 
     def resume(self) -> bool:
