@@ -92,6 +92,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     Under ``torchrun`` every rank calls it and all use rank 0's ``run_dir``. Raises
     :class:`Stopped` when a signal stopped the run early.
     """
+    if cfg.threads < 0:
+        raise ValueError(f"threads={cfg.threads} must be >= 0 (0: torch's default; 1 is fastest for the small presets)")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     group, device = distributed.init(cfg.device)
