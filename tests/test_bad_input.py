@@ -7,10 +7,13 @@ import re
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 import envs
 import envs.build
+from assist.cli import CONFIG_DIR
+from assist.cli.evaluate import run as evaluate
 from assist.cli.train import run
 from assist.learning.checkpoints import CheckpointError
 from envs.codec import TextCodec
@@ -71,6 +74,19 @@ def test_a_goal_file_larger_than_the_world_names_the_file_and_both_sizes(tmp_pat
     np.save(path, np.zeros((1, 9, 9, 9), np.int64))
     with pytest.raises(ValueError, match=rf"{re.escape(str(path))}: goals have world size .* = \(9, 9, 9\) but this world is \(5, 4, 5\)"):
         run(compose_train(["env.preset=tiny", *TINY, f"env.goal_file={path}"]), tmp_path / "run")
+
+
+def test_a_missing_goal_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=rf"{re.escape(str(tmp_path / 'nowhere.json'))}: no such goal file"):
+        run(compose_train(["env.preset=tiny", *TINY, f"env.goal_file={tmp_path / 'nowhere.json'}"]), tmp_path / "run")
+
+
+@pytest.mark.parametrize("overrides", [["episodes=0"], ["batch=0"]])
+def test_evaluation_needs_episodes_and_a_batch(tmp_path, overrides):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="evaluate", overrides=["env.preset=tiny", *overrides])
+    with pytest.raises(ValueError, match=r"episodes=\d+ and batch=\d+ must both be >= 1"):
+        evaluate(cfg, tmp_path)
 
 
 def test_kitchen_unknown_parameters_list_the_valid_ones(tmp_path):
