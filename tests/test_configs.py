@@ -13,7 +13,7 @@ from assist.learning.ppo import PPOConfig
 from assist.players import PLAYERS
 from assist.search.mcts import SearchConfig
 
-GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir()}
+GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir() and group.name != "hydra"}
 PRIMARY = {"evaluate": ("env", "human", "assistant"), "train": ("env", "human", "model", "search", "algo")}
 CASES = [(primary, group, option) for primary, groups in PRIMARY.items() for group in groups for option in GROUPS[group]]
 

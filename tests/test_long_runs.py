@@ -18,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import get_class
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from assist.cli import CONFIG_DIR
 from assist.cli.train import Stopped, run
 from assist.learning import assistancezero
 from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
@@ -236,3 +239,11 @@ def test_a_signal_between_checkpoints_stops_the_run_after_writing_one(tmp_path, 
         run(compose_train(RUN + ["algo.iterations=3", "algo.checkpoint_every=100"]), tmp_path)
     assert stop.value.code == 128 + signum and checkpointed_iteration(tmp_path) == 1
     assert signal.getsignal(signum) == before  # the handler is gone again
+
+
+def test_the_slurm_requeue_launcher_composes_and_requeues():
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["hydra/launcher=slurm_requeue", "resume=true"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert get_class(launcher._target_).__name__ == "SlurmLauncher"
+    assert launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0 and cfg.resume

@@ -65,18 +65,21 @@ class Stopped(Exception):
 
 
 @contextlib.contextmanager
-def stop_on_signals(received: list[int], signums=(signal.SIGINT, signal.SIGTERM)):
+def stop_on_signals(received: list[int], escalate: bool = True, signums=(signal.SIGINT, signal.SIGTERM)):
     """While inside, SIGINT and SIGTERM are appended to ``received`` (a trainer's
-    ``stop_requests``: it stops at the end of its iteration); a second signal gets the
-    previous handler (Ctrl-C twice: stop at once)."""
+    ``stop_requests``: it stops at the end of its iteration). With ``escalate`` a second
+    signal gets the previous handler (Ctrl-C twice: stop at once); under torchrun, whose
+    agent forwards the terminal's Ctrl-C a second time and kills its workers 30 s after
+    forwarding a signal, every signal only asks to stop."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
         yield
         return
 
     def ask(signum, frame):
         received.append(signum)
-        signal.signal(signum, previous[signum])
-        print(f"{signal.Signals(signum).name}: stopping after this iteration and its checkpoint (again: stop at once)", file=sys.stderr, flush=True)
+        if escalate:
+            signal.signal(signum, previous[signum])
+        print(f"{signal.Signals(signum).name}: stopping after this iteration and its checkpoint", file=sys.stderr, flush=True)
 
     previous = {signum: signal.signal(signum, ask) for signum in signums}
     try:
@@ -98,7 +101,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
         torch.set_num_threads(cfg.threads)
     group, device = distributed.init(cfg.device)
     try:
-        with stop_on_signals(received := []):
+        with stop_on_signals(received := [], escalate=not group.distributed):
             return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received)
     finally:
         distributed.finish(group)
@@ -149,7 +152,8 @@ def main(cfg: DictConfig) -> None:
     try:
         run(cfg, Path(HydraConfig.get().runtime.output_dir))
     except Stopped as stop:
-        print(stop, file=sys.stderr)
+        if distributed.launched_rank() == 0:
+            print(stop, file=sys.stderr)
         sys.exit(stop.code)
     except (CheckpointError, CheckpointWriteError, NonFiniteLossError) as error:  # their messages say what to do
         print(f"error: {error}", file=sys.stderr)

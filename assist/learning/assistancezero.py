@@ -189,7 +189,7 @@ class AssistanceZeroTrainer(Trainer):
             rollout = self.selfplay.collect(cfg.rollout)
             collect_seconds = time.perf_counter() - tic
             self.replay.add(sequences_from(rollout, cfg.sequence, self.search.discount))
-            self.env_steps += cfg.rollout * cfg.envs
+            self.env_steps += cfg.rollout * cfg.envs * self.group.world_size  # every rank's games
             tic = time.perf_counter()
             terms = [self.update() for _ in range(cfg.updates)]
             learn_seconds = time.perf_counter() - tic

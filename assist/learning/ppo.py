@@ -339,7 +339,7 @@ class PPOTrainer(Trainer):
             tic = time.perf_counter()
             rollout = self.selfplay.collect(cfg.rollout)
             collect_seconds = time.perf_counter() - tic
-            self.env_steps += cfg.rollout * cfg.envs
+            self.env_steps += cfg.rollout * cfg.envs * self.group.world_size  # every rank's games
             tic = time.perf_counter()
             terms = self.learn(rollout)
             learn_seconds = time.perf_counter() - tic
