@@ -42,16 +42,25 @@ def random_play(core, seed, steps, batch=4, masked_share=0.7, idle_share=0.2):
         yield before, joint, core.step(state, joint), state
 
 
-def assert_masks_match_step(core, before, joint, result):
-    """The human's mask is exactly what ``step`` accepts from it (it acts first), and so is
-    the assistant's where the human did nothing; ids outside the space are refused."""
-    live = ~before.done
-    idle = live & (joint[:, 0] == 0)
-    for i, (agent, rows) in enumerate(((HUMAN, live), (ASSISTANT, idle))):
+def assert_masks_match_step(core, before, joint, result, assistant="exact_when_idle"):
+    """The human's mask is exactly what ``step`` accepts from it (it acts first); ids
+    outside the space are always refused. The assistant's mask, which is computed before
+    the human moves: ``"exact_when_idle"`` (build) it is exactly what ``step`` accepts where
+    the human did nothing; ``"superset"`` (kitchen, whose mask holds the actions legal after
+    some human move) every action ``step`` accepts from the assistant was in it."""
+    live, rows = ~before.done, np.arange(len(joint))
+    accepted = []
+    for i, agent in enumerate((HUMAN, ASSISTANT)):
         n = core.num_actions(agent)
         in_range = (joint[:, i] >= 0) & (joint[:, i] < n)
-        accepted = in_range & core.legal_mask(before, agent)[np.arange(len(joint)), np.clip(joint[:, i], 0, n - 1)]
-        assert np.array_equal(result.illegal[rows, i], ~accepted[rows]), agent
+        accepted.append(in_range & core.legal_mask(before, agent)[rows, np.clip(joint[:, i], 0, n - 1)])
+        assert not (~result.illegal[live, i] & ~in_range[live]).any(), agent
+    assert np.array_equal(result.illegal[live, 0], ~accepted[0][live])
+    if assistant == "exact_when_idle":
+        idle = live & (joint[:, 0] == 0)
+        assert np.array_equal(result.illegal[idle, 1], ~accepted[1][idle])
+    else:
+        assert not (~result.illegal[live, 1] & ~accepted[1][live]).any()
     assert not result.illegal[~live].any()
 
 

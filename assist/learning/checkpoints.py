@@ -64,7 +64,7 @@ class Loaded(NamedTuple):
 
     counters: dict[str, int]
     latest: dict[str, float]
-    rank: RankState | None
+    rank: RankState
 
 
 class CheckpointError(ValueError):

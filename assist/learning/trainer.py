@@ -76,6 +76,8 @@ class Trainer:
         self.stop_requests: list[int] = []
         """Signal numbers received: any stops the run at the end of the current iteration, after a checkpoint."""
         self.stopped = False
+        self.saved_iteration = 0
+        """The iteration of the run's latest checkpoint (0: none)."""
 
     def parts(self) -> dict[str, Stateful]:
         """The stateful parts a checkpoint keeps, by name."""
@@ -120,7 +122,7 @@ class Trainer:
         if self.iteration >= self.config.iterations:
             return False
         if self.group.any_true(bool(self.stop_requests)):
-            if self.iteration % self.config.checkpoint_every:
+            if self.saved_iteration != self.iteration:
                 self.save()
             self.stopped = True
             return False
@@ -155,6 +157,7 @@ class Trainer:
         self.logger.flush()  # events up to this checkpoint are on disk with it
         rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()}, weights_digest(self.net))
         self.checkpoint.save(self.net, self.optimizer, self.counters(), self.latest, rank)
+        self.saved_iteration = self.iteration
 
     def resume(self) -> bool:
         """Continue from the run directory's latest checkpoint, if there is one: weights,
@@ -176,6 +179,7 @@ class Trainer:
         restore_rng(self.rng, loaded.rank.rng)
         counters = loaded.counters
         self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
+        self.saved_iteration = self.iteration
         self.skipped_updates, self.nonfinite_streak = counters.get("skipped_updates", 0), counters.get("nonfinite_streak", 0)
         self.latest = dict(loaded.latest)
         self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
