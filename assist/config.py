@@ -14,8 +14,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 import envs
+from assist import rundirs
 from assist.learning.assistancezero import AssistanceZeroConfig
-from assist.learning.distributed import launched_rank
+from assist.logger import LoggerConfig
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
@@ -83,6 +84,7 @@ class TrainConfig:
     model: ModelConfig = MISSING
     search: SearchConfig = MISSING
     algo: Any = MISSING
+    logger: LoggerConfig = MISSING
     seed: int = 0
     device: str = "auto"
     threads: int = 1
@@ -107,16 +109,9 @@ class EvaluateConfig:
     """Save every episode to ``recording.jsonl`` in the run directory."""
 
 
-def on_rank_zero(value: Any, elsewhere: Any = None) -> Any:
-    """The resolver ``${assist.rank_zero:value,elsewhere}``: ``value`` in a process that
-    ``torchrun`` made rank 0 (or that no ``torchrun`` launched), else ``elsewhere``. It
-    keeps Hydra from making a run directory per data-parallel rank."""
-    return value if launched_rank() == 0 else elsewhere
-
-
 def register() -> None:
-    """Register the schemas and the resolver (idempotent)."""
-    OmegaConf.register_new_resolver("assist.rank_zero", on_rank_zero, replace=True)
+    """Register the schemas and the run-directory resolvers (idempotent)."""
+    rundirs.register_resolvers()
     store = ConfigStore.instance()
     store.store(group="env", name="build_schema", node=BuildEnvConfig)
     store.store(group="env", name="kitchen_schema", node=KitchenEnvConfig)
@@ -129,6 +124,7 @@ def register() -> None:
     from assist.learning.ppo import PPOConfig  # here, so that only register() knows the PPO schema
 
     store.store(group="algo", name="ppo_schema", node=PPOConfig)
+    store.store(group="logger", name="logger_schema", node=LoggerConfig)
     store.store(name="train_schema", node=TrainConfig)
 
 
@@ -147,8 +143,14 @@ def make_core(env: DictConfig, **changes) -> GameCore:
 
 
 def to_dataclass(cls, node: DictConfig):
-    """An instance of the dataclass ``cls`` from its config node."""
-    return cls(**OmegaConf.to_container(node, resolve=True))
+    """An instance of the dataclass ``cls`` from its config node (a key that ``cls`` has no
+    field for, e.g. one added with ``+key=value``, is a ValueError naming the fields)."""
+    values = OmegaConf.to_container(node, resolve=True)
+    fields = sorted(field.name for field in dataclasses.fields(cls))
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; its fields: {fields}")
+    return cls(**values)
 
 
 register()

@@ -1,30 +1,63 @@
 """TensorBoard logging for runs: scalar groups keyed ``prefix/name`` against env steps,
-text (evaluation transcripts) and hyperparameters with final metrics."""
+text (evaluation transcripts), pictures (evaluation end states) and hyperparameters with
+final metrics, all in the run directory's one event file."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
+SCALAR_PREFIXES = {
+    "charts": "self-play episodes that ended in the iteration: goal_pct, return, human_actions, ...",
+    "losses": "the learner: each loss term, total, grad_norm and the algorithm's diagnostics",
+    "search": "MCTS in self-play: simulations_per_s, depth, root_entropy",
+    "eval": "held-out evaluation: the metrics of results.json (means)",
+    "perf": "throughput: env_steps_per_s, updates_per_s",
+    "hparams": "the final evaluation's means, once at the end, for the HParams tab",
+}
+"""Every scalar key is ``<prefix>/<name>`` with one of these prefixes (README, "TensorBoard")."""
+
+
+@dataclasses.dataclass
+class LoggerConfig:
+    """The ``logger`` config group.
+
+    tensorboard: write TensorBoard events into the run directory (false: none at all,
+        e.g. for a large sweep read only through ``results.json``).
+    flush_secs: the longest time, in seconds, before logged values reach the event file
+        (how soon a running TensorBoard shows them).
+    """
+
+    tensorboard: bool = True
+    flush_secs: int = 30
+
+    def __post_init__(self):
+        if self.flush_secs < 1:
+            raise ValueError(f"logger.flush_secs={self.flush_secs} must be >= 1 (seconds)")
+
 
 class RunLogger:
-    """Writes TensorBoard events into ``run_dir`` (scalars, text and images).
+    """Writes TensorBoard events into ``run_dir`` (scalars, text and images); with
+    ``config.tensorboard`` false every call does nothing.
 
     purge_step: hide the run's earlier events at this step and later (a resumed run's
         events replace those written after its checkpoint, before it was killed).
-    active: False makes every method a no-op (data-parallel ranks other than 0).
+    active: False makes every call do nothing too (data-parallel ranks other than 0).
     """
 
-    def __init__(self, run_dir: Path, purge_step: int | None = None, active: bool = True):
-        self.writer = SummaryWriter(log_dir=str(run_dir), purge_step=purge_step) if active else None
+    def __init__(self, run_dir: Path, config: LoggerConfig | None = None, purge_step: int | None = None, active: bool = True):
+        config = config if config is not None else LoggerConfig()
+        writes = config.tensorboard and active
+        self.config = config
+        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=config.flush_secs, purge_step=purge_step) if writes else None
 
     def scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
-        if self.writer is None:
-            return
-        for key, value in values.items():
-            self.writer.add_scalar(f"{prefix}/{key}", value, step)
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"{prefix}/{key}", value, step)
 
     def text(self, tag: str, text: str, step: int) -> None:
         if self.writer is not None:

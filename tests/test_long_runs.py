@@ -23,11 +23,14 @@ from hydra.utils import get_class
 from safetensors.numpy import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import envs
 from assist.cli import CONFIG_DIR
 from assist.cli.train import Stopped, run
 from assist.learning import assistancezero
 from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
 from assist.learning.trainer import NonFiniteLossError, Trainer
+from assist.players import make_player
+from envs.core import ASSISTANT
 from tests.test_train import TINY, compose_train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,3 +248,12 @@ def test_the_slurm_requeue_launcher_composes_and_requeues():
     launcher = cfg.hydra.launcher
     assert get_class(launcher._target_).__name__ == "SlurmLauncher"
     assert launcher.max_num_timeout > 0 and launcher.signal_delay_s > 0 and cfg.resume
+
+
+def test_a_stored_run_of_the_earlier_flat_layout_still_loads_for_evaluation(tmp_path):
+    stored = ROOT / "results" / "assistancezero" / "kitchen_cake_or_pie_seed0"
+    core = envs.make_core("kitchen", variant="cake_or_pie")
+    assert make_player("assistancezero", core, ASSISTANT, run=str(stored)).evaluator.net is not None
+    run_dir = Path(shutil.copytree(stored, tmp_path / "run"))
+    with pytest.raises(CheckpointError, match="earlier version .* cannot continue it"):
+        run(compose_train(["env=kitchen", "human=model", *(o for o in TINY if o != "model=tiny"), "model=small", "resume=true"]), run_dir)

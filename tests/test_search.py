@@ -154,12 +154,12 @@ def kitchen_after_flour_and_sugar():
     return core, state
 
 
-@pytest.mark.parametrize("rule, cake_branch", [("posterior", -0.5), ("human", -0.5), ("paper", 0.5)])
+@pytest.mark.parametrize("rule, cake_branch", [("posterior", -0.5), ("human", -0.5), ("paper", 0.5), ("root", -0.5)])
 def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch):
     """Adding butter while the human adds eggs (so: cake) is a wrong block: the posterior
     and human-only rules price it at -1 (+0.5 for the human's eggs); the paper's rule
     prices the assistant's part under the 50/50 parent belief, as if butter were fine
-    half the time."""
+    half the time; the root rule prices both parts under that 50/50 belief."""
     core, state = kitchen_after_flour_and_sugar()
     evaluator = ExactKitchenEvaluator(core)
     mcts = MCTS(core, evaluator, SearchConfig(num_simulations=1, reward_belief=rule, dirichlet_fraction=0.0))

@@ -105,3 +105,13 @@ def test_bad_training_settings_fail_at_composition():
 
     with pytest.raises(ValueError, match="multiple"):
         AssistanceZeroConfig(rollout=5, sequence=2)
+
+
+def test_the_same_seed_trains_the_same_assistant(tmp_path):
+    overrides = ["env=kitchen", "human=model", "algo=ppo", "model=tiny", "algo.iterations=1", "algo.envs=4", "algo.rollout=4", "algo.epochs=1", "algo.minibatches=2", "algo.eval_episodes=8"]
+    first, second = (run(compose_train(overrides), tmp_path / name, progress=False) for name in ("a", "b"))
+    assert first == second
+    from safetensors.numpy import load_file
+
+    a, b = (load_file(tmp_path / name / "checkpoints" / "000001" / "model.safetensors") for name in ("a", "b"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[key], b[key]) for key in a)  # from the same initial weights

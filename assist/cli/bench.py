@@ -15,18 +15,22 @@ the figure is the tree + env overhead) and ``small`` (the ``small`` conv net thr
 ``search_time`` (wall time of one ``search`` call / simulations / B, in us) and
 ``search_rate`` (simulations x B per second).
 
-Each figure is the median of ``repeats`` runs of at least ``seconds`` each.
+Each figure is the median of ``repeats`` runs of at least ``seconds`` each. A progress
+bar over the runs goes to stderr when it is a terminal; stdout holds only the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 import envs
 from assist.models.base import ModelOutput
@@ -71,6 +75,11 @@ def core_stepper(core, batch: int, seed: int) -> Callable[[], int]:
     return step
 
 
+def core_rate(core, batch: int, seconds: float, seed: int) -> float:
+    """Steps per second of random legal play on ``core`` at batch ``batch``."""
+    return timed_rate(core_stepper(core, batch, seed), seconds)
+
+
 def pettingzoo_stepper(game: str, options: dict, seed: int) -> Callable[[], int]:
     """One step of one PettingZoo ``ParallelEnv`` with random legal actions; returns 1."""
     env = envs.game_module(game).parallel_env(**options)
@@ -88,17 +97,29 @@ def pettingzoo_stepper(game: str, options: dict, seed: int) -> Callable[[], int]
     return step
 
 
+def runs(rate: Callable[[int], float], repeats: int, bar: tqdm) -> list[float]:
+    """``rate(seed)`` for seeds 0 .. repeats - 1, advancing ``bar`` by one after each."""
+    rates = []
+    for seed in range(repeats):
+        rates.append(rate(seed))
+        bar.update()
+    return rates
+
+
 def figure(name: str, value: float, unit: str, **fields) -> None:
     """Print one figure as a JSON line (the value to 5 significant digits)."""
-    print(json.dumps({"name": name, **fields, "value": float(f"{value:.5g}"), "unit": unit}), flush=True)
+    tqdm.write(json.dumps({"name": name, **fields, "value": float(f"{value:.5g}"), "unit": unit}), file=sys.stdout)
+    sys.stdout.flush()
 
 
-def bench_env(preset: str, seconds: float, repeats: int, batches: list[int]) -> None:
+def bench_env(preset: str, seconds: float, repeats: int, batches: list[int], bar: tqdm) -> None:
+    """The ``env`` suite; ``bar`` advances by one per timed run."""
     core = envs.make_core("build", preset=preset)
+    bar.reset(total=(len(batches) + 1) * repeats)
     for batch in batches:
-        rates = [timed_rate(core_stepper(core, batch, seed), seconds) for seed in range(repeats)]
+        rates = runs(functools.partial(core_rate, core, batch, seconds), repeats, bar)
         figure("core_random_legal", statistics.median(rates), "steps/s", preset=preset, batch=batch)
-    rates = [timed_rate(pettingzoo_stepper("build", {"preset": preset}, seed), seconds) for seed in range(repeats)]
+    rates = runs(lambda seed: timed_rate(pettingzoo_stepper("build", {"preset": preset}, seed), seconds), repeats, bar)
     figure("pettingzoo_random_legal", statistics.median(rates), "steps/s", preset=preset, batch=1)
 
 
@@ -154,18 +175,24 @@ def searcher(mcts, batch: int, seed: int) -> tuple[Callable[[], tuple], Callable
     return setup, step
 
 
-def bench_search(preset: str, seconds: float, repeats: int, batches: list[int], simulations: int) -> None:
+def search_rate(mcts, batch: int, seconds: float, seed: int) -> float:
+    """Searches per second of ``mcts`` from ``batch`` fresh roots (the resets untimed)."""
+    setup, step = searcher(mcts, batch, seed)
+    return timed_rate(step, seconds, setup)
+
+
+def bench_search(preset: str, seconds: float, repeats: int, batches: list[int], simulations: int, bar: tqdm) -> None:
+    """The ``search`` suite; ``bar`` advances by one per timed run."""
     core = envs.make_core("build", preset=preset)
     config = SearchConfig(num_simulations=simulations)
-    for model, (evaluator, device) in search_evaluators(core).items():
+    evaluators = search_evaluators(core)
+    bar.reset(total=len(evaluators) * len(batches) * repeats)
+    for model, (evaluator, device) in evaluators.items():
         mcts = MCTS(core, evaluator, config)
         for batch in batches:
             setup, step = searcher(mcts, batch, seed=repeats)  # a seed no measured run uses
             step(*setup())  # warm-up (lazy torch and allocator set-up), not measured
-            rates = []
-            for seed in range(repeats):
-                setup, step = searcher(mcts, batch, seed)
-                rates.append(timed_rate(step, seconds, setup))
+            rates = runs(functools.partial(search_rate, mcts, batch, seconds), repeats, bar)
             fields = dict(model=model, device=device, preset=preset, batch=batch, simulations=simulations)
             figure("search_time", statistics.median(1e6 / (rate * simulations * batch) for rate in rates), "us/sim/game", **fields)
             figure("search_rate", statistics.median(rate * simulations * batch for rate in rates), "sims/s", **fields)
@@ -182,10 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     preset = args.preset or PRESETS[args.suite]
     batches = args.batches or BATCHES[args.suite]
-    if args.suite == "env":
-        bench_env(preset, args.seconds, args.repeats, batches)
-    else:
-        bench_search(preset, args.seconds, args.repeats, batches, args.simulations)
+    with tqdm(desc=f"bench {args.suite}", unit="run", disable=None, leave=False) as bar:
+        if args.suite == "env":
+            bench_env(preset, args.seconds, args.repeats, batches, bar)
+        else:
+            bench_search(preset, args.seconds, args.repeats, batches, args.simulations, bar)
 
 
 if __name__ == "__main__":

@@ -4,23 +4,25 @@ the table (goal %, human actions, assistant share, length, with 95% CIs)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from assist import config as schemas
 from assist import evaluation, recording
-from assist.cli import CONFIG_DIR
+from assist.cli import CONFIG_DIR, hydra_job
 from assist.players import make_player
 from envs.core import ASSISTANT, HUMAN
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig, out_dir: Path) -> dict:
-    """Evaluate and save into ``out_dir``; return the summary."""
+def run(cfg: DictConfig, out_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict:
+    """Evaluate and save into ``out_dir``; return the summary. ``overrides``: the command
+    line that made ``cfg``, kept in ``results.json`` (``meta.overrides``); ``progress``:
+    show a progress bar per assistant (on a terminal, and not while a person plays)."""
     core = schemas.make_core(cfg.env)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     entries = {name: {} for name in cfg.baselines}
@@ -28,13 +30,14 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     results, record = {}, [] if cfg.record else None
     for name, params in entries.items():
         assistant = make_player(name, core, ASSISTANT, **params)
-        results[name] = evaluation.evaluate(core, human, assistant, cfg.episodes, cfg.batch, cfg.seed, record=record)
+        bar = name if progress and "terminal" not in (cfg.human.name, name) else None
+        results[name] = evaluation.evaluate(core, human, assistant, cfg.episodes, cfg.batch, cfg.seed, record=record, progress=bar)
         if record is not None:
             seats = {HUMAN: {"player": cfg.human.name, "person": cfg.human.name == "terminal"}, ASSISTANT: {"player": name, "person": name == "terminal"}}
             recording.write(out_dir / f"recording_{name}.jsonl", recording.header(cfg.env.name, schemas.env_options(cfg.env), seats), record)
             record.clear()
     summary = evaluation.summarize(results, seed=cfg.seed)
-    meta = {"config": OmegaConf.to_container(cfg, resolve=True), "human": cfg.human.name}
+    meta = {"config": OmegaConf.to_container(cfg, resolve=True), "human": cfg.human.name, "overrides": list(overrides)}
     evaluation.save(out_dir, summary, meta)
     print(f"{cfg.env.name} ({schemas.env_options(cfg.env)}), human={cfg.human.name}, {cfg.episodes} episodes, 95% CIs")
     print(evaluation.markdown_table(summary))
@@ -44,7 +47,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    run(cfg, *hydra_job())
 
 
 if __name__ == "__main__":

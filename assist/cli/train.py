@@ -1,7 +1,10 @@
 """Train an assistant: ``python scripts/train.py env.preset=tiny algo.iterations=50``.
 
 The run directory holds the resolved config (``config.yaml``), TensorBoard events,
-``checkpoints/`` and ``results.json`` (the last held-out evaluation).
+``checkpoints/`` and ``results.json``: ``summary`` (the last held-out evaluation,
+``{algo: {metric: {mean, low, high, n}}}`` with 95% CIs over its episodes, the layout of
+``scripts/evaluate.py``'s), ``final_eval`` (its means), ``iterations``, ``env_steps``,
+``overrides`` (the command line's) and ``config``.
 
 Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
 starts the run if it has none). SIGINT or SIGTERM stops the run at the end of the current
@@ -17,40 +20,44 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from assist import config as schemas
-from assist.cli import CONFIG_DIR
+from assist import rundirs
+from assist.cli import CONFIG_DIR, hydra_job
 from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
 from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.trainer import NonFiniteLossError
-from assist.logger import flat_params
+from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
+from assist.models.torch_evaluator import resolve_device
 from assist.players import make_player
 from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
 
 
 def make_trainer(cfg: DictConfig, core, eval_core, net, human, eval_human, run_dir: Path, device: str = "auto", group: Group = SINGLE):
-    """The trainer of ``cfg.algo.name``."""
-    if cfg.algo.name == "assistancezero":
-        algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
-        search = schemas.to_dataclass(SearchConfig, cfg.search)
-        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, device, group)
-    if cfg.algo.name == "ppo":
-        from assist.learning.ppo import PPOConfig, PPOTrainer
+    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says (rank 0 only). Every
+    setting is checked before the logger writes anything into ``run_dir``."""
+    if cfg.algo.name not in ("assistancezero", "ppo"):
+        raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
+    from assist.learning.ppo import PPOConfig, PPOTrainer
 
-        algo = schemas.to_dataclass(PPOConfig, cfg.algo)
-        return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, group)
-    raise ValueError(f"unknown algo {cfg.algo.name!r}; valid: ['assistancezero', 'ppo']")
+    algo = schemas.to_dataclass({"assistancezero": AssistanceZeroConfig, "ppo": PPOConfig}[cfg.algo.name], cfg.algo)
+    search = schemas.to_dataclass(SearchConfig, cfg.search)
+    resolve_device(device)
+    logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger), active=group.is_main)
+    if cfg.algo.name == "assistancezero":
+        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
+    return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)
 
 
 class Stopped(Exception):
@@ -89,8 +96,10 @@ def stop_on_signals(received: list[int], escalate: bool = True, signums=(signal.
             signal.signal(signum, handler)
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict:
+def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict:
     """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means.
+    ``overrides``: the command line that made ``cfg``, kept in ``results.json``;
+    ``progress``: show a progress bar (on a terminal).
 
     Under ``torchrun`` every rank calls it and all use rank 0's ``run_dir``. Raises
     :class:`Stopped` when a signal stopped the run early.
@@ -102,12 +111,12 @@ def run(cfg: DictConfig, run_dir: Path) -> dict:
     group, device = distributed.init(cfg.device)
     try:
         with stop_on_signals(received := [], escalate=not group.distributed):
-            return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received)
+            return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received, overrides, progress)
     finally:
         distributed.finish(group)
 
 
-def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int]) -> dict:
+def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool) -> dict:
     main = group.is_main
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +136,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
         if main:
             print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
     try:
-        with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main else True) as bar:
+        with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main and show_progress else True) as bar:
 
             def progress(iteration: int, env_steps: int, latest: dict) -> None:
                 bar.update(iteration - bar.n)
@@ -139,7 +148,14 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
             raise Stopped(stop_requests[0] if stop_requests else signal.SIGTERM, trainer.iteration, run_dir)
         if main:
             trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
-            results = {"final_eval": final, "iterations": trainer.iteration, "env_steps": trainer.env_steps, "config": OmegaConf.to_container(cfg, resolve=True)}
+            results = {
+                "summary": {cfg.algo.name: {key: s._asdict() for key, s in trainer.last_eval.items()}},
+                "final_eval": final,
+                "iterations": trainer.iteration,
+                "env_steps": trainer.env_steps,
+                "overrides": list(overrides),
+                "config": OmegaConf.to_container(cfg, resolve=True),
+            }
             (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
             print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
         return final
@@ -150,9 +166,9 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
-        run(cfg, Path(HydraConfig.get().runtime.output_dir))
+        run(cfg, *hydra_job())
     except Stopped as stop:
-        if distributed.launched_rank() == 0:
+        if rundirs.launched_rank() == 0:
             print(stop, file=sys.stderr)
         sys.exit(stop.code)
     except (CheckpointError, CheckpointWriteError, NonFiniteLossError) as error:  # their messages say what to do

@@ -29,6 +29,7 @@ from assist.learning.distributed import SINGLE, Group
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import Rollout, SelfPlay
 from assist.learning.trainer import Stateful, Trainer
+from assist.logger import RunLogger
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player
 from assist.players.search import SearchPlayer
@@ -148,9 +149,10 @@ class AssistanceZeroTrainer(Trainer):
         run_dir: Path,
         seed: int,
         device: str = "auto",
+        logger: RunLogger | None = None,
         group: Group = SINGLE,
     ):
-        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, group)
+        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, logger, group)
         self.search = search
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
         self.replay = SequenceReplay(config.replay)

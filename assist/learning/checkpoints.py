@@ -60,10 +60,11 @@ class RankState(NamedTuple):
 
 
 class Loaded(NamedTuple):
-    """A checkpoint as read back: ``trainer`` (counters, latest evaluation) and this rank's state."""
+    """A checkpoint as read back: the counters, the latest evaluation (``{metric: {mean,
+    low, high, n}}``) and this rank's state."""
 
     counters: dict[str, int]
-    latest: dict[str, float]
+    last_eval: dict[str, dict[str, float]]
     rank: RankState
 
 
@@ -117,7 +118,7 @@ class RunCheckpoint:
     def fix(self) -> str:
         return f"delete {self.directory} to start the run afresh, or point hydra.run.dir at a new folder"
 
-    def save(self, net: nn.Module, optimizer: torch.optim.Optimizer, counters: dict[str, int], latest: dict[str, float], rank: RankState) -> None:
+    def save(self, net: nn.Module, optimizer: torch.optim.Optimizer, counters: dict[str, int], last_eval: dict[str, dict[str, float]], rank: RankState) -> None:
         """Write a checkpoint (a collective: every rank calls it with its own ``rank`` state)."""
         group, name = self.group, f"{counters['iteration']:06d}"
         staging = self.directory / f"{TEMPORARY}{name}"
@@ -125,7 +126,7 @@ class RunCheckpoint:
         def write() -> None:
             if group.is_main:
                 save_weights(staging / MODEL, net)
-                atomic_write(staging / TRAINER, _serialize({"optimizer": optimizer.state_dict(), "counters": counters, "latest": latest}))
+                atomic_write(staging / TRAINER, _serialize({"optimizer": optimizer.state_dict(), "counters": counters, "last_eval": last_eval}))
             self._save_rank(staging, rank)
 
         error = _attempt(self._stage, staging) if group.is_main else None
@@ -173,8 +174,8 @@ class RunCheckpoint:
             return None
         try:
             manifest = json.loads(manifest_path.read_text())
-            folder = self.directory / manifest["checkpoint"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+            folder = self.directory / manifest.get("checkpoint", ".")  # the earlier layout: one flat folder
+        except (OSError, json.JSONDecodeError, AttributeError, TypeError) as error:
             raise CheckpointError(f"{manifest_path} is unreadable ({error!r}); {self.fix}") from error
         saved_ranks = manifest.get("world_size", 1)
         if saved_ranks != self.group.world_size:
@@ -203,6 +204,11 @@ class RunCheckpoint:
         if not self.load_model(net):
             return None
         folder = self.current()
+        if folder == self.directory:
+            raise CheckpointError(
+                f"{self.directory / MANIFEST} is a checkpoint of an earlier version (weights and optimizer only): it serves to "
+                f"evaluate the run (assistant.params.run) but cannot continue it; {self.fix}"
+            )
         trainer = self._torch_file(folder / TRAINER)
         try:
             optimizer.load_state_dict(trainer["optimizer"])
@@ -212,7 +218,7 @@ class RunCheckpoint:
         parts = {path.name[len(prefix) + 1 : -len(".safetensors")]: self._arrays(path) for path in sorted(folder.glob(f"{prefix}.*.safetensors"))}
         own = self._torch_file(folder / f"{prefix}.pt")
         rank = RankState(own["rng"], parts, own["weights"])
-        return Loaded(trainer["counters"], trainer.get("latest", {}), rank)
+        return Loaded(trainer["counters"], trainer.get("last_eval", {}), rank)
 
     def part_file(self, part: str) -> Path:
         """Where this rank's ``part`` arrays of the current checkpoint are (for error messages)."""

@@ -76,11 +76,6 @@ SINGLE = Group()
 """A run in one process."""
 
 
-def launched_rank() -> int:
-    """The rank ``torchrun`` gave this process (0 when it was not launched by torchrun)."""
-    return int(os.environ.get("RANK", "0"))
-
-
 def init(device: str) -> tuple[Group, str]:
     """Join the process group ``torchrun`` set up (if any); the group and this rank's device.
 

@@ -40,6 +40,7 @@ from assist.learning.assistancezero import unroll
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.selfplay import RunningGames
 from assist.learning.trainer import Trainer
+from assist.logger import RunLogger
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player, Turn
 from assist.players.policy import PolicyPlayer
@@ -290,9 +291,10 @@ class PPOTrainer(Trainer):
         run_dir: Path,
         seed: int,
         device: str = "auto",
+        logger: RunLogger | None = None,
         group: Group = SINGLE,
     ):
-        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, group)
+        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, logger, group)
         self.selfplay = PolicySelfPlay(core, human, PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True), config.envs, self.rng, config.reward)
 
     def advantages(self, rollout: PolicyRollout) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ draws the same numbers and sees the same data as one that never stopped.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from assist import evaluation
 from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
 from assist.learning.distributed import Group
 from assist.logger import RunLogger
@@ -55,7 +57,9 @@ class Trainer:
     directory.
     """
 
-    def __init__(self, core: GameCore, eval_core: GameCore, net: nn.Module, eval_human, config, run_dir: Path, seed: int, device: str, group: Group):
+    def __init__(
+        self, core: GameCore, eval_core: GameCore, net: nn.Module, eval_human, config, run_dir: Path, seed: int, device: str, logger: RunLogger | None, group: Group
+    ):
         self.core, self.eval_core, self.net, self.config, self.eval_human = core, eval_core, net, config, eval_human
         self.run_dir, self.seed, self.group = Path(run_dir), seed, group
         self.rng = np.random.default_rng(rank_seed(seed, group.rank))
@@ -65,14 +69,14 @@ class Trainer:
         group.broadcast(net.state_dict().values())  # every rank starts from rank 0's weights
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
         self.checkpoint = RunCheckpoint(self.run_dir / "checkpoints", group)
-        self.logger = RunLogger(self.run_dir, active=group.is_main)
+        self.logger = logger if logger is not None else RunLogger(self.run_dir, active=group.is_main)
         self.iteration = 0
         self.env_steps = 0
         self.skipped_updates = 0
         """Updates skipped because the loss or its gradient was not finite (the whole run)."""
         self.nonfinite_streak = 0
-        self.latest: dict[str, float] = {}
-        """The latest held-out evaluation's means."""
+        self.last_eval: Mapping[str, evaluation.Summary] = {}
+        """The latest held-out evaluation (``{metric: Summary}``, with 95% CIs over its episodes); empty until the first."""
         self.stop_requests: list[int] = []
         """Signal numbers received: any stops the run at the end of the current iteration, after a checkpoint."""
         self.stopped = False
@@ -138,7 +142,7 @@ class Trainer:
         final = self.iteration == cfg.iterations
         if main and (self.iteration % cfg.eval_every == 0 or final):
             episodes: list[dict] = []
-            self.latest = {key: s.mean for key, s in self.evaluate(record=episodes).items()}
+            self.last_eval = self.evaluate(record=episodes)
             self.logger.scalars("eval", self.latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
             self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
@@ -149,6 +153,11 @@ class Trainer:
 
     # -------------------------------------------------------------- checkpoints
 
+    @property
+    def latest(self) -> dict[str, float]:
+        """The latest held-out evaluation's means."""
+        return {key: summary.mean for key, summary in self.last_eval.items()}
+
     def counters(self) -> dict[str, int]:
         return {"iteration": self.iteration, "env_steps": self.env_steps, "skipped_updates": self.skipped_updates, "nonfinite_streak": self.nonfinite_streak}
 
@@ -156,7 +165,8 @@ class Trainer:
         """Write a checkpoint of everything the run needs to continue exactly (a collective)."""
         self.logger.flush()  # events up to this checkpoint are on disk with it
         rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()}, weights_digest(self.net))
-        self.checkpoint.save(self.net, self.optimizer, self.counters(), self.latest, rank)
+        last_eval = {key: {name: value.item() if hasattr(value, "item") else value for name, value in summary._asdict().items()} for key, summary in self.last_eval.items()}
+        self.checkpoint.save(self.net, self.optimizer, self.counters(), last_eval, rank)
         self.saved_iteration = self.iteration
 
     def resume(self) -> bool:
@@ -181,9 +191,9 @@ class Trainer:
         self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
         self.saved_iteration = self.iteration
         self.skipped_updates, self.nonfinite_streak = counters.get("skipped_updates", 0), counters.get("nonfinite_streak", 0)
-        self.latest = dict(loaded.latest)
+        self.last_eval = {key: evaluation.Summary(**summary) for key, summary in loaded.last_eval.items()}
         self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
-        self.logger = RunLogger(self.run_dir, purge_step=self.env_steps + 1, active=self.group.is_main)
+        self.logger = RunLogger(self.run_dir, self.logger.config, purge_step=self.env_steps + 1, active=self.group.is_main)
         return True
 
 

@@ -6,8 +6,8 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 ``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, ``terminal`` (a person), and for
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
 ``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
-exact model); ``assistancezero`` loads a trained
-assistant from its run directory (``run=runs/train/...``).
+exact model); ``assistancezero`` and ``ppo`` load a trained assistant from its run
+directory (``run=runs/train/...``), and ``trained`` loads either, as its run was trained.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from assist.players.base import BasePlayer, Player, Turn
 from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
-from assist.players.trained import assistancezero
+from assist.players.trained import assistancezero, ppo, trained
 from envs.core import GameCore
 
 PLAYERS = {
@@ -35,6 +35,8 @@ PLAYERS = {
     "bayes": BayesOptimalPlayer,
     "exact_search": exact_search,
     "assistancezero": assistancezero,
+    "ppo": ppo,
+    "trained": trained,
 }
 
 

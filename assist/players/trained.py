@@ -1,4 +1,5 @@
-"""Assistants trained by ``scripts/train.py``, loaded from their run directory.
+"""Assistants trained by ``scripts/train.py``, loaded from their run directory: an
+AssistanceZero run plays through its search, a PPO run from its policy alone.
 
 A run directory holds the resolved config (``config.yaml``: the model and search
 settings) and ``checkpoints/``; the network is rebuilt from the config and its weights
@@ -15,6 +16,7 @@ from omegaconf import OmegaConf
 from assist.learning.checkpoints import RunCheckpoint
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
+from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
@@ -40,3 +42,22 @@ def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, de
     search = SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
     search = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=simulations or search.num_simulations)
     return SearchPlayer(core, seat, TorchEvaluator(net, device=device), search)
+
+
+def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str = "auto") -> PolicyPlayer:
+    """The PPO assistant of training run ``run``: its network's policy (best legal action,
+    or a sample), no search, as PPO is trained and evaluated."""
+    net, _ = load_network(core, run)
+    return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
+
+
+TRAINED = {"assistancezero": assistancezero, "ppo": ppo}
+"""The player of each training algorithm (``algo.name`` in a run's config)."""
+
+
+def trained(core: GameCore, seat: str, run: str, device: str = "auto"):
+    """The assistant of any training run, played as its algorithm plays it."""
+    name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
+    if name not in TRAINED:
+        raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
+    return TRAINED[name](core, seat, run, device=device)

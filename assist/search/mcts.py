@@ -27,7 +27,7 @@ from assist.search.tree import UNUSED, Tree
 from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
 
 ROOTS = ("puct", "gumbel")
-REWARD_BELIEFS = ("paper", "posterior", "human")
+REWARD_BELIEFS = ("paper", "posterior", "human", "root")
 
 
 @dataclasses.dataclass
@@ -58,6 +58,11 @@ class SearchConfig:
         no-op): unbiased like ``"posterior"`` without reading the assistant's own action.
         The default: on kitchen ``cake_or_pie`` a trained network searched this way
         reached 99% of the Bayes-optimal return, against 85% with ``"paper"``.
+        ``"root"``: both parts of every edge under the root's belief. The tree then
+        ignores what the human's simulated actions would reveal, but its rewards sum to
+        the change of one expected score, so no cycle of moves can gain from beliefs
+        that disagree along a path (with a learned belief on ``build``, breaking a block
+        the belief doubts and rebuilding it is such a cycle). No extra model call.
     gumbel_actions: m, the root actions the Gumbel root considers.
     gumbel_scale: scale of the root's Gumbel noise (0: deterministic, for evaluation).
     reward_slots: how many of a node's K slots go to the actions with the highest
@@ -280,6 +285,9 @@ class MCTS:
         tree.parent_slot[games, new] = slots
         tree.human_action[games, new] = human
         self._evaluate_nodes(tree, games, np.full(len(games), new), tree.memory[games, parents], rng)
+        if self.config.reward_belief == "root":
+            tree.reward[games, new] = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, 0])).sum(axis=1)
+            return
         child = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, new]))
         assistant_part = self.core.expected_reward(result.transition, self._assistant_belief(tree, games, parents, human, new))[:, 1]
         tree.reward[games, new] = assistant_part + child[:, 0]

@@ -1,0 +1,161 @@
+"""Compare trained assistants with the baselines on the same held-out episodes.
+
+    python scripts/compare.py RUN [RUN ...] --out DIR [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000]
+
+Each RUN is a training run directory of ``scripts/train.py``; all must share the game
+and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
+held-out goals for ``build``). Every run is played as its algorithm plays it
+(AssistanceZero through its search, PPO from its policy) on the same episode seeds as
+the baselines (``noop`` is the human alone). Rows per algorithm pool the runs (training
+seeds): the mean over runs of each run's mean, with a Student-t 95% interval over runs;
+each run also gets its own row with a bootstrap interval over episodes. ``human_actions
+ratio`` divides by the human-alone mean. Writes ``results.md`` and ``results.json`` into
+``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from assist import config as schemas
+from assist import evaluation
+from assist.players import make_player
+from assist.sweep import seed_interval
+from envs.core import ASSISTANT, HUMAN
+
+HUMAN_ALONE = "noop"
+
+
+def read_runs(runs: list[Path]) -> list[dict]:
+    """Each run's config (``config.yaml``) and training record (``results.json``); the
+    runs must share the game and human model."""
+    records = []
+    for run in runs:
+        if not (run / "config.yaml").exists() or not (run / "results.json").exists():
+            raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
+        records.append({"run": run, "config": OmegaConf.load(run / "config.yaml"), "results": json.loads((run / "results.json").read_text())})
+    first = records[0]["config"]
+    for record in records[1:]:
+        for key in ("env", "human"):
+            if record["config"][key] != first[key]:
+                raise ValueError(f"{record['run']} has another {key} than {records[0]['run']}: compare runs of one game and human model")
+    return records
+
+
+def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
+    """Per metric, the mean over runs with a t-interval (a single run: no interval)."""
+    out = {}
+    for key in per_run[0]:
+        values = [m[key] for m in per_run]
+        out[key] = seed_interval(values) if len(values) > 1 else evaluation.Summary(values[0], float("nan"), float("nan"), 1)
+    return out
+
+
+def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int) -> dict:
+    """Evaluate baselines and runs on the same episodes; the tables' data."""
+    records = read_runs(runs)
+    cfg = records[0]["config"]
+    core = schemas.make_core(cfg.env)
+    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
+    if HUMAN_ALONE not in baselines:
+        baselines = [HUMAN_ALONE, *baselines]
+    per_episode = {name: evaluation.evaluate(core, human, make_player(name, core, ASSISTANT), episodes, batch, seed) for name in baselines}
+    per_algo: dict[str, list[dict]] = {}
+    for record in records:
+        metrics = evaluation.evaluate(core, human, make_player("trained", core, ASSISTANT, run=str(record["run"])), episodes, batch, seed)
+        record["metrics"] = metrics
+        per_algo.setdefault(record["config"].algo.name, []).append(record)
+    alone = float(per_episode[HUMAN_ALONE]["human_actions"].mean())
+    baseline_rows = evaluation.summarize(per_episode, seed=seed)
+    algo_rows = {
+        algo: pooled([{key: float(v.mean()) for key, v in r["metrics"].items()} for r in group]) for algo, group in per_algo.items()
+    }
+    run_rows = {
+        f"{r['config'].algo.name} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"] for r in records
+    }
+    training = [
+        {
+            "run": str(r["run"]),
+            "algo": r["config"].algo.name,
+            "seed": int(r["config"].seed),
+            "env_steps": r["results"].get("env_steps"),
+            "wall_seconds": r["results"].get("wall_seconds"),
+        }
+        for r in records
+    ]
+    return {
+        "human_alone_actions": alone,
+        "baselines": baseline_rows,
+        "algorithms": algo_rows,
+        "runs": run_rows,
+        "training": training,
+        "meta": {
+            "env": OmegaConf.to_container(cfg.env),
+            "human": OmegaConf.to_container(cfg.human),
+            "episodes": episodes,
+            "seed": seed,
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.platform()}",
+        },
+    }
+
+
+def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
+    """The comparison as Markdown: one table of baselines and pooled algorithms, one per run."""
+    alone = data["human_alone_actions"]
+
+    def row(name: str, cells: dict[str, evaluation.Summary]) -> str:
+        parts = [f"{cells[m].mean:.2f} [{cells[m].low:.2f}, {cells[m].high:.2f}]" for m in metrics]
+        ratio = cells["human_actions"].mean / alone if alone > 0 else float("nan")
+        return f"| {name} | {cells[metrics[0]].n} | " + " | ".join(parts) + f" | {ratio:.2f} |"
+
+    head = "| assistant | n | " + " | ".join(metrics) + " | human_actions ratio |"
+    rule = "|---|---:|" + "---:|" * (len(metrics) + 1)
+    main = [head, rule]
+    main += [row(name, cells) for name, cells in data["baselines"].items()]
+    main += [row(f"**{name}** (over seeds)", cells) for name, cells in data["algorithms"].items()]
+    runs = [head, rule] + [row(name, cells) for name, cells in data["runs"].items()]
+    train = ["| run | algo | seed | env steps | wall-clock (s) |", "|---|---|---:|---:|---:|"]
+    train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {t['wall_seconds'] if t['wall_seconds'] is None else round(t['wall_seconds'])} |" for t in data["training"]]
+    n = "n: episodes for baselines and single runs, runs (seeds) for pooled rows (t-interval over their means)"
+    return "\n".join(["## Baselines and algorithms", "", *main, "", n, "", "## Each run", "", *runs, "", "## Training", "", *train, ""])
+
+
+def to_json(data: dict) -> dict:
+    """``data`` with every :class:`~assist.evaluation.Summary` as a dict."""
+
+    def table(rows):
+        return {name: {key: s._asdict() for key, s in cells.items()} for name, cells in rows.items()}
+
+    return {**data, "baselines": table(data["baselines"]), "algorithms": table(data["algorithms"]), "runs": table(data["runs"])}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="+", help="training run directories")
+    parser.add_argument("--out", type=Path, required=True, help="where to write results.md and results.json")
+    parser.add_argument("--baselines", nargs="*", default=["noop", "oracle"], help="assistants by name (default: noop oracle)")
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = markdown(data)
+    (args.out / "results.md").write_text(text)
+    (args.out / "results.json").write_text(json.dumps(to_json(data), indent=2, default=str) + "\n")
+    print(text)
+    print(f"saved {args.out / 'results.md'} and {args.out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
