@@ -17,6 +17,7 @@ import envs
 from assist import rundirs
 from assist.learning.assistancezero import AssistanceZeroConfig
 from assist.logger import LoggerConfig
+from assist.learning.bc import BCTrainConfig
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
@@ -109,6 +110,43 @@ class EvaluateConfig:
     """Save every episode to ``recording.jsonl`` in the run directory."""
 
 
+@dataclasses.dataclass
+class PlayConfig:
+    """``scripts/play.py``: a person plays one seat; the other seat's player is chosen by
+    name from its group (``human=...`` when the person is the assistant, ``assistant=...``
+    when the person is the human)."""
+
+    env: Any = MISSING
+    human: PlayerConfig = MISSING
+    assistant: PlayerConfig = MISSING
+    seat: str = "human"
+    """The person's seat: ``human`` (sees the goal) or ``assistant``."""
+    ui: str = "terminal"
+    """``terminal`` or ``browser``."""
+    seed: int = 0
+    episodes: int = 1
+    """Terminal: episodes to play (``quit`` or end of input stops sooner)."""
+    timeout: Optional[float] = None
+    """Terminal: seconds to wait for a line before the step is a no-op (None: wait)."""
+    tick_ms: int = 500
+    """Browser: milliseconds between ticks (the assistant acts every tick)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    """Browser: the port to serve on (0: any free port, printed at start)."""
+
+
+@dataclasses.dataclass
+class TrainBCConfig:
+    """``scripts/train_bc.py``: clone the human seat of recorded episodes (see
+    :mod:`assist.learning.bc`); the run directory becomes the model folder."""
+
+    data: str = MISSING
+    """A recording (``.jsonl``) or a folder holding recordings, all of one game."""
+    fit: BCTrainConfig = dataclasses.field(default_factory=BCTrainConfig)
+    threads: int = 1
+    """CPU threads for torch (0: torch's default)."""
+
+
 def register() -> None:
     """Register the schemas and the run-directory resolvers (idempotent)."""
     rundirs.register_resolvers()
@@ -126,6 +164,8 @@ def register() -> None:
     store.store(group="algo", name="ppo_schema", node=PPOConfig)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
     store.store(name="train_schema", node=TrainConfig)
+    store.store(name="play_schema", node=PlayConfig)
+    store.store(name="train_bc_schema", node=TrainBCConfig)
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:

@@ -20,7 +20,8 @@ Format ``assist-recording/v1``: a UTF-8 text file, one JSON object per line.
   person played. Replaying the actions from the seed reproduces the episode.
 
 Files are parsed as JSON only, never evaluated; a malformed file raises a ValueError
-naming the file, the line and what was expected.
+naming the file, the line and what was expected. ``docs/recordings.md`` describes the
+format for users, with the tools that write and read it.
 """
 
 from __future__ import annotations
@@ -67,14 +68,17 @@ def episode_lines(episodes: Episodes, goals: np.ndarray, first: int = 0) -> list
     return lines
 
 
+def dumps(head: dict[str, Any], lines: list[dict[str, Any]]) -> str:
+    """The text of a recording: the header line, then one line per episode."""
+    return "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in [head, *lines])
+
+
 def write(path: str | Path, head: dict[str, Any], lines: list[dict[str, Any]]) -> None:
     """Write a recording (header + episode lines) to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for obj in [head, *lines]:
-            f.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    tmp.write_text(dumps(head, lines), encoding="utf-8")
     tmp.replace(path)
 
 

@@ -154,8 +154,9 @@ class GameCore(Protocol):
     def describe_observation(self, observation: dict[str, np.ndarray], agent: str) -> str:
         """A compact prompt an LM can read, from one game's observation (no batch axis)."""
 
-    def render_ansi(self, state: BatchState, row: int = 0) -> str:
-        """A text picture of game ``row``."""
+    def render_ansi(self, state: BatchState, row: int = 0, goal: bool = True) -> str:
+        """A text picture of game ``row``; ``goal=False`` leaves out the goal and the
+        progress or return that would reveal it (for a person in the assistant's seat)."""
 
     def render_rgb(self, state: BatchState, row: int = 0) -> np.ndarray:
         """An [H, W, 3] uint8 picture of game ``row``."""

@@ -67,3 +67,15 @@ def test_stub_evaluator_is_an_evaluator_the_search_accepts():
     assert isinstance(stub, Evaluator)
     out = MCTS(core, stub, SearchConfig(num_simulations=4)).search(core.reset(3, np.random.default_rng(0)), stub.initial_memory(3), np.random.default_rng(1))
     assert np.all(out.tree.slot_visits[:, 0].sum(axis=1) == 4) and np.allclose(out.target.sum(axis=1), 1)
+
+
+def test_llm_suite_prints_cached_and_uncached_scoring_rates_and_their_ratio(capsys, tiny_lm_dir):
+    figures = run(capsys, ["llm", *TINY, "--model", str(tiny_lm_dir), "--steps", "3"])
+    assert [(f["name"], f["batch"], f["unit"]) for f in figures] == [
+        (name, batch, unit)
+        for batch in (1, 2)
+        for name, unit in (("score_cached", "actions/s"), ("score_uncached", "actions/s"), ("score_speedup", "x"))
+    ]
+    for cached, uncached, speedup in zip(figures[::3], figures[1::3], figures[2::3]):
+        assert speedup["value"] == pytest.approx(cached["value"] / uncached["value"], rel=0.01)
+        assert speedup["value"] > 1 and cached["candidates"] > 1 and cached["prompt_tokens"] > 10

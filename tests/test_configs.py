@@ -19,7 +19,7 @@ from assist.search.mcts import SearchConfig
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir() and group.name != "hydra"}
 LAUNCHERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml"))
-PRIMARY = {"evaluate": ("env", "human", "assistant", "sweep"), "train": ("env", "human", "model", "search", "algo", "logger", "experiment", "sweep")}
+PRIMARY = {"evaluate": ("env", "human", "assistant", "sweep"), "train": ("env", "human", "model", "search", "algo", "logger", "experiment", "sweep"), "play": ("env", "human", "assistant")}
 CASES = [(primary, group, option) for primary, groups in PRIMARY.items() for group in groups for option in GROUPS[group]]
 
 
@@ -80,7 +80,7 @@ def accepts(primary, key):
 @pytest.mark.parametrize("sweep", GROUPS["sweep"])
 def test_every_value_of_every_sweep_composes(sweep):
     values = swept_values(sweep)
-    primaries = [primary for primary in PRIMARY if all(accepts(primary, key) for key in values)]
+    primaries = [primary for primary in PRIMARY if "sweep" in PRIMARY[primary] and all(accepts(primary, key) for key in values)]
     assert primaries, f"sweep {sweep} sweeps keys {sorted(values)} that no primary config has"
     for primary in primaries:
         for key, options in values.items():

@@ -19,8 +19,9 @@ def core():
 
 
 TABULAR_ONLY = {"model", "bayes", "exact_search"}
-NEEDS_MORE = {"terminal", "assistancezero"}  # a person; a training run (tests/test_train.py)
-SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT}
+# a person; a training run (tests/test_train.py, tests/test_compare.py, tests/test_bc.py); a model directory (tests/test_llm_players.py)
+NEEDS_MORE = {"terminal", "assistancezero", "ppo", "trained", "bc", "llm", "llm_text"}
+SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT, "llm": ASSISTANT}
 CASES = [
     (game, name, seat)
     for game in ("build", "kitchen")

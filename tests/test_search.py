@@ -27,7 +27,7 @@ class StubEvaluator:
     def initial_memory(self, batch):
         return np.zeros((batch, self.memory_size), np.float32)
 
-    def evaluate(self, observation, memory):
+    def evaluate(self, observation, memory, legal=None):
         B = len(memory)
         F, K = self.core.goal_shape
         step = np.asarray(next(v for k, v in observation.items() if k in ("step", "t"))).reshape(B, -1)[:, 0]
@@ -72,8 +72,8 @@ def test_an_unvisited_slot_with_a_positive_expected_reward_is_tried():
     belief[0, v, 2 + p] = 1.0  # the model is sure this placement is in the goal
 
     class SureModel(StubEvaluator):
-        def evaluate(self, observation, memory):
-            output, memory = super().evaluate(observation, memory)
+        def evaluate(self, observation, memory, legal=None):
+            output, memory = super().evaluate(observation, memory, legal)
             return output._replace(goal_logits=np.log(np.broadcast_to(belief, output.goal_logits.shape) + 1e-9)), memory
 
     mcts.evaluator = SureModel(core)

@@ -2,6 +2,7 @@
 
     python scripts/bench.py env [--preset mbag] [--seconds 5] [--repeats 3]
     python scripts/bench.py search [--preset small] [--simulations 32] [--seconds 5] [--repeats 3]
+    python scripts/bench.py llm [--preset small] [--model DIR] [--steps 20] [--seconds 5] [--repeats 3]
 
 ``env``: environment steps per second with uniformly random legal actions for both
 players, legal masks included: the batched core at B = 1, 64, 1024 and one game
@@ -14,6 +15,14 @@ the figure is the tree + env overhead) and ``small`` (the ``small`` conv net thr
 :class:`TorchEvaluator`, on CUDA when available, else the CPU). Per (model, B):
 ``search_time`` (wall time of one ``search`` call / simulations / B, in us) and
 ``search_rate`` (simulations x B per second).
+
+``llm``: how fast the LM assistant scores the assistant's legal actions (their text after
+the prompt, :mod:`assist.llm.scoring`) on B `build` games after ``steps`` random legal
+steps (so the prompts list blocks), with the default small LM (``--model``: any local
+model directory): ``score_cached`` (each prompt encoded once, candidates run against its
+cached keys and values) and ``score_uncached`` (every prompt + candidate in full), in
+actions/s, and ``score_speedup``, their ratio. The figures also give the mean prompt
+length and the candidates per game.
 
 Each figure is the median of ``repeats`` runs of at least ``seconds`` each. A progress
 bar over the runs goes to stderr when it is a terminal; stdout holds only the figures.
@@ -40,9 +49,9 @@ from assist.players.sampling import sample_legal
 from assist.search.mcts import MCTS, SearchConfig
 from envs.core import AGENTS, ASSISTANT, HUMAN
 
-PRESETS = {"env": "mbag", "search": "small"}
+PRESETS = {"env": "mbag", "search": "small", "llm": "small"}
 """Default `build` preset of each suite."""
-BATCHES = {"env": [1, 64, 1024], "search": [1, 16, 256]}
+BATCHES = {"env": [1, 64, 1024], "search": [1, 16, 256], "llm": [1, 8]}
 """Default batch sizes of each suite."""
 
 
@@ -142,7 +151,9 @@ class StubEvaluator:
     def initial_memory(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.memory_size), np.float32)
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         B = len(memory)
         output = ModelOutput(
             policy_logits=np.broadcast_to(self.policy, (B,) + self.policy.shape),
@@ -198,22 +209,66 @@ def bench_search(preset: str, seconds: float, repeats: int, batches: list[int], 
             figure("search_rate", statistics.median(rate * simulations * batch for rate in rates), "sims/s", **fields)
 
 
+def played_state(core, batch: int, steps: int, seed: int):
+    """``batch`` games of ``core`` after ``steps`` random legal steps of both seats."""
+    rng = np.random.default_rng(seed)
+    state = core.reset(batch, rng)
+    for _ in range(steps):
+        core.step(state, np.stack([sample_legal(core.legal_mask(state, agent), rng) for agent in AGENTS], axis=1))
+    return state
+
+
+def bench_llm(preset: str, seconds: float, repeats: int, batches: list[int], model: str | None, steps: int, bar: tqdm) -> None:
+    """The ``llm`` suite; ``bar`` advances by one per timed run."""
+    import torch  # here: the other suites need neither torch's threads set nor transformers
+
+    from assist.llm.encoding import TextEncoder
+    from assist.llm.lm import ensure_default_lm, load_lm
+    from assist.llm.scoring import score_cached, score_uncached
+
+    core = envs.make_core("build", preset=preset)
+    lm, tokenizer = load_lm(ensure_default_lm() if model is None else model, "cuda" if torch.cuda.is_available() else "cpu")
+    encoder = TextEncoder(core, tokenizer)
+    bar.reset(total=len(batches) * 2 * repeats)
+    for batch in batches:
+        state = played_state(core, batch, steps, seed=0)
+        prompts, candidates, _ = encoder.batch(core.observe(state, ASSISTANT), core.legal_mask(state, ASSISTANT), lm.device)
+        fields = dict(model=model or "default", device=str(lm.device), preset=preset, batch=batch, steps=steps)
+        fields.update(prompt_tokens=round(float(prompts.mask.sum()) / batch, 1), candidates=round(len(candidates.prompt) / batch, 1))
+        rates = {}
+        for name, score in (("score_cached", score_cached), ("score_uncached", score_uncached)):
+
+            def step(score=score) -> int:
+                with torch.inference_mode():
+                    score(lm, prompts, candidates)
+                return len(candidates.prompt)
+
+            step()  # warm-up, not measured
+            rates[name] = statistics.median(runs(lambda seed, step=step: timed_rate(step, seconds), repeats, bar))
+            figure(name, rates[name], "actions/s", **fields)
+        figure("score_speedup", rates["score_cached"] / rates["score_uncached"], "x", **fields)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["env", "search"], help="what to measure")
-    parser.add_argument("--preset", help="build preset (default: mbag for env, small for search)")
+    parser.add_argument("suite", choices=["env", "search", "llm"], help="what to measure")
+    parser.add_argument("--preset", help="build preset (default: mbag for env, small for search and llm)")
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum seconds per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is printed)")
-    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 1 64 1024 for env, 1 16 256 for search)")
+    parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default: 1 64 1024 for env, 1 16 256 for search, 1 8 for llm)")
     parser.add_argument("--simulations", type=int, default=32, help="simulations per search (search suite)")
+    parser.add_argument("--model", help="local model directory (llm suite; default: the default small LM)")
+    parser.add_argument("--steps", type=int, default=20, help="random steps played before scoring (llm suite)")
     args = parser.parse_args(argv)
     preset = args.preset or PRESETS[args.suite]
     batches = args.batches or BATCHES[args.suite]
     with tqdm(desc=f"bench {args.suite}", unit="run", disable=None, leave=False) as bar:
         if args.suite == "env":
             bench_env(preset, args.seconds, args.repeats, batches, bar)
-        else:
+        elif args.suite == "search":
             bench_search(preset, args.seconds, args.repeats, batches, args.simulations, bar)
+        else:
+            bench_llm(preset, args.seconds, args.repeats, batches, args.model, args.steps, bar)
 
 
 if __name__ == "__main__":

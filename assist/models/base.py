@@ -35,6 +35,10 @@ class Evaluator(Protocol):
 
     ``memory`` is the recurrent state carried through time, [B, M] float32 (M may be 0
     for a memoryless model); the search stores it per tree node.
+
+    ``legal`` ([B, A] bool, optional) is the assistant's legal actions. Callers that know
+    them pass them: a model that scores actions one by one (the LM assistant) then scores
+    only these and gives the others ``-inf``; models with a fixed output layer ignore it.
     """
 
     memory_size: int
@@ -42,7 +46,9 @@ class Evaluator(Protocol):
     def initial_memory(self, batch: int) -> np.ndarray:
         """[batch, M] float32 memory at the start of an episode."""
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         """Outputs for the assistant's ``observation`` (arrays with leading B) after
         ``memory``; returns them and the memory that includes this observation."""
 

@@ -43,7 +43,9 @@ class ExactKitchenEvaluator:
     def initial_memory(self, batch: int) -> np.ndarray:
         return np.zeros((batch, 0), np.float32)
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         core, game = self.core, self.core.game
         t = observation["t"]
         belief = belief_from_history(core.human_policy, game.prior, t, observation["recent_states"], observation["recent_human_actions"])

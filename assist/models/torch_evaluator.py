@@ -62,10 +62,12 @@ class TorchEvaluator:
         """[batch, M] float32 zeros: the memory at the start of an episode."""
         return np.zeros((batch, self.memory_size), np.float32)
 
-    def evaluate(self, observation: dict[str, np.ndarray], memory: np.ndarray) -> tuple[ModelOutput, np.ndarray]:
+    def evaluate(
+        self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
+    ) -> tuple[ModelOutput, np.ndarray]:
         """The net's outputs for the assistant's ``observation`` (numpy arrays with leading
         B) after ``memory`` ([B, M]); a :class:`ModelOutput` of numpy float32 arrays and the
-        new memory [B, M] float32."""
+        new memory [B, M] float32. ``legal`` is not needed (the net scores every action)."""
         observation = {key: np.asarray(value) for key, value in observation.items()}
         memory = np.asarray(memory, dtype=np.float32)
         batch = len(next(iter(observation.values())))

@@ -7,7 +7,11 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
 ``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
 exact model); ``assistancezero`` and ``ppo`` load a trained assistant from its run
-directory (``run=runs/train/...``), and ``trained`` loads either, as its run was trained.
+directory (``run=runs/train/...``), and ``trained`` loads either, as its run was trained;
+``bc`` is a human cloned from recordings by ``scripts/train_bc.py`` (``path=runs/train_bc/...``);
+``llm`` (the LM assistant, scoring actions, optionally inside MCTS) and ``llm_text`` (the LM
+writing its action as text) load a local Hugging Face model directory (``path=...``;
+default: a small local model).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import inspect
 
 from assist.players import scripted
 from assist.players.base import BasePlayer, Player, Turn
+from assist.players.bc import BCHumanPlayer
+from assist.players.llm import llm, llm_text
 from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
@@ -37,6 +43,9 @@ PLAYERS = {
     "assistancezero": assistancezero,
     "ppo": ppo,
     "trained": trained,
+    "bc": BCHumanPlayer,
+    "llm": llm,
+    "llm_text": llm_text,
 }
 
 

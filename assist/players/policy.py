@@ -36,6 +36,7 @@ class PolicyPlayer(MemoryPlayer):
 
     sample: draw each action from the masked policy (self-play); otherwise take its most
         probable legal action (evaluation).
+    temperature: when sampling, draw from the masked policy's logits divided by this (> 0).
 
     After each :meth:`act`: ``last`` is the model's :class:`ModelOutput` for the turn
     (numpy, [B, ...]) and ``last_log_policy`` the [B, A] masked log-probabilities the
@@ -44,17 +45,20 @@ class PolicyPlayer(MemoryPlayer):
 
     privileged: ClassVar[bool] = False
 
-    def __init__(self, core: GameCore, seat: str, evaluator: Evaluator, sample: bool = False):
+    def __init__(self, core: GameCore, seat: str, evaluator: Evaluator, sample: bool = False, temperature: float = 1.0):
         super().__init__(core, seat, evaluator)
+        if not temperature > 0:
+            raise ValueError(f"temperature={temperature!r} must be > 0 (use sample=False for the most probable action)")
         self.sample = bool(sample)
+        self.temperature = float(temperature)
         self.last: ModelOutput | None = None
         self.last_log_policy: np.ndarray | None = None
 
     def act(self, turn: Turn) -> np.ndarray:
         if len(self.memory) != len(turn.legal):
             raise ValueError(f"PolicyPlayer has memory for {len(self.memory)} games but the turn has {len(turn.legal)}; call reset(B, rng) first")
-        output, self.memory = self.evaluator.evaluate(turn.observation, self.memory)
-        log_policy = masked_log_policy(output.policy_logits, turn.legal)
+        output, self.memory = self.evaluator.evaluate(turn.observation, self.memory, turn.legal)
+        log_policy = masked_log_policy(output.policy_logits / self.temperature if self.sample else output.policy_logits, turn.legal)
         if self.sample:
             action = np.argmax(log_policy + self.rng.gumbel(size=log_policy.shape), axis=1)
         else:

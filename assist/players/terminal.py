@@ -9,15 +9,17 @@ the step is a no-op: a person never crashes or stalls a run.
 from __future__ import annotations
 
 import sys
-from typing import ClassVar, TextIO
+from typing import ClassVar, NamedTuple, TextIO
 
 import numpy as np
 
 from assist.players.base import BasePlayer, Turn
 from envs.codec import TextCodec
-from envs.core import ActionParseError, GameCore
+from envs.core import HUMAN, ActionParseError, GameCore
 
 MAX_TRIES = 3
+HELP_SHOWN = 20
+"""How many legal actions ``help`` lists."""
 
 
 class TerminalPlayer(BasePlayer):
@@ -37,7 +39,7 @@ class TerminalPlayer(BasePlayer):
 
     def act(self, turn: Turn) -> np.ndarray:
         actions = np.zeros(len(turn.legal), np.int64)
-        self._say(self.core.render_ansi(turn.state, 0))
+        self._say(self.core.render_ansi(turn.state, 0, goal=self.seat == HUMAN))
         self._say(self.codec.prompt({k: v[0] for k, v in turn.observation.items()}, self.seat))
         actions[0] = self._read_action(turn.legal[0])
         return actions
@@ -46,20 +48,37 @@ class TerminalPlayer(BasePlayer):
         for _ in range(MAX_TRIES):
             self.stdout.write(f"{self.seat}> ")
             self.stdout.flush()
-            line = self.stdin.readline()
-            if not line.strip():
-                return 0
-            if line.strip().lower() == "help":
-                legal_ids = np.flatnonzero(legal)
-                self._say("legal actions include: " + ", ".join(self.codec.action_text(self.seat, a) for a in legal_ids[:20]))
-                continue
-            try:
-                action = self.codec.parse(self.seat, line)
-            except ActionParseError as error:
-                self._say(f"not an action: {error}")
-                continue
-            if legal[action]:
-                return action
-            self._say(f"{line.strip()!r} is not legal now; type 'help' for legal actions")
+            reply = interpret(self.codec, self.seat, self.stdin.readline(), legal)
+            if reply.action is not None:
+                return reply.action
+            self._say(reply.message)
         self._say("no valid action: no-op this step")
         return 0
+
+
+class Reply(NamedTuple):
+    """What a typed line means: ``action`` to play (None: none, ``message`` says why)."""
+
+    action: int | None
+    message: str = ""
+
+
+def interpret(codec: TextCodec, seat: str, line: str, legal: np.ndarray) -> Reply:
+    """The meaning of one typed ``line`` for ``seat`` given its legal actions ([A] bool):
+    an empty line is the no-op; ``help`` lists legal actions; anything else must be a
+    legal action in the codec's words, or the reply explains what is wrong."""
+    text = line.strip()
+    if not text:
+        return Reply(0)
+    if text.lower() == "help":
+        legal_ids = np.flatnonzero(legal)
+        shown = ", ".join(codec.action_text(seat, a) for a in legal_ids[:HELP_SHOWN])
+        more = f" ({len(legal_ids)} legal in all)" if len(legal_ids) > HELP_SHOWN else ""
+        return Reply(None, f"legal actions include: {shown}{more}")
+    try:
+        action = codec.parse(seat, text)
+    except ActionParseError as error:
+        return Reply(None, f"not an action: {error}")
+    if not legal[action]:
+        return Reply(None, f"{text!r} is not legal now; type 'help' for legal actions")
+    return Reply(action)

@@ -198,8 +198,8 @@ class MCTS:
     def _evaluate_nodes(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, memory: np.ndarray, rng: np.random.Generator) -> ModelOutput:
         """Evaluate ``nodes`` of ``games`` (whose states are in place) and fill their node data."""
         states = tree.states.take(tree.state_rows(nodes, games))
-        output, new_memory = self.evaluator.evaluate(self.core.observe(states, ASSISTANT), memory)
         legal = self.core.legal_mask(states, ASSISTANT)
+        output, new_memory = self.evaluator.evaluate(self.core.observe(states, ASSISTANT), memory, legal)
         if self.config.reward_slots:
             immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(output.goal_logits))
             actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children, immediate, self.config.reward_slots)
@@ -301,7 +301,8 @@ class MCTS:
             return LazyBelief(tree.goal_logits[games, new])
         after_human = tree.states.take(tree.state_rows(parents, games))
         self.core.step(after_human, np.stack([human, np.zeros_like(human)], axis=1))
-        output, _ = self.evaluator.evaluate(self.core.observe(after_human, ASSISTANT), tree.memory[games, parents])
+        legal = self.core.legal_mask(after_human, ASSISTANT)  # only the goal logits are used; this bounds a scoring model's work
+        output, _ = self.evaluator.evaluate(self.core.observe(after_human, ASSISTANT), tree.memory[games, parents], legal)
         return LazyBelief(output.goal_logits)
 
     def _backward(self, tree: Tree, leaf: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> None:

@@ -500,8 +500,8 @@ class BuildCore:
     def describe_observation(self, observation: dict[str, np.ndarray], agent: str) -> str:
         return render.describe(self, observation, agent)
 
-    def render_ansi(self, state: BuildState, row: int = 0) -> str:
-        return render.ansi(self, state, row)
+    def render_ansi(self, state: BuildState, row: int = 0, goal: bool = True) -> str:
+        return render.ansi(self, state, row, goal)
 
     def render_rgb(self, state: BuildState, row: int = 0) -> np.ndarray:
         return render.rgb(self, state, row)

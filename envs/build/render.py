@@ -41,19 +41,23 @@ def _layers(grid: np.ndarray, pos_xyz: list[tuple[int, int, int]], marks: str) -
     return rows
 
 
-def ansi(core, state, row: int) -> str:
-    """The world of game ``row`` (players as H and A) beside the goal, layer by layer."""
+def ansi(core, state, row: int, goal: bool = True) -> str:
+    """The world of game ``row`` (players as H and A) beside the goal, layer by layer;
+    ``goal=False`` shows neither the goal nor the progress toward it."""
     shape = core.shape
     world = state.world[row].reshape(shape)
-    goal = state.goal[row].reshape(shape)
     players = [tuple(int(c) for c in core.coords[p]) for p in state.pos[row]]
     left = _layers(world, players, "HA")
-    right = _layers(goal, [], "")
-    width = max(len(line) for line in left)
-    lines = [f"{'world':<{width}}   goal"] + [f"{a:<{width}}   {b}" for a, b in zip(left, right)]
+    if goal:
+        right = _layers(state.goal[row].reshape(shape), [], "")
+        width = max(len(line) for line in left)
+        lines = [f"{'world':<{width}}   goal"] + [f"{a:<{width}}   {b}" for a, b in zip(left, right)]
+    else:
+        lines = ["world"] + left
     metrics = {key: float(value[row]) for key, value in core.metrics(state).items()}
+    progress = f"goal {metrics['goal_pct']:.0f}%  " if goal else ""
     lines.append(
-        f"step {int(state.t[row])}/{core.horizon}  goal {metrics['goal_pct']:.0f}%  "
+        f"step {int(state.t[row])}/{core.horizon}  {progress}"
         f"human actions {int(metrics['human_actions'])}  legend: {BLOCK_CHARS[: core.n]} = {', '.join(BLOCK_NAMES[: core.n])}"
     )
     return "\n".join(lines)

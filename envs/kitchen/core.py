@@ -275,12 +275,12 @@ class KitchenCore:
         lines.append("Actions: " + ", ".join(self.action_names(agent)) + ".")
         return "\n".join(lines)
 
-    def render_ansi(self, state: KitchenState, row: int = 0) -> str:
+    def render_ansi(self, state: KitchenState, row: int = 0, goal: bool = True) -> str:
         game = self.game
         status = " (done)" if state.done[row] else ""
+        shown = f"  goal={game.goal_names[state.goal[row, 0]]}  return={state.ret[row]:+.2f}" if goal else ""
         lines = [
-            f"{game.name}  t={state.t[row]}/{game.horizon}  goal={game.goal_names[state.goal[row, 0]]}"
-            f"  return={state.ret[row]:+.2f}{status}",
+            f"{game.name}  t={state.t[row]}/{game.horizon}{shown}{status}",
             game.state_names[state.s[row]],
         ]
         if state.recent_human_actions[row, -1] >= 0:

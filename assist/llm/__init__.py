@@ -1,0 +1,16 @@
+"""The LM assistant: a Hugging Face causal LM behind the policy-value model protocol.
+
+One job per module:
+
+- :mod:`~assist.llm.tokenizer`: the word-level tokenizer over the games' own text.
+- :mod:`~assist.llm.lm`: the default small Llama, and loading any local model directory.
+- :mod:`~assist.llm.scoring`: log-likelihoods of candidate token sequences after prompts
+  (prompt encoded once, keys and values cached), and the uncached reference.
+- :mod:`~assist.llm.encoding`: a game's prompts and actions as token ids.
+- :mod:`~assist.llm.heads`: value, goal-belief and human-action heads, saved beside the LM.
+- :mod:`~assist.llm.policy`: the LM and its heads as one differentiable module (learning).
+- :mod:`~assist.llm.evaluator`: the same as the search's numpy Evaluator.
+- :mod:`~assist.llm.freetext`: the player that lets the LM write its action as text.
+
+The players by name (``llm``, ``llm_text``) are in :mod:`assist.players.llm`.
+"""

@@ -1,0 +1,96 @@
+"""Value, goal-belief and human-action heads on an LM's hidden state, saved beside it.
+
+The heads read the LM's final hidden state at the prompt's last token ([B, H]) and give
+the rest of a :class:`~assist.models.base.ModelOutput`: value [B], goal logits [B, F, K]
+and human-action logits [B, A_H]. They are their own module, stored next to the LM's
+``save_pretrained`` files as ``heads.safetensors`` + ``heads.json`` (the sizes), so the
+directory still loads with ``AutoModelForCausalLM.from_pretrained``. The heads depend on
+the game (F, K, A_H); the LM does not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from envs.core import HUMAN, GameCore
+
+WEIGHTS, CONFIG = "heads.safetensors", "heads.json"
+
+
+@dataclasses.dataclass
+class HeadsConfig:
+    """Sizes of :class:`Heads`: hidden (H, the LM's width), trunk (width of the shared
+    layer), goal_factors (F), goal_values (K), human_actions (A_H), and the game they are for."""
+
+    hidden: int
+    goal_factors: int
+    goal_values: int
+    human_actions: int
+    game: str
+    trunk: int = 256
+
+    @classmethod
+    def for_core(cls, core: GameCore, hidden: int, trunk: int = 256) -> HeadsConfig:
+        """The sizes that fit ``core``'s game and an LM of width ``hidden``."""
+        F, K = core.goal_shape
+        return cls(hidden=hidden, goal_factors=F, goal_values=K, human_actions=core.num_actions(HUMAN), game=core.name, trunk=trunk)
+
+
+class Heads(nn.Module):
+    """A shared layer (Linear + GELU) and three linear outputs. The outputs start at zero
+    (value 0, a uniform goal belief and human model) so an untrained LM assistant is neutral."""
+
+    def __init__(self, config: HeadsConfig):
+        super().__init__()
+        self.config = config
+        self.trunk = nn.Sequential(nn.LayerNorm(config.hidden), nn.Linear(config.hidden, config.trunk), nn.GELU())
+        self.value = nn.Linear(config.trunk, 1)
+        self.goal = nn.Linear(config.trunk, config.goal_factors * config.goal_values)
+        self.human = nn.Linear(config.trunk, config.human_actions)
+        for layer in (self.value, self.goal, self.human):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``hidden`` [B, H] -> value [B], goal logits [B, F, K], human logits [B, A_H] (float32)."""
+        x = self.trunk(hidden.float())
+        B, c = len(x), self.config
+        return self.value(x)[:, 0], self.goal(x).view(B, c.goal_factors, c.goal_values), self.human(x)
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``heads.safetensors`` and ``heads.json`` into ``directory`` (beside the LM)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS)
+        (directory / CONFIG).write_text(json.dumps(dataclasses.asdict(self.config), indent=2))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Heads:
+        """The heads saved in ``directory`` by :meth:`save` (safetensors: no code runs)."""
+        directory = Path(directory)
+        if not (directory / CONFIG).is_file() or not (directory / WEIGHTS).is_file():
+            raise FileNotFoundError(f"no heads in {str(directory)!r}: expected {CONFIG} and {WEIGHTS} there (written by Heads.save)")
+        heads = cls(HeadsConfig(**json.loads((directory / CONFIG).read_text())))
+        heads.load_state_dict(load_file(directory / WEIGHTS))
+        return heads
+
+
+def heads_for(core: GameCore, directory: str | Path, hidden: int) -> Heads:
+    """The heads saved in ``directory`` if there are any, else fresh ones for ``core``; a
+    ValueError when saved heads do not fit ``core`` or an LM of width ``hidden``."""
+    if not (Path(directory) / CONFIG).exists():
+        return Heads(HeadsConfig.for_core(core, hidden))
+    heads = Heads.load(directory)
+    wanted = dataclasses.replace(HeadsConfig.for_core(core, hidden), trunk=heads.config.trunk)
+    if heads.config != wanted:
+        raise ValueError(
+            f"the heads in {str(directory)!r} are for {heads.config}, but this game and LM need {wanted}; "
+            "use the model directory trained for this game configuration, or one without heads (fresh heads are made)"
+        )
+    return heads

@@ -1,0 +1,127 @@
+"""The causal LM and its tokenizer on disk: any local Hugging Face model directory, and the
+default one created here.
+
+    model, tokenizer = load_lm(path)           # any local HF causal-LM directory
+    path = ensure_default_lm()                 # creates runs/llm/default once, then reuses it
+
+The default is a small Llama created from a config (no download) with the codec-grammar
+tokenizer of :mod:`assist.llm.tokenizer`, saved with ``save_pretrained``. Loading never
+runs code from the directory (``trust_remote_code=False``) and never reaches the network
+(``local_files_only=True``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
+
+from assist.llm.tokenizer import build_tokenizer
+
+DEFAULT_DIR = Path("runs/llm/default")
+"""Where :func:`ensure_default_lm` keeps the default model (relative to the working directory)."""
+
+
+@dataclasses.dataclass
+class TinyLlamaConfig:
+    """Size of the default LM (a Llama decoder).
+
+    hidden: width of the residual stream; layers: decoder blocks; heads: attention heads
+    (hidden must be a multiple); intermediate: width of the MLP; max_positions: longest
+    prompt + action in tokens; seed: the weight initialization's.
+    """
+
+    hidden: int = 128
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 256
+    max_positions: int = 4096
+    seed: int = 0
+
+
+def create_lm(path: str | Path, size: TinyLlamaConfig | None = None, tokenizer: PreTrainedTokenizerBase | None = None) -> Path:
+    """Create a fresh Llama of ``size`` (default: :class:`TinyLlamaConfig()`) for
+    ``tokenizer`` (default: the codec-grammar one, :func:`~assist.llm.tokenizer.build_tokenizer`)
+    and save both into ``path`` (written to a temporary directory first and renamed, so
+    concurrent runs and interruptions never leave half a model). Returns ``path``."""
+    path = Path(path)
+    size = TinyLlamaConfig() if size is None else size
+    tokenizer = build_tokenizer() if tokenizer is None else tokenizer
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.heads,
+        intermediate_size=size.intermediate,
+        max_position_embeddings=size.max_positions,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(size.seed)
+        model = LlamaForCausalLM(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        with _quiet():
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+        os.replace(staging, path)
+    except OSError:
+        if not (path / "config.json").exists():  # not a concurrent run that finished first
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def ensure_default_lm(path: str | Path = DEFAULT_DIR) -> Path:
+    """``path``, after creating the default model there (:func:`create_lm`) if it holds none."""
+    path = Path(path)
+    if not (path / "config.json").exists():
+        create_lm(path)
+    return path
+
+
+def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The causal LM and tokenizer saved in the local directory ``path`` (on ``device``, in
+    eval mode). Raises FileNotFoundError naming the path and the fix when it holds no model,
+    ValueError when the tokenizer lacks an EOS token (actions end with it)."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no Hugging Face model in {str(path)!r} (no config.json there): give a local directory written by "
+            "save_pretrained (model and tokenizer), or leave the path unset (null) to create and use the default "
+            f"model in {str(DEFAULT_DIR)!r}"
+        )
+    with _quiet():
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"the tokenizer in {str(path)!r} has no EOS token; set tokenizer.eos_token and save it again")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token  # padded positions are masked out, so any id serves
+    return model.to(device).eval(), tokenizer
+
+
+class _quiet:
+    """Silence transformers' progress bars and info logs inside the block."""
+
+    def __enter__(self):
+        self.verbosity, self.bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+    def __exit__(self, *exc):
+        hf_logging.set_verbosity(self.verbosity)
+        if self.bars:
+            hf_logging.enable_progress_bar()

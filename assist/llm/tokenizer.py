@@ -1,0 +1,106 @@
+"""A word-level tokenizer over the text codec's grammar, built locally with ``tokenizers``.
+
+Text is split into *pieces*: a run of letters (and underscores), a single digit, or a
+single punctuation mark, each carrying a ``▁`` marker when a space came before it:
+
+    "place planks 10 2 3"  ->  ▁place ▁planks ▁1 0 ▁2 ▁3
+    "step 3/60; reach 4.5" ->  ▁step ▁3 / 6 0 ; ▁reach ▁4 . 5
+
+Whitespace runs (newlines included) become one space first. Because every piece keeps
+its space marker, decoding is exact (``decode(encode(text)) == text`` for normalized text,
+which the free-text mode relies on), and any number is spelled by ten digit pieces.
+
+The vocabulary is every piece of every game's action names (both seats) and of the
+prompts along random rollouts of every configuration in :func:`vocabulary_cores`, plus the
+digits and the special tokens; nothing is written by hand. Prompts thereby tokenize
+without ``<unk>`` (``tests/test_llm_tokenizer.py`` checks it on fresh rollouts).
+
+The result is a :class:`~transformers.PreTrainedTokenizerFast`: ``save_pretrained`` writes
+it, ``AutoTokenizer.from_pretrained`` reads it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+import envs
+from envs.build.config import PRESETS as BUILD_PRESETS
+from envs.core import AGENTS, GameCore
+from envs.kitchen.variants import VARIANTS as KITCHEN_VARIANTS
+
+SPACE = "▁"
+"""The marker of a preceding space inside a piece (SentencePiece's convention)."""
+PIECE = rf"{SPACE}?(?:\d|[^\W\d]+|[^\w\s])"
+"""One piece: an optional space marker, then a digit, a run of letters/underscores, or a punctuation mark."""
+BOS, EOS, PAD, UNK = "<s>", "</s>", "<pad>", "<unk>"
+SEPARATOR = "\naction:"
+"""Ends every prompt: the action follows it (as ``" " + action text``, then EOS)."""
+ROLLOUT_STEPS = 40
+"""Steps of random play per configuration when collecting prompt text."""
+
+
+def vocabulary_cores() -> Iterator[GameCore]:
+    """Every game configuration whose text the default vocabulary covers: each `build`
+    preset with chat on (chat adds the ``say`` words) and each `kitchen` variant."""
+    for preset in BUILD_PRESETS:
+        yield envs.make_core("build", preset=preset, chat=True)
+    for variant in KITCHEN_VARIANTS:
+        yield envs.make_core("kitchen", variant=variant)
+
+
+def core_texts(core: GameCore, seed: int = 0, batch: int = 8, steps: int = ROLLOUT_STEPS) -> Iterator[str]:
+    """Text ``core`` shows an LM: every action name of both seats, and both seats'
+    prompts along ``batch`` games of ``steps`` random legal steps (finished games restart)."""
+    for agent in AGENTS:
+        yield from core.action_names(agent)
+    rng = np.random.default_rng(seed)
+    state = core.reset(batch, rng)
+    for _ in range(steps):
+        for agent in AGENTS:
+            observation = core.observe(state, agent)
+            for row in range(batch):
+                yield core.describe_observation({key: value[row] for key, value in observation.items()}, agent)
+        legal = [core.legal_mask(state, agent) for agent in AGENTS]
+        core.step(state, np.stack([np.argmax(np.where(mask, rng.random(mask.shape), -1.0), axis=1) for mask in legal], axis=1))
+        if state.done.all():
+            state = core.reset(batch, rng)
+
+
+def _normalizer() -> normalizers.Normalizer:
+    """Whitespace runs to one space, stripped, each space as the marker, one marker in front."""
+    return normalizers.Sequence(
+        [normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip(), normalizers.Prepend(" "), normalizers.Replace(" ", SPACE)]
+    )
+
+
+def build_tokenizer(texts: Iterator[str] | None = None) -> PreTrainedTokenizerFast:
+    """A word-level tokenizer whose vocabulary is every piece of ``texts`` (default: the
+    text of every configuration in :func:`vocabulary_cores`), the digits with and
+    without the space marker, and the special tokens ``<pad> <unk> <s> </s>``.
+
+    Encoding with special tokens prepends ``<s>``; the separator (:data:`SEPARATOR`) is
+    in the vocabulary.
+    """
+    if texts is None:
+        texts = (text for core in vocabulary_cores() for text in core_texts(core))
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    tokenizer.normalizer = _normalizer()
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(PIECE), behavior="isolated")
+    tokenizer.decoder = decoders.Metaspace(replacement=SPACE, prepend_scheme="always")
+    trainer = trainers.WordLevelTrainer(special_tokens=[PAD, UNK, BOS, EOS], min_frequency=0, show_progress=False)
+    tokenizer.train_from_iterator(_with_fixed_texts(texts), trainer=trainer)
+    bos_id = tokenizer.token_to_id(BOS)
+    tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, bos_id)])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK)
+
+
+def _with_fixed_texts(texts: Iterator[str]) -> Iterator[str]:
+    """``texts`` after the separator and the ten digits with and without a space before them."""
+    yield SEPARATOR
+    yield " ".join(map(str, range(10)))
+    yield "".join(map(str, range(10)))
+    yield from texts

@@ -1,0 +1,212 @@
+"""A small local web server to play a session in the browser.
+
+    server = PlayServer(session, "human_0", "runs/play/recording.jsonl", port=0).start()
+    print(server.url)   # open it; server.stop() when done
+
+It binds 127.0.0.1 unless told otherwise, serves only the files of its own ``static``
+folder (looked up by exact name: no paths, so nothing else can be reached), and ticks the
+session on a background thread every ``tick_ms`` milliseconds, so the AI player acts
+live whether or not the person does.
+
+Endpoints (JSON unless said otherwise):
+
+==========================  ===============================================================
+``GET /``                   the page (``static/index.html``)
+``GET /static/<name>``      the page's script and style sheet
+``GET /api/info``           the game, the seat, action texts (:func:`~assist.ui.views.game_info`)
+``GET /api/state``          the current view (:func:`~assist.ui.views.state_view`), and
+                            ``error``: why the ticker stopped, if it did
+``POST /api/action``        ``{"text": "place planks 1 1 2"}`` (the codec's words) or
+                            ``{"action": id}``: queued for the next tick; 400 with
+                            ``{"error": ...}`` if it is not a legal action now
+``POST /api/save``          write the recording; ``{"path", "episodes"}``
+``POST /api/new_episode``   keep the episode in the recording and start the next one
+``GET /api/recording``      the recording as JSONL (``assist-recording/v1``)
+==========================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import mimetypes
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from assist import recording
+from assist.ui import views
+from assist.ui.session import Session, SessionError, Ticker
+from envs.codec import TextCodec
+from envs.core import ActionParseError
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_BODY = 4096
+"""Largest request body accepted, in bytes (an action is a few dozen)."""
+
+
+def static_files() -> dict[str, tuple[bytes, str]]:
+    """``{name: (content, content type)}`` of the files directly in :data:`STATIC_DIR`."""
+    files = {}
+    for path in sorted(STATIC_DIR.iterdir()):
+        if path.is_file():
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            files[path.name] = (path.read_bytes(), kind + ("; charset=utf-8" if kind.startswith("text/") or kind.endswith("javascript") else ""))
+    return files
+
+
+class PlayServer:
+    """Serves ``session`` to the person in ``seat``; saves the recording to ``recording_path``.
+
+    Args:
+        host: the address to bind (127.0.0.1: this machine only).
+        port: the port (0: a free one; see :attr:`url`).
+        tick_ms: milliseconds between ticks.
+    """
+
+    def __init__(self, session: Session, seat: str, recording_path: str | Path, host: str = "127.0.0.1", port: int = 8000, tick_ms: int = 500):
+        if seat not in session.persons:
+            raise ValueError(f"{seat!r} is not a person's seat in this session; people play {session.persons}")
+        if not is_loopback(host):
+            log.warning("serving on %s: anyone who can reach this address can play and save recordings", host)
+        self.session, self.seat = session, seat
+        self.recording_path = Path(recording_path)
+        self.codec = TextCodec(session.core)
+        self.info = views.game_info(session.core, seat)
+        self.files = static_files()
+        self.ticker = Ticker(session, tick_ms / 1000.0)
+        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self) -> PlayServer:
+        """Start ticking and serving on background threads; returns self."""
+        self.ticker.start()
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="play-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C raises KeyboardInterrupt here)."""
+        self._thread.join()
+
+    def stop(self) -> None:
+        """Stop serving and ticking."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.ticker.stop()
+
+    # ------------------------------------------------------------------ endpoints
+
+    def state(self) -> dict[str, Any]:
+        view = views.state_view(self.session.core, self.seat, self.session.snapshot(), self.codec)
+        view["error"] = self.ticker.errors[0] if self.ticker.errors else None
+        return view
+
+    def act(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Queue the action ``body`` names; raises ValueError (a 400) with the reason."""
+        if "text" in body:
+            action = self.codec.parse(self.seat, body["text"])
+        elif "action" in body:
+            action = body["action"]
+        else:
+            raise ValueError('send {"text": "<action in words>"} or {"action": <id>}')
+        self.session.submit(self.seat, action)
+        return {"queued": self.codec.action_text(self.seat, action)}
+
+    def save(self) -> dict[str, Any]:
+        path = self.session.save(self.recording_path)
+        return {"path": str(path), "episodes": len(recording.read(path).episodes)}
+
+    def new_episode(self) -> dict[str, Any]:
+        self.session.new_episode()
+        return {"episode": self.session.snapshot().episode}
+
+    def recording_text(self) -> str:
+        return recording.dumps(self.session.header, self.session.episodes())
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "assist-play"
+
+            def log_message(self, format: str, *args) -> None:
+                log.debug("%s " + format, self.address_string(), *args)
+
+            def _send(self, status: int, body: bytes, kind: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _json(self, status: int, obj: Any) -> None:
+                self._send(status, json.dumps(obj).encode(), "application/json")
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                name = "index.html" if path == "/" else path.removeprefix("/static/") if path.startswith("/static/") else None
+                if name in app.files:
+                    self._send(HTTPStatus.OK, *app.files[name])
+                elif path == "/api/info":
+                    self._json(HTTPStatus.OK, app.info)
+                elif path == "/api/state":
+                    self._json(HTTPStatus.OK, app.state())
+                elif path == "/api/recording":
+                    self._send(HTTPStatus.OK, app.recording_text().encode(), "application/x-ndjson")
+                else:
+                    self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page {path!r}"})
+
+            def do_POST(self) -> None:
+                routes = {"/api/action": app.act, "/api/save": lambda body: app.save(), "/api/new_episode": lambda body: app.new_episode()}
+                route = routes.get(self.path)
+                if route is None:
+                    self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path!r}; POST to one of {sorted(routes)}"})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > MAX_BODY:
+                    self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"request body over {MAX_BODY} bytes"})
+                    return
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    if not isinstance(body, dict):
+                        raise ValueError("the request body must be a JSON object")
+                    self._json(HTTPStatus.OK, route(body))
+                except (ValueError, ActionParseError, SessionError) as error:  # JSON, codec and session errors are the client's
+                    self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+
+        return Handler
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost`` or a loopback address)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(session: Session, seat: str, recording_path: Path, host: str = "127.0.0.1", port: int = 8000, tick_ms: int = 500) -> None:
+    """Serve until interrupted (Ctrl-C), then save the recording."""
+    server = PlayServer(session, seat, recording_path, host, port, tick_ms).start()
+    print(f"playing {session.core.name} as {seat} at {server.url} (Ctrl-C to stop; the page's Save button saves the recording)", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        print(f"recording saved to {server.session.save(recording_path)}", flush=True)

@@ -1,0 +1,78 @@
+"""The LM on disk: the default model, loading any local directory, and the heads beside it."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+import envs
+from assist.llm.heads import Heads, HeadsConfig, heads_for
+from assist.llm.lm import TinyLlamaConfig, create_lm, ensure_default_lm, load_lm
+from assist.llm.policy import load_policy
+
+
+@pytest.fixture(scope="module")
+def core():
+    return envs.make_core("build", preset="tiny")
+
+
+def test_a_saved_model_reloads_with_the_same_outputs(tiny_lm_dir, tmp_path):
+    lm, tokenizer = load_lm(tiny_lm_dir)
+    lm.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    again, again_tokenizer = load_lm(tmp_path)
+    ids = torch.tensor([tokenizer("step 0/60; blocks: none")["input_ids"]])
+    with torch.inference_mode():
+        torch.testing.assert_close(again(input_ids=ids).logits, lm(input_ids=ids).logits, atol=0, rtol=0)
+    assert again_tokenizer.get_vocab() == tokenizer.get_vocab()
+
+
+def test_creating_a_model_is_seeded(tiny_lm_dir, tmp_path):
+    size, tokenizer = TinyLlamaConfig(hidden=16, layers=1, heads=2, intermediate=32), load_lm(tiny_lm_dir)[1]
+    first, second = (load_lm(create_lm(tmp_path / name, size, tokenizer))[0] for name in ("a", "b"))
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+
+
+def test_the_default_model_is_created_once_then_reused(tmp_path):
+    path = ensure_default_lm(tmp_path / "default")
+    written = (path / "model.safetensors").stat().st_mtime_ns
+    assert ensure_default_lm(path) == path and (path / "model.safetensors").stat().st_mtime_ns == written
+    lm, tokenizer = load_lm(path)
+    assert lm.config.vocab_size == len(tokenizer) and lm.config.num_hidden_layers == TinyLlamaConfig().layers
+
+
+def test_a_missing_model_directory_names_the_path_and_the_fix(tmp_path, core):
+    missing = tmp_path / "no_such_model"
+    with pytest.raises(FileNotFoundError, match="no_such_model.*save_pretrained.*default"):
+        load_lm(missing)
+    with pytest.raises(FileNotFoundError, match="no_such_model"):
+        load_policy(core, missing, "cpu")
+
+
+def test_heads_saved_beside_the_lm_reload_and_the_lm_still_loads(tiny_lm_dir, core, tmp_path):
+    policy, tokenizer = load_policy(core, tiny_lm_dir, "cpu")
+    torch.nn.init.normal_(policy.heads.goal.weight)  # not the zero initialization, so the reload is tested
+    policy.save(tmp_path, tokenizer)
+    assert {"config.json", "model.safetensors", "heads.safetensors", "heads.json"} <= {p.name for p in tmp_path.iterdir()}
+    plain = AutoModelForCausalLM.from_pretrained(tmp_path)  # the LM alone, as any HF tool reads it
+    assert type(plain).__name__ == "LlamaForCausalLM"
+    again, _ = load_policy(core, tmp_path, "cpu")
+    for name, value in policy.heads.state_dict().items():
+        torch.testing.assert_close(again.heads.state_dict()[name], value, atol=0, rtol=0)
+
+
+def test_fresh_heads_are_neutral_and_sized_for_the_game(core):
+    heads = Heads(HeadsConfig.for_core(core, hidden=32))
+    value, goal, human = heads(torch.randn(3, 32))
+    F, K = core.goal_shape
+    assert value.shape == (3,) and goal.shape == (3, F, K) and human.shape == (3, core.num_actions("human_0"))
+    assert not value.any() and not goal.any() and not human.any()
+
+
+def test_heads_of_another_game_are_refused(tiny_lm_dir, core, tmp_path):
+    kitchen = envs.make_core("kitchen", variant="red_blue")
+    Heads(HeadsConfig.for_core(kitchen, hidden=32)).save(tmp_path)
+    with pytest.raises(ValueError, match="heads in .* are for .*kitchen"):
+        heads_for(core, tmp_path, hidden=32)
+    assert json.loads((tmp_path / "heads.json").read_text())["game"] == "kitchen"

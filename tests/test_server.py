@@ -1,0 +1,114 @@
+"""The play server's endpoints, over HTTP on 127.0.0.1 (the browser itself: test_browser.py)."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+import envs.build as build
+import envs.kitchen
+from assist import recording
+from assist.players import make_player
+from assist.ui.server import MAX_BODY, PlayServer, is_loopback
+from assist.ui.session import Session
+from envs.core import ASSISTANT, HUMAN
+
+
+def request(server, path, body=None, raw=None):
+    """(status, decoded JSON or text) of a GET, or a POST when ``body``/``raw`` is given."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(server.url.rstrip("/") + path, data=data), timeout=10) as reply:
+            status, text, kind = reply.status, reply.read().decode(), reply.headers["Content-Type"]
+    except urllib.error.HTTPError as error:
+        status, text, kind = error.code, error.read().decode(), error.headers["Content-Type"]
+    return status, json.loads(text) if kind == "application/json" else text
+
+
+@pytest.fixture
+def serve(tmp_path):
+    servers = []
+
+    def start(core, seat, other, tick_ms=10_000):
+        seats = {seat: None, (ASSISTANT if seat == HUMAN else HUMAN): make_player(other, core, ASSISTANT if seat == HUMAN else HUMAN)}
+        server = PlayServer(Session(core, seats, seed=0), seat, tmp_path / "recording.jsonl", port=0, tick_ms=tick_ms).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def core():
+    return build.make_core("tiny", goal_split="test")
+
+
+def test_it_binds_this_machine_only_by_default(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    assert server.url.startswith("http://127.0.0.1:")
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and not is_loopback("0.0.0.0")
+
+
+def test_only_the_goal_of_the_human_seat_is_shown(serve, core):
+    human = request(serve(core, HUMAN, "oracle"), "/api/state")[1]
+    assistant = request(serve(core, ASSISTANT, "greedy"), "/api/state")[1]
+    assert len(human["goal"]) == core.V and "goal" in human["text"].splitlines()[0]
+    assert assistant["goal"] is None and "goal" not in assistant["text"] and "goal" not in assistant["prompt"]
+    assert assistant["metrics"] is None and human["metrics"]["goal_pct"] == 0
+    assert set(human["players"]) == {HUMAN, ASSISTANT} and human["legal"][0] == 0
+
+
+def test_actions_in_words_are_queued_and_bad_ones_explained(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    assert request(server, "/api/action", {"text": "noop"}) == (200, {"queued": "noop"})
+    status, reply = request(server, "/api/action", {"text": "fly away"})
+    assert status == 400 and "not an action of human_0" in reply["error"]
+    assert request(server, "/api/action", {"action": 10**6})[0] == 400
+    assert "JSON object" in request(server, "/api/action", [1])[1]["error"]
+    assert request(server, "/api/action", raw=b"x" * (MAX_BODY + 1))[0] == 413
+    assert request(server, "/api/state")[1]["queued"] == ["noop"]
+
+
+def test_only_its_own_static_files_are_served(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    assert "<canvas" in request(server, "/")[1] and "function draw" in request(server, "/static/app.js")[1]
+    for path in ("/static/../session.py", "/static/%2e%2e/session.py", "/static//etc/passwd", "/api/nothing", "/assist/ui/server.py"):
+        assert request(server, path)[0] == 404, path
+    assert request(server, "/api/quit", {})[0] == 404
+
+
+def test_the_assistant_acts_on_the_clock_without_input(serve, core):
+    server = serve(core, HUMAN, "oracle", tick_ms=20)
+    deadline = time.monotonic() + 10
+    while request(server, "/api/state")[1]["t"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    state = request(server, "/api/state")[1]
+    assert state["t"] >= 3 and state["last"][ASSISTANT]["action"] != "noop"
+
+
+def test_saving_and_downloading_give_the_same_replayable_recording(serve, core, tmp_path):
+    server = serve(core, HUMAN, "oracle")
+    server.session.tick()
+    server.session.tick()
+    status, reply = request(server, "/api/save", {})
+    assert status == 200 and reply == {"path": str(tmp_path / "recording.jsonl"), "episodes": 1}
+    saved = recording.read(tmp_path / "recording.jsonl")
+    assert request(server, "/api/recording")[1] == (tmp_path / "recording.jsonl").read_text()
+    assert recording.replay(core, saved.episodes[0]) == pytest.approx(saved.episodes[0]["metrics"])
+    assert request(server, "/api/new_episode", {})[1] == {"episode": 1}
+
+
+def test_kitchen_is_played_through_action_words(serve):
+    kitchen = envs.kitchen.make_core("cake_or_pie")
+    server = serve(kitchen, HUMAN, "bayes")
+    info = request(server, "/api/info")[1]
+    assert info["game"] == "kitchen" and "build" not in info
+    state = request(server, "/api/state")[1]
+    word = info["actions"][state["legal"][-1]]
+    assert request(server, "/api/action", {"text": word})[1] == {"queued": word}
+    server.session.tick()
+    assert request(server, "/api/state")[1]["last"][HUMAN]["action"] == word
