@@ -49,6 +49,14 @@ def read_runs(runs: list[Path]) -> list[dict]:
     return records
 
 
+def wall_seconds(run: Path, results: dict) -> float:
+    """A run's training time: ``results.json``'s ``wall_seconds``, or for runs that predate
+    it, the time between writing its ``config.yaml`` (start) and ``results.json`` (end)."""
+    if "wall_seconds" in results:
+        return float(results["wall_seconds"])
+    return round((run / "results.json").stat().st_mtime - (run / "config.yaml").stat().st_mtime, 1)
+
+
 def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
     """Per metric, the mean over runs with a t-interval (a single run: no interval)."""
     out = {}
@@ -86,7 +94,7 @@ def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, s
             "algo": r["config"].algo.name,
             "seed": int(r["config"].seed),
             "env_steps": r["results"].get("env_steps"),
-            "wall_seconds": r["results"].get("wall_seconds"),
+            "wall_seconds": wall_seconds(r["run"], r["results"]),
         }
         for r in records
     ]
@@ -122,7 +130,7 @@ def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
     main += [row(f"**{name}** (over seeds)", cells) for name, cells in data["algorithms"].items()]
     runs = [head, rule] + [row(name, cells) for name, cells in data["runs"].items()]
     train = ["| run | algo | seed | env steps | wall-clock (s) |", "|---|---|---:|---:|---:|"]
-    train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {t['wall_seconds'] if t['wall_seconds'] is None else round(t['wall_seconds'])} |" for t in data["training"]]
+    train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {round(t['wall_seconds'])} |" for t in data["training"]]
     n = "n: episodes for baselines and single runs, runs (seeds) for pooled rows (t-interval over their means)"
     return "\n".join(["## Baselines and algorithms", "", *main, "", n, "", "## Each run", "", *runs, "", "## Training", "", *train, ""])
 

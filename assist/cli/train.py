@@ -4,7 +4,8 @@ The run directory holds the resolved config (``config.yaml``), TensorBoard event
 ``checkpoints/`` and ``results.json``: ``summary`` (the last held-out evaluation,
 ``{algo: {metric: {mean, low, high, n}}}`` with 95% CIs over its episodes, the layout of
 ``scripts/evaluate.py``'s), ``final_eval`` (its means), ``iterations``, ``env_steps``,
-``overrides`` (the command line's) and ``config``.
+``wall_seconds`` (this invocation's training time), ``overrides`` (the command line's) and
+``config``.
 
 Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
 starts the run if it has none). SIGINT or SIGTERM stops the run at the end of the current
@@ -20,6 +21,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -135,6 +137,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
         resumed = trainer.resume()
         if main:
             print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
+    started = time.perf_counter()
     try:
         with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main and show_progress else True) as bar:
 
@@ -153,6 +156,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
                 "final_eval": final,
                 "iterations": trainer.iteration,
                 "env_steps": trainer.env_steps,
+                "wall_seconds": round(time.perf_counter() - started, 1),
                 "overrides": list(overrides),
                 "config": OmegaConf.to_container(cfg, resolve=True),
             }
