@@ -47,6 +47,7 @@ def test_compare_pools_seeds_and_keeps_each_run(runs, tmp_path):
     per_seed = [row["human_actions"]["mean"] for name, row in data["runs"].items() if name.startswith("assistancezero")]
     assert data["algorithms"]["assistancezero"]["human_actions"]["mean"] == pytest.approx(np.mean(per_seed))
     text = (tmp_path / "results.md").read_text()
+    assert text.startswith("Made by `python scripts/compare.py ")
     assert "human_actions ratio" in text and "| noop | 6 |" in text and "wall-clock" in text
     assert all(t["wall_seconds"] > 0 for t in data["training"])
 

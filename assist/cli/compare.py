@@ -1,6 +1,6 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -9,8 +9,8 @@ held-out goals for ``build``). Every run is played as its algorithm plays it
 the baselines (``noop`` is the human alone). Rows per algorithm pool the runs (training
 seeds): the mean over runs of each run's mean, with a Student-t 95% interval over runs;
 each run also gets its own row with a bootstrap interval over episodes. ``human_actions
-ratio`` divides by the human-alone mean. Writes ``results.md`` and ``results.json`` into
-``--out``.
+ratio`` divides by the human-alone mean. Writes ``<name>.md`` (headed by the command that
+made it and the commit) and ``<name>.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +150,8 @@ def to_json(data: dict) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="training run directories")
-    parser.add_argument("--out", type=Path, required=True, help="where to write results.md and results.json")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the table")
+    parser.add_argument("--name", default="results", help="file stem of the table: <out>/<name>.md and <name>.json")
     parser.add_argument("--baselines", nargs="*", default=["noop", "oracle"], help="assistants by name (default: noop oracle)")
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
@@ -158,11 +162,23 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    text = markdown(data)
-    (args.out / "results.md").write_text(text)
-    (args.out / "results.json").write_text(json.dumps(to_json(data), indent=2, default=str) + "\n")
+    command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    data["meta"].update(command=command, commit=commit())
+    text = f"Made by `{command}` at commit {data['meta']['commit']}.\n\n" + markdown(data)
+    (args.out / f"{args.name}.md").write_text(text)
+    (args.out / f"{args.name}.json").write_text(json.dumps(to_json(data), indent=2, default=str) + "\n")
     print(text)
-    print(f"saved {args.out / 'results.md'} and {args.out / 'results.json'}")
+    print(f"saved {args.out / f'{args.name}.md'} and {args.out / f'{args.name}.json'}")
+
+
+def commit() -> str:
+    """The checkout's commit (with ``+changes`` if the tree differs from it), or ``unknown``."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
 
 
 if __name__ == "__main__":
