@@ -69,11 +69,13 @@ def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
     return out
 
 
-def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int) -> dict:
-    """Evaluate baselines and runs on the same episodes; the tables' data."""
+def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None) -> dict:
+    """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
+    (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
+    training families."""
     records = read_runs(runs)
     cfg = records[0]["config"]
-    core = schemas.make_core(cfg.env)
+    core = schemas.make_core(cfg.env, **({"goal_split": goal_split} if goal_split else {}))
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
@@ -109,6 +111,7 @@ def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, s
         "training": training,
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
+            "goal_split": core.config.goal_split if hasattr(core.config, "goal_split") else None,
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
             "seed": seed,
@@ -156,11 +159,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
+    parser.add_argument("--goal-split", help="build: evaluate on this goal split instead of the runs' (train, test, all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())
