@@ -41,11 +41,18 @@ class LoggerConfig:
 
 class RunLogger:
     """Writes TensorBoard events into ``run_dir`` (scalars, text and images); with
-    ``config.tensorboard`` false every call does nothing."""
+    ``config.tensorboard`` false every call does nothing.
 
-    def __init__(self, run_dir: Path, config: LoggerConfig | None = None):
+    purge_step: hide the run's earlier events at this step and later (a resumed run's
+        events replace those written after its checkpoint, before it was killed).
+    active: False makes every call do nothing too (data-parallel ranks other than 0).
+    """
+
+    def __init__(self, run_dir: Path, config: LoggerConfig | None = None, purge_step: int | None = None, active: bool = True):
         config = config if config is not None else LoggerConfig()
-        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=config.flush_secs) if config.tensorboard else None
+        writes = config.tensorboard and active
+        self.config = config
+        self.writer = SummaryWriter(log_dir=str(run_dir), flush_secs=config.flush_secs, purge_step=purge_step) if writes else None
 
     def scalars(self, prefix: str, values: dict[str, float], step: int) -> None:
         if self.writer is not None:

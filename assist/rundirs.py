@@ -5,7 +5,8 @@
 ``assistant.params.run=runs/train/x`` would otherwise nest directories), and
 ``${fresh_dir:PATH}`` creates a new directory at ``PATH`` (or ``PATH_2``, ``PATH_3``, ...
 when it is taken) and returns its path, so two runs started in the same second with the
-same overrides write to different directories. ``fresh_dir`` claims the directory with
+same overrides write to different directories (``${rank_zero_dir:PATH}`` does so only on
+``torchrun``'s rank 0: one run directory per data-parallel run). ``fresh_dir`` claims the directory with
 one ``mkdir`` (atomic, so parallel processes cannot get the same one); its result is
 cached in the config, so every later read of the key gives the same directory.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import tempfile
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -50,7 +52,31 @@ def fresh_dir(path: str) -> str:
     raise AssertionError("unreachable")
 
 
+def launched_rank() -> int:
+    """The rank ``torchrun`` gave this process (0 when it was not launched by torchrun)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def rank_zero_dir(path: str) -> str:
+    """``fresh_dir(path)`` in a process that ``torchrun`` made rank 0 (or that no torchrun
+    launched); on the other data-parallel ranks a shared scratch folder for Hydra's own
+    log (``$TMPDIR/assist-ranks``): they learn the run directory from rank 0."""
+    if launched_rank() == 0:
+        return fresh_dir(path)
+    scratch = Path(tempfile.gettempdir()) / "assist-ranks"
+    scratch.mkdir(parents=True, exist_ok=True)
+    return str(scratch)
+
+
+def on_rank_zero(value, elsewhere=None):
+    """``value`` on rank 0 (or without torchrun), else ``elsewhere`` (``hydra.output_subdir``:
+    only rank 0 writes ``.hydra/``)."""
+    return value if launched_rank() == 0 else elsewhere
+
+
 def register_resolvers() -> None:
-    """Register ``path_name`` and ``fresh_dir`` with OmegaConf (idempotent)."""
+    """Register ``path_name``, ``fresh_dir``, ``rank_zero_dir`` and ``on_rank_zero`` with OmegaConf (idempotent)."""
     OmegaConf.register_new_resolver("path_name", path_name, replace=True)
     OmegaConf.register_new_resolver("fresh_dir", fresh_dir, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("rank_zero_dir", rank_zero_dir, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("on_rank_zero", on_rank_zero, replace=True)

@@ -106,7 +106,10 @@ class GameCore(Protocol):
     def step(self, state: BatchState, actions: np.ndarray) -> StepResult:
         """Apply ``actions`` ([B, 2] ints, human then assistant) in place.
 
-        Finished rows (``state.done``) are left unchanged with zero reward.
+        Finished rows (``state.done``) are left unchanged with zero reward. An action that
+        is illegal now, or not an action id at all (outside ``[0, num_actions)``), is
+        applied as a no-op and flagged in ``StepResult.illegal``; an array that is not
+        [B, 2] integers raises ValueError (:func:`check_actions`).
         """
 
     def legal_mask(self, state: BatchState, agent: str) -> np.ndarray:
@@ -157,6 +160,16 @@ class GameCore(Protocol):
 
     def render_rgb(self, state: BatchState, row: int = 0) -> np.ndarray:
         """An [H, W, 3] uint8 picture of game ``row``."""
+
+
+def check_actions(actions, batch: int) -> np.ndarray:
+    """``actions`` as a [batch, 2] int64 array (human, assistant); a ValueError saying what
+    was passed if it is not integers of that shape (a caller's bug: ids out of range are
+    the cores' flagged no-ops instead)."""
+    array = np.asarray(actions)
+    if array.shape != (batch, 2) or (array.size and not np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"actions must be an int array [B, 2] = [{batch}, 2] (human, assistant); got {array.dtype} {list(array.shape)}")
+    return array.astype(np.int64, copy=False)
 
 
 def one_hot_belief(goal: np.ndarray, num_values: int) -> np.ndarray:

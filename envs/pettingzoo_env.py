@@ -12,6 +12,7 @@ and ``"human"`` (prints the ANSI picture; needs no display).
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Any
 
 import numpy as np
@@ -109,11 +110,15 @@ class AssistanceParallelEnv(ParallelEnv):
         return observations, rewards, terminations, truncations, infos
 
     def _checked_action(self, agent: str, action) -> int:
+        """``action`` as an id for the core: one outside the space becomes -1, which the core
+        applies as a flagged no-op (``strict``: raises); a non-integer raises TypeError."""
+        if not isinstance(action, numbers.Integral) or isinstance(action, bool):
+            raise TypeError(f"{agent}'s action must be an int action id; got {action!r} ({type(action).__name__})")
         action = int(action)
         if not 0 <= action < self.core.num_actions(agent):
             if self.strict:
                 raise IllegalActionError(f"{agent}'s action {action} is outside [0, {self.core.num_actions(agent)})")
-            return 0
+            return -1
         return action
 
     def _observations(self) -> dict[str, dict[str, np.ndarray]]:

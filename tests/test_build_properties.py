@@ -23,8 +23,10 @@ configs = st.fixed_dictionaries(
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def random_play(core, seed, steps, batch=4, masked_share=0.7):
-    """Yield (state before, actions, result) for random play: mostly legal, some arbitrary actions."""
+def random_play(core, seed, steps, batch=4, masked_share=0.7, idle_share=0.2):
+    """Yield (state before, actions, result, state after) for random play of any game core:
+    mostly legal actions, some arbitrary ids (out of range too), and the human idle (action
+    0, the no-op) now and then, so that the assistant's mask can be checked against ``step``."""
     rng = np.random.default_rng(seed)
     state = core.reset(batch, rng)
     for _ in range(steps):
@@ -34,9 +36,32 @@ def random_play(core, seed, steps, batch=4, masked_share=0.7):
             legal = np.array([rng.choice(np.flatnonzero(row)) for row in mask])
             anything = rng.integers(-2, core.num_actions(agent) + 2, batch)
             actions.append(np.where(rng.random(batch) < masked_share, legal, anything))
+        actions[0] = np.where(rng.random(batch) < idle_share, 0, actions[0])
         before = state.copy()
         joint = np.stack(actions, 1)
         yield before, joint, core.step(state, joint), state
+
+
+def assert_masks_match_step(core, before, joint, result, assistant="exact_when_idle"):
+    """The human's mask is exactly what ``step`` accepts from it (it acts first); ids
+    outside the space are always refused. The assistant's mask, which is computed before
+    the human moves: ``"exact_when_idle"`` (build) it is exactly what ``step`` accepts where
+    the human did nothing; ``"superset"`` (kitchen, whose mask holds the actions legal after
+    some human move) every action ``step`` accepts from the assistant was in it."""
+    live, rows = ~before.done, np.arange(len(joint))
+    accepted = []
+    for i, agent in enumerate((HUMAN, ASSISTANT)):
+        n = core.num_actions(agent)
+        in_range = (joint[:, i] >= 0) & (joint[:, i] < n)
+        accepted.append(in_range & core.legal_mask(before, agent)[rows, np.clip(joint[:, i], 0, n - 1)])
+        assert not (~result.illegal[live, i] & ~in_range[live]).any(), agent
+    assert np.array_equal(result.illegal[live, 0], ~accepted[0][live])
+    if assistant == "exact_when_idle":
+        idle = live & (joint[:, 0] == 0)
+        assert np.array_equal(result.illegal[idle, 1], ~accepted[1][idle])
+    else:
+        assert not (~result.illegal[live, 1] & ~accepted[1][live]).any()
+    assert not result.illegal[~live].any()
 
 
 @SETTINGS
@@ -44,12 +69,7 @@ def random_play(core, seed, steps, batch=4, masked_share=0.7):
 def test_invariants_hold_under_random_play(cfg, seed):
     core = build.make_core("tiny", horizon=40, **cfg)
     for before, joint, result, state in random_play(core, seed, 40):
-        # masks agree with what step accepts for the human (who acts first)
-        human_mask = core.legal_mask(before, HUMAN)
-        in_range = (joint[:, 0] >= 0) & (joint[:, 0] < core.num_actions(HUMAN))
-        live = ~before.done
-        expected_illegal = ~in_range | ~human_mask[np.arange(len(joint)), np.clip(joint[:, 0], 0, core.num_actions(HUMAN) - 1)]
-        assert np.array_equal(result.illegal[live, 0], expected_illegal[live])
+        assert_masks_match_step(core, before, joint, result)
         # the score is the per-voxel score, bounded by the number of voxels
         assert np.array_equal(state.score, voxel_score(state.world, state.goal).sum(axis=1))
         assert np.all(state.score <= core.V)

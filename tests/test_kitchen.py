@@ -122,11 +122,14 @@ def test_done_rows_are_frozen():
     assert core.legal_mask(state, HUMAN).tolist() == [[True, False, False]] * 2
 
 
-def test_actions_outside_the_space_raise():
+def test_ids_outside_the_space_are_flagged_no_ops_and_malformed_arrays_raise():
     core = make_core("red_blue")
-    state = core.reset(1, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="assistant_0's actions must be in"):
-        core.step(state, np.array([[0, 7]]))
+    state = core.reset(2, np.random.default_rng(0))
+    noop = state.copy()
+    result = core.step(state, np.array([[0, 7], [-1, 0]]))
+    assert result.illegal.tolist() == [[False, True], [True, False]]
+    expected = core.step(noop, np.zeros((2, 2), np.int64))  # what no-ops do
+    assert (state.s == noop.s).all() and np.array_equal(result.reward_parts, expected.reward_parts)
     with pytest.raises(ValueError, match=r"\[B, 2\]"):
         core.step(state, np.array([0, 1]))
 

@@ -61,8 +61,10 @@ def test_the_stages_run_log_save_and_chain_through_init(tmp_path, tiny_lm_dir):
         assert set(final) >= {"goal_pct", "human_actions"}
         assert json.loads((run_dir / "results.json").read_text())["iterations"] == 2
         model = run_dir / "model"
-        for name in ("config.json", "model.safetensors", "tokenizer.json", "heads.safetensors", "heads.json", "trainer.pt"):
-            assert (model / name).is_file(), (stage, name)
+        manifest = json.loads((run_dir / "checkpoints" / "manifest.json").read_text())
+        for folder in (model, run_dir / "checkpoints" / manifest["checkpoint"] / "model"):  # the run's model: its latest checkpoint's
+            for name in ("config.json", "model.safetensors", "tokenizer.json", "heads.safetensors", "heads.json"):
+                assert (folder / name).is_file(), (stage, folder, name)
         before, after = load_file(envs_model_file(init)), load_file(model / "model.safetensors")
         assert any(not torch.equal(before[key], after[key]) for key in after), f"{stage} did not change the LM"
         events = EventAccumulator(str(run_dir))
@@ -131,15 +133,19 @@ def test_pretraining_texts_are_prompts_followed_by_the_action_taken(tiny_lm_dir)
     assert texts[len(texts) // 2][-2:] == [tokenizer.convert_tokens_to_ids("▁noop"), tokenizer.eos_token_id]
 
 
-def test_an_lm_stage_resumes_from_its_model_directory(tmp_path, tiny_lm_dir):
+def test_an_lm_stage_resumes_from_its_checkpoint_exactly(tmp_path, tiny_lm_dir, capsys):
     overrides = ["algo=pretrain", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["pretrain"], "algo.eval_text_episodes=0", "logger=none"]
-    run(compose_train([*overrides, "algo.iterations=1", "algo.checkpoint_every=1", "algo.eval_every=1"]), tmp_path, progress=False)
-    saved = load_file(tmp_path / "model" / "model.safetensors")
-    run(compose_train([*overrides, "algo.iterations=2", "resume=true"]), tmp_path, progress=False)
-    results = json.loads((tmp_path / "results.json").read_text())
+    whole = run(compose_train([*overrides, "algo.checkpoint_every=1"]), tmp_path / "whole", progress=False)
+    run(compose_train([*overrides, "algo.iterations=1", "algo.checkpoint_every=1", "algo.eval_every=1"]), tmp_path / "parts", progress=False)
+    saved = load_file(tmp_path / "parts" / "model" / "model.safetensors")
+    capsys.readouterr()
+    resumed = run(compose_train([*overrides, "resume=true"]), tmp_path / "parts", progress=False)
+    assert "resumed at iteration 1 (4 env steps)" in capsys.readouterr().out
+    results = json.loads((tmp_path / "parts" / "results.json").read_text())
     assert results["iterations"] == 2 and results["env_steps"] == 2 * 4
-    resumed = load_file(tmp_path / "model" / "model.safetensors")
-    assert any(not torch.equal(saved[key], resumed[key]) for key in saved)
+    after, uninterrupted = (load_file(tmp_path / run_dir / "model" / "model.safetensors") for run_dir in ("parts", "whole"))
+    assert any(not torch.equal(saved[key], after[key]) for key in saved)
+    assert all(torch.equal(uninterrupted[key], after[key]) for key in after) and resumed == whole
 
 
 def test_bad_stage_settings_fail_with_the_setting_named():

@@ -223,8 +223,8 @@ def test_ppo_training_runs_logs_and_checkpoints(tmp_path, env):
     assert results["iterations"] == 2 and results["env_steps"] == 2 * 4 * 4
     assert results["config"]["algo"]["name"] == "ppo" and results["config"]["algo"]["reward"] == "own"
     manifest = json.loads((tmp_path / "checkpoints" / "manifest.json").read_text())
-    assert manifest["counters"] == {"iteration": 2, "env_steps": 32}
-    assert (tmp_path / "checkpoints" / "model.safetensors").exists()
+    assert manifest["counters"]["iteration"] == 2 and manifest["counters"]["env_steps"] == 32
+    assert (tmp_path / "checkpoints" / manifest["checkpoint"] / "model.safetensors").exists()
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     tags = set(events.Tags()["scalars"])

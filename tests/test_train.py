@@ -59,7 +59,7 @@ def test_training_runs_logs_and_checkpoints(tmp_path, env):
     assert set(final) >= {"goal_pct", "human_actions"}
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["iterations"] == 2 and results["env_steps"] == 2 * 4 * 4
-    assert (tmp_path / "checkpoints" / "model.safetensors").exists()
+    assert (tmp_path / "checkpoints" / "000002" / "model.safetensors").exists()
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     tags = set(events.Tags()["scalars"])
@@ -113,5 +113,5 @@ def test_the_same_seed_trains_the_same_assistant(tmp_path):
     assert first == second
     from safetensors.numpy import load_file
 
-    a, b = (load_file(tmp_path / name / "checkpoints" / "model.safetensors") for name in ("a", "b"))
+    a, b = (load_file(tmp_path / name / "checkpoints" / "000001" / "model.safetensors") for name in ("a", "b"))
     assert a.keys() == b.keys() and all(np.array_equal(a[key], b[key]) for key in a)  # from the same initial weights

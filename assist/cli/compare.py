@@ -1,6 +1,6 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -9,8 +9,8 @@ held-out goals for ``build``). Every run is played as its algorithm plays it
 the baselines (``noop`` is the human alone). Rows per algorithm pool the runs (training
 seeds): the mean over runs of each run's mean, with a Student-t 95% interval over runs;
 each run also gets its own row with a bootstrap interval over episodes. ``human_actions
-ratio`` divides by the human-alone mean. Writes ``results.md`` and ``results.json`` into
-``--out``.
+ratio`` divides by the human-alone mean. Writes ``<name>.md`` (headed by the command that
+made it and the commit) and ``<name>.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +52,14 @@ def read_runs(runs: list[Path]) -> list[dict]:
     return records
 
 
+def wall_seconds(run: Path, results: dict) -> float:
+    """A run's training time: ``results.json``'s ``wall_seconds``, or for runs that predate
+    it, the time between writing its ``config.yaml`` (start) and ``results.json`` (end)."""
+    if "wall_seconds" in results:
+        return float(results["wall_seconds"])
+    return round((run / "results.json").stat().st_mtime - (run / "config.yaml").stat().st_mtime, 1)
+
+
 def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
     """Per metric, the mean over runs with a t-interval (a single run: no interval)."""
     out = {}
@@ -58,11 +69,13 @@ def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
     return out
 
 
-def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int) -> dict:
-    """Evaluate baselines and runs on the same episodes; the tables' data."""
+def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None) -> dict:
+    """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
+    (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
+    training families."""
     records = read_runs(runs)
     cfg = records[0]["config"]
-    core = schemas.make_core(cfg.env)
+    core = schemas.make_core(cfg.env, **({"goal_split": goal_split} if goal_split else {}))
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
@@ -86,7 +99,7 @@ def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, s
             "algo": r["config"].algo.name,
             "seed": int(r["config"].seed),
             "env_steps": r["results"].get("env_steps"),
-            "wall_seconds": r["results"].get("wall_seconds"),
+            "wall_seconds": wall_seconds(r["run"], r["results"]),
         }
         for r in records
     ]
@@ -98,6 +111,7 @@ def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, s
         "training": training,
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
+            "goal_split": core.config.goal_split if hasattr(core.config, "goal_split") else None,
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
             "seed": seed,
@@ -122,7 +136,7 @@ def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
     main += [row(f"**{name}** (over seeds)", cells) for name, cells in data["algorithms"].items()]
     runs = [head, rule] + [row(name, cells) for name, cells in data["runs"].items()]
     train = ["| run | algo | seed | env steps | wall-clock (s) |", "|---|---|---:|---:|---:|"]
-    train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {t['wall_seconds'] if t['wall_seconds'] is None else round(t['wall_seconds'])} |" for t in data["training"]]
+    train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {round(t['wall_seconds'])} |" for t in data["training"]]
     n = "n: episodes for baselines and single runs, runs (seeds) for pooled rows (t-interval over their means)"
     return "\n".join(["## Baselines and algorithms", "", *main, "", n, "", "## Each run", "", *runs, "", "## Training", "", *train, ""])
 
@@ -139,22 +153,36 @@ def to_json(data: dict) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+", help="training run directories")
-    parser.add_argument("--out", type=Path, required=True, help="where to write results.md and results.json")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the table")
+    parser.add_argument("--name", default="results", help="file stem of the table: <out>/<name>.md and <name>.json")
     parser.add_argument("--baselines", nargs="*", default=["noop", "oracle"], help="assistants by name (default: noop oracle)")
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
+    parser.add_argument("--goal-split", help="build: evaluate on this goal split instead of the runs' (train, test, all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split)
     args.out.mkdir(parents=True, exist_ok=True)
-    text = markdown(data)
-    (args.out / "results.md").write_text(text)
-    (args.out / "results.json").write_text(json.dumps(to_json(data), indent=2, default=str) + "\n")
+    command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    data["meta"].update(command=command, commit=commit())
+    text = f"Made by `{command}` at commit {data['meta']['commit']}.\n\n" + markdown(data)
+    (args.out / f"{args.name}.md").write_text(text)
+    (args.out / f"{args.name}.json").write_text(json.dumps(to_json(data), indent=2, default=str) + "\n")
     print(text)
-    print(f"saved {args.out / 'results.md'} and {args.out / 'results.json'}")
+    print(f"saved {args.out / f'{args.name}.md'} and {args.out / f'{args.name}.json'}")
+
+
+def commit() -> str:
+    """The checkout's commit (with ``+changes`` if the tree differs from it), or ``unknown``."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
 
 
 if __name__ == "__main__":

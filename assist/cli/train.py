@@ -5,12 +5,24 @@ The run directory holds the resolved config (``config.yaml``), TensorBoard event
 :mod:`assist.learning.llm_stage`) and ``results.json``: ``summary`` (the last held-out evaluation,
 ``{algo: {metric: {mean, low, high, n}}}`` with 95% CIs over its episodes, the layout of
 ``scripts/evaluate.py``'s), ``final_eval`` (its means), ``iterations``, ``env_steps``,
-``overrides`` (the command line's) and ``config``.
+``wall_seconds`` (this invocation's training time), ``overrides`` (the command line's) and
+``config``.
+
+Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
+starts the run if it has none). SIGINT or SIGTERM stops the run at the end of the current
+iteration after writing a checkpoint, and the process exits with 128 + the signal's number
+(130, 143); a second one stops it at once. Launched by ``torchrun``, the ranks train data-
+parallel (see :mod:`assist.learning.distributed`) in rank 0's run directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,90 +32,167 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from assist import config as schemas
+from assist import rundirs
 from assist.cli import CONFIG_DIR, hydra_job
+from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
+from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
+from assist.learning.distributed import SINGLE, Group
+from assist.learning.trainer import NonFiniteLossError
 from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
+from assist.models.torch_evaluator import resolve_device
 from assist.players import make_player
 from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
 
 
-def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: Path):
-    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says: a conv-net
-    algorithm (``assistancezero``, ``ppo``; the network from ``cfg.model``, initialized
-    from ``cfg.seed``) or a stage of the LM pipeline (the LM from ``cfg.algo.init``)."""
+def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: Path, device: str = "auto", group: Group = SINGLE):
+    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says (rank 0 only): a
+    conv-net algorithm (``assistancezero``, ``ppo``; the network from ``cfg.model``, its
+    initial weights from ``cfg.seed``, rank 0's broadcast to the others) or a stage of the
+    LM pipeline (the LM from ``cfg.algo.init``). Every setting is checked before the logger
+    writes anything into ``run_dir``."""
     from assist.learning.llm_configs import STAGES
+    from assist.learning.ppo import PPOConfig, PPOTrainer
 
     name = cfg.algo.name
-    valid = ["assistancezero", "ppo", *STAGES]
-    if name not in valid:
-        raise ValueError(f"unknown algo {name!r}; valid: {valid}")
-    logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger))
+    schemas_of = {"assistancezero": AssistanceZeroConfig, "ppo": PPOConfig, **STAGES}
+    if name not in schemas_of:
+        raise ValueError(f"unknown algo {name!r}; valid: {list(schemas_of)}")
+    algo = schemas.to_dataclass(schemas_of[name], cfg.algo)
+    search = schemas.to_dataclass(SearchConfig, cfg.search)
+    resolve_device(device)
+    if name not in STAGES:
+        torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
+        net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+    logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger), active=group.is_main)
     if name in STAGES:
         from assist.learning import llm_pretrain, llm_rlft, llm_search, llm_sft  # transformers: only when needed
 
-        algo = schemas.to_dataclass(STAGES[name], cfg.algo)
         if name == "search_loop":
-            search = schemas.to_dataclass(SearchConfig, cfg.search)
-            return llm_search.LMSearchTrainer(core, eval_core, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device, logger)
+            return llm_search.LMSearchTrainer(core, eval_core, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
         trainer = {"pretrain": llm_pretrain.PretrainTrainer, "sft": llm_sft.SFTTrainer, "rlft": llm_rlft.RLFTTrainer}[name]
-        return trainer(core, eval_core, human, eval_human, algo, run_dir, cfg.seed, cfg.device, logger)
-    torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
-    net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+        return trainer(core, eval_core, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)
     if name == "assistancezero":
-        algo = schemas.to_dataclass(AssistanceZeroConfig, cfg.algo)
-        search = schemas.to_dataclass(SearchConfig, cfg.search)
-        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, cfg.device, logger)
-    from assist.learning.ppo import PPOConfig, PPOTrainer
+        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
+    return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)
 
-    algo = schemas.to_dataclass(PPOConfig, cfg.algo)
-    return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, cfg.device, logger)
+
+class Stopped(Exception):
+    """The run stopped early on a signal, after a checkpoint; ``code`` is the exit status."""
+
+    def __init__(self, signum: int, iteration: int, run_dir: Path):
+        self.code = 128 + signum
+        super().__init__(
+            f"stopped by {signal.Signals(signum).name} after iteration {iteration} with a checkpoint; continue with "
+            f"resume=true hydra.run.dir={run_dir}"
+        )
+
+
+@contextlib.contextmanager
+def stop_on_signals(received: list[int], escalate: bool = True, signums=(signal.SIGINT, signal.SIGTERM)):
+    """While inside, SIGINT and SIGTERM are appended to ``received`` (a trainer's
+    ``stop_requests``: it stops at the end of its iteration). With ``escalate`` a second
+    signal gets the previous handler (Ctrl-C twice: stop at once); under torchrun, whose
+    agent forwards the terminal's Ctrl-C a second time and kills its workers 30 s after
+    forwarding a signal, every signal only asks to stop."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield
+        return
+
+    def ask(signum, frame):
+        received.append(signum)
+        if escalate:
+            signal.signal(signum, previous[signum])
+        print(f"{signal.Signals(signum).name}: stopping after this iteration and its checkpoint", file=sys.stderr, flush=True)
+
+    previous = {signum: signal.signal(signum, ask) for signum in signums}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict:
     """Train as ``cfg`` says, writing into ``run_dir``; the last evaluation's means.
     ``overrides``: the command line that made ``cfg``, kept in ``results.json``;
-    ``progress``: show a progress bar (on a terminal)."""
+    ``progress``: show a progress bar (on a terminal).
+
+    Under ``torchrun`` every rank calls it and all use rank 0's ``run_dir``. Raises
+    :class:`Stopped` when a signal stopped the run early.
+    """
+    if cfg.threads < 0:
+        raise ValueError(f"threads={cfg.threads} must be >= 0 (0: torch's default; 1 is fastest for the small presets)")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    group, device = distributed.init(cfg.device)
+    try:
+        with stop_on_signals(received := [], escalate=not group.distributed):
+            return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received, overrides, progress)
+    finally:
+        distributed.finish(group)
+
+
+def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool) -> dict:
+    main = group.is_main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
-    trainer = make_trainer(cfg, core, eval_core, human, eval_human, run_dir)
+    trainer = make_trainer(cfg, core, eval_core, human, eval_human, run_dir, device, group)
+    trainer.stop_requests = stop_requests
     algo = trainer.config
-    if cfg.resume and trainer.resume():
-        print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)")
-    with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if progress else True) as bar:
+    if cfg.resume:
+        resumed = trainer.resume()
+        if main:
+            print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
+    started = time.perf_counter()
+    try:
+        with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main and show_progress else True) as bar:
 
-        def progress(iteration: int, env_steps: int, latest: dict) -> None:
-            bar.update(iteration - bar.n)
-            if latest:
-                bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
+            def progress(iteration: int, env_steps: int, latest: dict) -> None:
+                bar.update(iteration - bar.n)
+                if latest:
+                    bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
 
-        final = trainer.train(progress)
-    trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
-    trainer.logger.close()
-    results = {
-        "summary": {cfg.algo.name: {key: s._asdict() for key, s in trainer.last_eval.items()}},
-        "final_eval": final,
-        "iterations": trainer.iteration,
-        "env_steps": trainer.env_steps,
-        "overrides": list(overrides),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
-    (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
-    return final
+            final = trainer.train(progress)
+        if trainer.stopped:
+            raise Stopped(stop_requests[0] if stop_requests else signal.SIGTERM, trainer.iteration, run_dir)
+        if main:
+            trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
+            results = {
+                "summary": {cfg.algo.name: {key: s._asdict() for key, s in trainer.last_eval.items()}},
+                "final_eval": final,
+                "iterations": trainer.iteration,
+                "env_steps": trainer.env_steps,
+                "wall_seconds": round(time.perf_counter() - started, 1),
+                "overrides": list(overrides),
+                "config": OmegaConf.to_container(cfg, resolve=True),
+            }
+            (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
+        return final
+    finally:
+        trainer.logger.close()  # what was logged before an error is kept
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, *hydra_job())
+    try:
+        run(cfg, *hydra_job())
+    except Stopped as stop:
+        if rundirs.launched_rank() == 0:
+            print(stop, file=sys.stderr)
+        sys.exit(stop.code)
+    except (CheckpointError, CheckpointWriteError, NonFiniteLossError) as error:  # their messages say what to do
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,12 @@ from torch import nn
 
 from assist import evaluation
 from assist.learning import losses
-from assist.learning.checkpoints import RunCheckpoint
+from assist.learning.distributed import SINGLE, Group
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import Rollout, SelfPlay
-from assist.learning.trainer import Trainer
+from assist.learning.trainer import Stateful, Trainer
 from assist.logger import RunLogger
 from assist.models.base import Evaluator
-from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player
 from assist.players.search import SearchPlayer
 from assist.search.mcts import SearchConfig
@@ -54,6 +53,8 @@ class AssistanceZeroConfig:
     eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
     eval_simulations: the search budget when evaluating (no root noise, best action).
     checkpoint_every: save every so many iterations (and at the end).
+    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
+        gradient (each is skipped and counted in ``losses/skipped_updates``).
     """
 
     name: str = "assistancezero"
@@ -76,9 +77,10 @@ class AssistanceZeroConfig:
     eval_episodes: int = 64
     eval_simulations: int = 16
     checkpoint_every: int = 20
+    max_nonfinite: int = 10
 
     def __post_init__(self):
-        positive = ("iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every")
+        positive = ("iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every", "max_nonfinite")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
@@ -162,22 +164,16 @@ class AssistanceZeroTrainer(Trainer):
         seed: int,
         device: str = "auto",
         logger: RunLogger | None = None,
+        group: Group = SINGLE,
         evaluator: Evaluator | None = None,
     ):
-        self.core, self.eval_core, self.net, self.config, self.search = core, eval_core, net, config, search
-        self.eval_human = eval_human
-        self.rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        self.evaluator = TorchEvaluator(net, device=device) if evaluator is None else evaluator
-        self.device = self.evaluator.device
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, logger, group, evaluator)
+        self.search = search
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
         self.replay = SequenceReplay(config.replay)
-        self.checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
-        self.logger = logger if logger is not None else RunLogger(Path(run_dir))
-        self.seed = seed
-        self.iteration = 0
-        self.env_steps = 0
+
+    def parts(self) -> dict[str, Stateful]:
+        return {**super().parts(), "replay": self.replay}
 
     def kl_weight(self) -> float:
         ramp = self.config.goal_kl_ramp
@@ -199,10 +195,7 @@ class AssistanceZeroTrainer(Trainer):
         terms = self.loss_terms(self.replay.sample(cfg.batch, self.rng))
         weights = self.loss_weights()
         total = sum(weights[key] * value for key, value in terms.items())
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        grad_norm = self.apply_gradients(total, cfg.grad_clip, terms)
         return {**{key: value.item() for key, value in terms.items()}, "total": total.item(), "grad_norm": float(grad_norm)}
 
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
@@ -213,16 +206,15 @@ class AssistanceZeroTrainer(Trainer):
         return evaluation.summarize({"assistancezero": results}, seed=self.seed)["assistancezero"]
 
     def train(self, progress=None) -> dict[str, Any]:
-        """Run the remaining iterations; returns the last evaluation's means."""
+        """Run the remaining iterations (until :meth:`running` says stop); the latest evaluation's means."""
         cfg = self.config
-        latest: dict[str, float] = {}
-        while self.iteration < cfg.iterations:
+        while self.running():
             tic = time.perf_counter()
             search_before = self.selfplay.search_seconds
             rollout = self.selfplay.collect(cfg.rollout)
             collect_seconds = time.perf_counter() - tic
             self.replay.add(sequences_from(rollout, cfg.sequence, self.search.discount))
-            self.env_steps += cfg.rollout * cfg.envs
+            self.env_steps += cfg.rollout * cfg.envs * self.group.world_size  # every rank's games
             tic = time.perf_counter()
             terms = [self.update() for _ in range(cfg.updates)]
             learn_seconds = time.perf_counter() - tic
@@ -235,12 +227,12 @@ class AssistanceZeroTrainer(Trainer):
                 "search",
                 {
                     "simulations_per_s": self.search.num_simulations * cfg.envs * cfg.rollout / max(search_seconds, 1e-9),
-                    "depth": float(np.mean(self.selfplay.depths[-cfg.rollout :])),
-                    "root_entropy": float(np.mean(self.selfplay.entropies[-cfg.rollout :])),
+                    "depth": float(np.mean(self.selfplay.depths)),
+                    "root_entropy": float(np.mean(self.selfplay.entropies)),
                 },
                 step,
             )
             self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": cfg.updates / learn_seconds}, step)
-            latest = self.finish_iteration(latest, progress)
+            self.finish_iteration(progress)
         self.logger.flush()
-        return latest
+        return self.latest

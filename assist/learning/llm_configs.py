@@ -20,13 +20,16 @@ class LMStageConfig:
     name: the stage (the ``algo`` config group's option).
     init: the starting model: a model directory or a previous stage's run directory
         (None: the default small LM).
-    iterations: learning iterations. lr, grad_clip: AdamW's learning rate and the
+    iterations: learning iterations. lr, grad_clip: Adam's learning rate and the
         gradient-norm clip. batch: samples (steps or sequences) per forward pass.
     eval_every, eval_episodes: evaluate on held-out goals every so many iterations
         (the LM's most likely legal action, no search).
     eval_text_episodes: episodes also played in free-text mode at each evaluation (the
         LM writes its action; parse failures and illegal answers are counted); 0: none.
-    checkpoint_every: save ``<run_dir>/model`` every so many iterations (and at the end).
+    checkpoint_every: checkpoint (and update ``<run_dir>/model``) every so many iterations
+        (and at the end).
+    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
+        gradient (each is skipped).
     """
 
     name: str = ""
@@ -39,9 +42,10 @@ class LMStageConfig:
     eval_episodes: int = 16
     eval_text_episodes: int = 4
     checkpoint_every: int = 10
+    max_nonfinite: int = 10
 
     def __post_init__(self):
-        for name in ("iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every"):
+        for name in ("iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite"):
             check_positive(self, name)
         if self.eval_text_episodes < 0:
             raise ValueError(f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)")

@@ -9,7 +9,7 @@ token ids the assistant later scores (:class:`~assist.llm.encoding.TextEncoder`)
 human's prompts show the goal, so a model pretrained on them has seen goal-directed
 building without being taught to assist.
 
-Each iteration takes ``updates`` AdamW steps, each on ``batch`` texts drawn at random,
+Each iteration takes ``updates`` Adam steps, each on ``batch`` texts drawn at random,
 minimizing the mean next-token cross-entropy over their real tokens (padding masked).
 Logged: ``losses/next_token`` (nats per token), ``losses/grad_norm``,
 ``perf/tokens_per_s``; ``env_steps`` counts the transcript steps trained on.
@@ -59,8 +59,7 @@ class PretrainTrainer(LMTrainer):
             batch = pad_candidates([self.texts[row] for row in rows], [0] * len(rows), self.tokenizer.pad_token_id, self.device)  # right-padded texts
             logits = lm(input_ids=batch.ids, attention_mask=batch.mask, position_ids=positions(batch.mask)).logits
             loss = next_token_loss(logits, batch.ids, batch.mask)
-            loss.backward()
-            norms.append(self.apply_gradients())
+            norms.append(self.apply_gradients(loss, cfg.grad_clip, {"next_token": loss}))
             losses.append(loss.item())
             tokens += int(batch.mask.sum())
         self.env_steps += cfg.updates * cfg.batch

@@ -6,7 +6,7 @@ reset with the same seed (the same start state and goal), the LM assistant sampl
 actions from its scores of the legal actions (at ``temperature``), the human model in
 the human seat. An episode's return (the shared reward, summed) gets an advantage
 normalized within its group (:func:`~assist.learning.llm_losses.group_advantages`:
-RLOO or GRPO), and every step of the episode carries it. One AdamW step then minimizes,
+RLOO or GRPO), and every step of the episode carries it. One Adam step then minimizes,
 over all the iteration's steps (in forward passes of ``batch`` steps):
 
     policy-gradient loss over the scored legal candidates (REINFORCE with the group advantage)
@@ -32,7 +32,6 @@ from assist import recording
 from assist.learning import losses
 from assist.learning.llm_losses import candidate_kl, chosen_log_prob, group_advantages, policy_gradient_loss
 from assist.learning.llm_stage import LMTrainer, frozen_reference
-from assist.llm.evaluator import LMEvaluator
 from assist.players.policy import PolicyPlayer
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN
@@ -45,7 +44,7 @@ class RLFTTrainer(LMTrainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         core, config = self.core, self.config
-        self.actor = PolicyPlayer(core, ASSISTANT, LMEvaluator(core, self.policy, self.tokenizer), sample=True, temperature=config.temperature)
+        self.actor = PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True, temperature=config.temperature)
         self.reference = frozen_reference(core, config.init, self.device)
 
     def rollouts(self) -> tuple[recording.SeatSteps, torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -72,6 +71,7 @@ class RLFTTrainer(LMTrainer):
         tic = time.perf_counter()
         count, tokens = len(steps.action), 0
         sums: dict[str, float] = {}
+        self.optimizer.zero_grad(set_to_none=True)
         for start in range(0, count, cfg.batch):
             rows = np.arange(start, min(start + cfg.batch, count))
             observation = {key: value[rows] for key, value in steps.observation.items()}
@@ -90,7 +90,8 @@ class RLFTTrainer(LMTrainer):
             for key, value in {**term, "total": total}.items():
                 sums[key] = sums.get(key, 0.0) + value.item() * len(rows) / count
             tokens += read
-        sums["grad_norm"] = self.apply_gradients()
+        means = {key: torch.tensor(value) for key, value in sums.items()}  # the losses over all steps
+        sums["grad_norm"] = self.step_gradients(means.pop("total"), cfg.grad_clip, means)
         sums["kl_weight"] = cfg.kl_weight
         learn_seconds = time.perf_counter() - tic
         return {

@@ -28,12 +28,10 @@ import torch
 
 from assist import evaluation
 from assist.learning.assistancezero import PER_SEQUENCE, AssistanceZeroTrainer, output_terms, step_fields
+from assist.learning.distributed import SINGLE, Group
 from assist.learning.llm_configs import SearchLoopConfig
 from assist.learning.llm_losses import candidate_kl, chosen_log_prob, policy_gradient_loss
-from assist.learning.llm_stage import LMCheckpoint, frozen_reference, log_free_text_eval
-from assist.llm.evaluator import LMEvaluator
-from assist.llm.lm import RUN_MODEL
-from assist.llm.policy import load_policy
+from assist.learning.llm_stage import LMCheckpoint, frozen_reference, load_stage_model, log_free_text_eval
 from assist.logger import RunLogger
 from assist.players.base import Player
 from assist.search.mcts import SearchConfig
@@ -55,13 +53,12 @@ class LMSearchTrainer(AssistanceZeroTrainer):
         seed: int,
         device: str = "auto",
         logger: RunLogger | None = None,
+        group: Group = SINGLE,
     ):
-        torch.manual_seed(seed)  # fresh heads' initial weights too
-        self.policy, self.tokenizer = load_policy(core, config.init, device)
-        evaluator = LMEvaluator(core, self.policy, self.tokenizer)
-        super().__init__(core, eval_core, self.policy, human, eval_human, search, config, run_dir, seed, device, logger, evaluator=evaluator)
+        self.policy, self.tokenizer, evaluator = load_stage_model(core, config.init, seed, device)
+        super().__init__(core, eval_core, self.policy, human, eval_human, search, config, run_dir, seed, device, logger, group, evaluator)
         self.encoder = evaluator.encoder
-        self.checkpoint = LMCheckpoint(Path(run_dir) / RUN_MODEL, self.tokenizer)
+        self.checkpoint = LMCheckpoint(self.run_dir, group, self.tokenizer)
         self.reference = frozen_reference(core, config.init, self.device) if config.kl_weight > 0 else None
         self.tokens, self.learn_seconds = 0, 0.0
 
@@ -93,10 +90,10 @@ class LMSearchTrainer(AssistanceZeroTrainer):
         self.learn_seconds += time.perf_counter() - tic
         return terms
 
-    def finish_iteration(self, latest: dict[str, float], progress=None) -> dict[str, float]:
+    def finish_iteration(self, progress=None) -> None:
         self.logger.scalars("perf", {"tokens_per_s": self.tokens / max(self.learn_seconds, 1e-9)}, self.env_steps)
         self.tokens, self.learn_seconds = 0, 0.0
-        return super().finish_iteration(latest, progress)
+        super().finish_iteration(progress)
 
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """AssistanceZero's held-out evaluation (the search over the LM), plus the free-text mode's counters."""

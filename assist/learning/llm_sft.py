@@ -7,7 +7,7 @@ The demonstrations: the assistant seat's steps of recorded episodes (``data``: a
 episodes of the human model with the ``demonstrator`` (the goal-knowing ``oracle`` by
 default), played once at the start.
 
-Each iteration takes ``updates`` AdamW steps on ``batch`` steps drawn at random. Loss =
+Each iteration takes ``updates`` Adam steps on ``batch`` steps drawn at random. Loss =
 cross-entropy of the demonstrated action among the legal candidates, scored exactly as
 the assistant scores them when it acts (:meth:`~assist.llm.policy.LMPolicy.outputs`)
 + ``goal_weight`` * the goal head's cross-entropy to the true goal (a label only)
@@ -80,9 +80,9 @@ class SFTTrainer(LMTrainer):
                 "value": losses.value_loss(out.value, self.returns[rows].to(self.device)),
             }
             total = term["policy"] + cfg.goal_weight * term["goal"] + cfg.value_weight * term["value"]
-            total.backward()
+            grad_norm = self.apply_gradients(total, cfg.grad_clip, term)
             accuracy = (out.policy_logits.argmax(dim=1) == action).float().mean()
-            terms.append({**{k: v.item() for k, v in term.items()}, "total": total.item(), "accuracy": accuracy.item(), "grad_norm": self.apply_gradients()})
+            terms.append({**{k: v.item() for k, v in term.items()}, "total": total.item(), "accuracy": accuracy.item(), "grad_norm": grad_norm})
             tokens += read
         self.env_steps += cfg.updates * cfg.batch
         return {"losses": {key: float(np.mean([t[key] for t in terms])) for key in terms[0]}, "perf": {"tokens_per_s": tokens / (time.perf_counter() - tic)}}

@@ -1,5 +1,6 @@
-"""What the LM pipeline's stages share: the starting model, the run's model directory,
-evaluation (scored actions, and the free-text mode's parse failures) and the loop.
+"""What the LM pipeline's stages share: the starting model, the run's checkpoints and
+model directory, evaluation (scored actions, and the free-text mode's parse failures) and
+the loop.
 
 The pipeline (``scripts/train.py algo=...``), each stage reading its starting model from
 ``algo.init`` and saving its own to ``<run_dir>/model``:
@@ -8,93 +9,91 @@ The pipeline (``scripts/train.py algo=...``), each stage reading its starting mo
 
 ``algo.init`` is a model directory (``save_pretrained`` of an LM and its tokenizer,
 heads beside it or not) or a previous stage's run directory (its ``model/`` is read);
-unset (null), the default small LM (``runs/llm/default``, created on first use). A
-stage's ``<run_dir>/model`` holds the LM, the tokenizer, the heads
-(``heads.safetensors`` + ``heads.json``) and ``trainer.pt`` (optimizer state and
-counters, loadable with ``weights_only=True``): it is at once a model directory for
-``assistant=llm assistant.params.path=...`` and what ``resume=true`` continues from.
+unset (null), the default small LM (``runs/llm/default``, created on first use).
+
+Checkpoints and resume: one mechanism, the base :class:`~assist.learning.trainer.Trainer`'s
+(:class:`~assist.learning.checkpoints.RunCheckpoint`: ``checkpoints/<iteration>/`` named
+by the manifest, with the optimizer, counters, latest evaluation, every random generator
+and the stateful parts: for ``search_loop`` the running games and the replay buffer).
+:class:`LMCheckpoint` only stores the network differently: the LM, its tokenizer and the
+heads as a model directory (``checkpoints/<iteration>/model``). Each published checkpoint's
+model is then copied to ``<run_dir>/model``, the run's model directory for
+``algo.init`` of the next stage and ``assistant=llm assistant.params.path=<run_dir>``;
+``resume=true`` reads ``checkpoints/``, never ``model/``.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from assist import evaluation
+from assist.learning.checkpoints import RunCheckpoint
+from assist.learning.distributed import SINGLE, Group
 from assist.learning.llm_configs import LMStageConfig
 from assist.learning.trainer import Trainer
 from assist.llm import freetext
-from assist.llm.encoding import TextEncoder
 from assist.llm.evaluator import LMEvaluator
 from assist.llm.freetext import FreeTextPlayer
 from assist.llm.heads import Heads
 from assist.llm.lm import RUN_MODEL, load_lm, quiet
 from assist.llm.policy import LMPolicy, load_policy
 from assist.logger import RunLogger
-from assist.models.checkpoint import atomic_write
 from assist.players.base import Player
 from assist.players.policy import PolicyPlayer
 from envs.core import ASSISTANT, GameCore
 
-TRAINER = "trainer.pt"
-"""Optimizer state and counters, beside the model in ``<run_dir>/model``."""
 
+class LMCheckpoint(RunCheckpoint):
+    """A run's checkpoints (``<run_dir>/checkpoints``, as :class:`RunCheckpoint` keeps them)
+    with the network, an :class:`LMPolicy`, stored as a model directory (``model/`` in each
+    checkpoint folder); every published checkpoint's model is also copied to
+    ``<run_dir>/model`` (see the module docstring)."""
 
-class LMCheckpoint:
-    """A run's model directory (``<run_dir>/model``), with the surface of
-    :class:`~assist.learning.checkpoints.RunCheckpoint` so :class:`Trainer` saves and
-    resumes it. A save is written beside it and swapped in, so a crash mid-save leaves the
-    previous model readable (at ``directory`` or, during the swap, ``.<name>.old``)."""
+    def __init__(self, run_dir: Path, group: Group, tokenizer):
+        super().__init__(Path(run_dir) / "checkpoints", group)
+        self.tokenizer = tokenizer
+        self.export = Path(run_dir) / RUN_MODEL
 
-    def __init__(self, directory: Path, tokenizer):
-        self.directory, self.tokenizer = Path(directory), tokenizer
+    def write_model(self, folder: Path, net: LMPolicy) -> None:
+        with quiet():
+            net.save(folder / RUN_MODEL, self.tokenizer)
 
-    def save(self, policy: LMPolicy, optimizer: torch.optim.Optimizer, counters: dict[str, int]) -> None:
-        parent = self.directory.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{self.directory.name}.", dir=parent))
-        old = parent / f".{self.directory.name}.old"
+    def read_model(self, folder: Path, net: LMPolicy) -> None:
+        source = folder / RUN_MODEL
+        if not (source / "config.json").is_file():
+            raise FileNotFoundError(f"no model directory at {source}")
+        lm, _ = load_lm(source, next(net.parameters()).device)
         try:
-            with quiet():
-                policy.save(staging, self.tokenizer)
-            buffer = io.BytesIO()
-            torch.save({"optimizer": optimizer.state_dict(), "counters": counters}, buffer)
-            atomic_write(staging / TRAINER, buffer.getvalue())
-            shutil.rmtree(old, ignore_errors=True)
-            if self.directory.exists():
-                os.replace(self.directory, old)
-            os.replace(staging, self.directory)
-            shutil.rmtree(old, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            net.lm.load_state_dict(lm.state_dict())
+            net.heads.load_state_dict(Heads.load(source).state_dict())
+        except RuntimeError as error:
+            raise ValueError(f"{source} does not fit this run's LM ({error}): it was saved from another model or game") from error
 
-    def load(self, policy: LMPolicy, optimizer: torch.optim.Optimizer | None = None) -> dict[str, Any] | None:
-        """Load the saved model into ``policy`` (and ``optimizer``); the counters, or None
-        when the run has saved none yet."""
-        path = self.directory / TRAINER
-        if not path.is_file():
-            return None
-        device = next(policy.parameters()).device
-        lm, _ = load_lm(self.directory, device)
-        policy.lm.load_state_dict(lm.state_dict())
-        policy.heads.load_state_dict(Heads.load(self.directory).state_dict())
-        try:
-            state = torch.load(path, weights_only=True, map_location=device)
-        except Exception as error:  # torch raises many kinds for damaged files
-            raise ValueError(f"{path} is not a readable trainer state: {error}; delete {self.directory} to start afresh") from error
-        if optimizer is not None:
-            optimizer.load_state_dict(state["optimizer"])
-        return state["counters"]
+    def _publish(self, staging: Path, name: str, counters: dict[str, int]) -> None:
+        super()._publish(staging, name, counters)
+        replace_directory(self.directory / name / RUN_MODEL, self.export)
+
+
+def replace_directory(source: Path, target: Path) -> None:
+    """Copy the folder ``source`` to ``target``, replacing it: the copy is made beside
+    ``target`` and swapped in, so a crash leaves the previous one readable (at ``target``
+    or, during the swap, ``.<name>.old`` beside it)."""
+    staging, old = target.with_name(f".{target.name}.new"), target.with_name(f".{target.name}.old")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def frozen_reference(core: GameCore, init: str | None, device: torch.device) -> LMPolicy:
@@ -128,13 +127,14 @@ def rollout_episodes(core: GameCore, human: Player, assistant: Player, episodes:
 
 
 class LMTrainer(Trainer):
-    """Base of the pretrain, SFT and RLFT stages: the starting model and its optimizer, the
-    run's model directory, evaluation, and the loop. Trains on ``core`` with ``human`` in
+    """Base of the pretrain, SFT and RLFT stages: the starting model (the base's ``net``),
+    the run's checkpoints, evaluation, and the loop. Trains on ``core`` with ``human`` in
     the human seat; evaluates on ``eval_core`` (held-out goals) with ``eval_human``. A
     subclass defines :meth:`iterate` (and prepares its data in ``__init__``, after this one's).
 
-    Attributes: ``policy`` (also ``net``), ``tokenizer``, ``encoder`` (the assistant's
-    prompts and actions on ``core``), ``rng``.
+    Attributes: ``policy`` (also ``net``), ``tokenizer``, ``evaluator`` (an
+    :class:`LMEvaluator` of the policy on ``core``), ``encoder`` (its assistant's prompts
+    and actions on ``core``), ``rng``.
     """
 
     def __init__(
@@ -148,31 +148,16 @@ class LMTrainer(Trainer):
         seed: int,
         device: str = "auto",
         logger: RunLogger | None = None,
+        group: Group = SINGLE,
     ):
-        self.core, self.eval_core, self.human, self.eval_human, self.config = core, eval_core, human, eval_human, config
-        self.rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)  # fresh heads' initial weights too
-        self.policy, self.tokenizer = load_policy(core, config.init, device)
-        self.net = self.policy
-        self.device = next(self.policy.parameters()).device
-        self.encoder = TextEncoder(core, self.tokenizer, ASSISTANT)
-        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.lr, weight_decay=0.0)
-        self.checkpoint = LMCheckpoint(Path(run_dir) / RUN_MODEL, self.tokenizer)
-        self.logger = logger if logger is not None else RunLogger(Path(run_dir))
-        self.seed = seed
-        self.iteration = 0
-        self.env_steps = 0
+        self.policy, self.tokenizer, evaluator = load_stage_model(core, config.init, seed, device)
+        super().__init__(core, eval_core, self.policy, eval_human, config, run_dir, seed, device, logger, group, evaluator)
+        self.human, self.encoder = human, evaluator.encoder
+        self.checkpoint = LMCheckpoint(self.run_dir, group, self.tokenizer)
 
     def iterate(self) -> dict[str, dict[str, float]]:
         """One iteration's learning (advancing ``env_steps``); scalars by prefix."""
         raise NotImplementedError
-
-    def apply_gradients(self) -> float:
-        """Clip the accumulated gradients, take an optimizer step, clear them; the norm."""
-        norm = nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.grad_clip)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return float(norm)
 
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation of the LM's most likely legal action (no search), plus the
@@ -183,10 +168,8 @@ class LMTrainer(Trainer):
         return evaluation.summarize({self.config.name: results}, seed=self.seed)[self.config.name]
 
     def train(self, progress=None) -> dict[str, Any]:
-        """Run the remaining iterations; returns the last evaluation's means."""
-        latest: dict[str, float] = {}
-        self.optimizer.zero_grad(set_to_none=True)
-        while self.iteration < self.config.iterations:
+        """Run the remaining iterations (until :meth:`running` says stop); the latest evaluation's means."""
+        while self.running():
             self.policy.train()
             tic = time.perf_counter()
             scalars = self.iterate()
@@ -194,9 +177,17 @@ class LMTrainer(Trainer):
             self.iteration += 1
             for prefix, values in scalars.items():
                 self.logger.scalars(prefix, values, self.env_steps)
-            latest = self.finish_iteration(latest, progress)
+            self.finish_iteration(progress)
         self.logger.flush()
-        return latest
+        return self.latest
+
+
+def load_stage_model(core: GameCore, init: str | None, seed: int, device: str) -> tuple[LMPolicy, Any, LMEvaluator]:
+    """A stage's starting model ``init`` (fresh heads seeded by ``seed``), its tokenizer,
+    and its :class:`LMEvaluator` on ``core``."""
+    torch.manual_seed(seed)  # fresh heads' initial weights
+    policy, tokenizer = load_policy(core, init, device)
+    return policy, tokenizer, LMEvaluator(core, policy, tokenizer)
 
 
 def log_free_text_eval(trainer) -> None:

@@ -37,7 +37,7 @@ from torch import nn
 from assist import evaluation
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
-from assist.learning.checkpoints import RunCheckpoint
+from assist.learning.distributed import SINGLE, Group
 from assist.learning.selfplay import RunningGames
 from assist.learning.trainer import Trainer
 from assist.logger import RunLogger
@@ -68,6 +68,8 @@ class PPOConfig:
     eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
     eval_sample: sample from the policy when evaluating instead of taking its best action.
     checkpoint_every: save every so many iterations (and at the end).
+    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
+        gradient (each is skipped and counted in ``losses/skipped_updates``).
     """
 
     name: str = "ppo"
@@ -90,11 +92,12 @@ class PPOConfig:
     eval_episodes: int = 64
     eval_sample: bool = False
     checkpoint_every: int = 20
+    max_nonfinite: int = 10
 
     def __post_init__(self):
         if self.name != "ppo":
             raise ValueError(f"PPOConfig: name={self.name!r} must be 'ppo'")
-        positive = ("iterations", "envs", "rollout", "epochs", "minibatches", "eval_every", "eval_episodes", "checkpoint_every")
+        positive = ("iterations", "envs", "rollout", "epochs", "minibatches", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -289,20 +292,10 @@ class PPOTrainer(Trainer):
         seed: int,
         device: str = "auto",
         logger: RunLogger | None = None,
+        group: Group = SINGLE,
     ):
-        self.core, self.eval_core, self.net, self.config = core, eval_core, net, config
-        self.eval_human = eval_human
-        self.rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        self.evaluator = TorchEvaluator(net, device=device)
-        self.device = self.evaluator.device
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, logger, group)
         self.selfplay = PolicySelfPlay(core, human, PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True), config.envs, self.rng, config.reward)
-        self.checkpoint = RunCheckpoint(Path(run_dir) / "checkpoints")
-        self.logger = logger if logger is not None else RunLogger(Path(run_dir))
-        self.seed = seed
-        self.iteration = 0
-        self.env_steps = 0
 
     def advantages(self, rollout: PolicyRollout) -> tuple[np.ndarray, np.ndarray]:
         """GAE advantages and value targets of a rollout, [T, B] each."""
@@ -318,10 +311,7 @@ class PPOTrainer(Trainer):
         self.net.eval()  # fixed batch-norm statistics: see the module docstring
         terms = loss_terms(self.net, batch, cfg.clip, cfg.normalize_advantages)
         total = terms["policy"] + cfg.value_weight * terms["value"] - cfg.entropy_weight * terms["entropy"] + cfg.goal_weight * terms["goal"]
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        grad_norm = self.apply_gradients(total, cfg.grad_clip, terms)
         return {**{key: value.item() for key, value in terms.items()}, "total": total.item(), "grad_norm": float(grad_norm)}
 
     def learn(self, rollout: PolicyRollout) -> list[dict[str, float]]:
@@ -345,14 +335,13 @@ class PPOTrainer(Trainer):
         return evaluation.summarize({"ppo": results}, seed=self.seed)["ppo"]
 
     def train(self, progress=None) -> dict[str, Any]:
-        """Run the remaining iterations; returns the last evaluation's means."""
+        """Run the remaining iterations (until :meth:`running` says stop); the latest evaluation's means."""
         cfg = self.config
-        latest: dict[str, float] = {}
-        while self.iteration < cfg.iterations:
+        while self.running():
             tic = time.perf_counter()
             rollout = self.selfplay.collect(cfg.rollout)
             collect_seconds = time.perf_counter() - tic
-            self.env_steps += cfg.rollout * cfg.envs
+            self.env_steps += cfg.rollout * cfg.envs * self.group.world_size  # every rank's games
             tic = time.perf_counter()
             terms = self.learn(rollout)
             learn_seconds = time.perf_counter() - tic
@@ -361,6 +350,6 @@ class PPOTrainer(Trainer):
             means = {key: float(np.mean([t[key] for t in terms if key in t])) for key in terms[-1]}
             self.logger.scalars("losses", means, step)
             self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": len(terms) / learn_seconds}, step)
-            latest = self.finish_iteration(latest, progress)
+            self.finish_iteration(progress)
         self.logger.flush()
-        return latest
+        return self.latest

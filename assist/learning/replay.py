@@ -44,6 +44,19 @@ class SequenceReplay:
         self.cursor = int((self.cursor + count) % self.capacity)
         self.size = min(self.capacity, self.size + count)
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The buffer's arrays (``storage.<field>``, [capacity, ...]) and its ``size`` and ``cursor`` (0-d)."""
+        arrays = {f"storage.{key}": value for key, value in self.storage.items()}
+        return {**arrays, "size": np.asarray(self.size, np.int64), "cursor": np.asarray(self.cursor, np.int64)}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from :meth:`state_dict`'s arrays; a ValueError if they hold another capacity."""
+        storage = {key.split(".", 1)[1]: value for key, value in arrays.items() if key.startswith("storage.")}
+        held = {len(value) for value in storage.values()}
+        if held - {self.capacity}:
+            raise ValueError(f"the replay buffer holds {sorted(held)} sequences, this run's algo.replay={self.capacity}")
+        self.storage, self.size, self.cursor = storage, int(arrays["size"].item()), int(arrays["cursor"].item())
+
     def sample(self, count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``count`` sequences drawn uniformly (with replacement)."""
         if self.size == 0:

@@ -4,11 +4,13 @@ assistant in the other; finished games are reset in place, so every rollout is a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import NamedTuple
 
 import numpy as np
 
+from assist.learning.checkpoints import restore
 from assist.models.base import softmax
 from assist.players.base import MemoryPlayer, Player
 from assist.players.search import SearchPlayer
@@ -66,11 +68,33 @@ class RunningGames:
         self.state.put(rows, self.core.reset(len(rows), self.rng))
         self.assistant.forget(rows)
 
-    def pop_finished(self) -> dict[str, np.ndarray]:
-        """Metrics of the episodes finished since the last call (each [n])."""
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The games' state arrays (``state.<field>``), ``start`` [B], the assistant's
+        ``memory`` [B, M] and the metrics of episodes not yet popped (``finished.<key>``)."""
+        core_state = {f"state.{f.name}": getattr(self.state, f.name) for f in dataclasses.fields(self.state)}
+        finished = {f"finished.{key}": value for key, value in self._merged_finished().items()}
+        return {**core_state, "start": self.start, "memory": self.assistant.memory, **finished}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue the games saved by :meth:`state_dict`; a ValueError if they are not
+        games of this core, batch size and model."""
+        finished = {key.split(".", 1)[1]: value for key, value in arrays.items() if key.startswith("finished.")}
+        running = {key: value for key, value in arrays.items() if not key.startswith("finished.")}
+        ours = {key: value for key, value in self.state_dict().items() if not key.startswith("finished.")}
+        running = restore(ours, running, f"running games ({self.state.batch_size} of {self.core.name}; algo.envs, env, model)")
+        self.state = type(self.state)(**{key.split(".", 1)[1]: value.copy() for key, value in running.items() if key.startswith("state.")})
+        self.start = running["start"].copy()
+        self.assistant.memory = running["memory"].copy()
+        self.finished = [finished] if finished else []
+
+    def _merged_finished(self) -> dict[str, np.ndarray]:
         if not self.finished:
             return {}
-        merged = {key: np.concatenate([m[key] for m in self.finished]) for key in self.finished[0]}
+        return {key: np.concatenate([m[key] for m in self.finished]) for key in self.finished[0]}
+
+    def pop_finished(self) -> dict[str, np.ndarray]:
+        """Metrics of the episodes finished since the last call (each [n])."""
+        merged = self._merged_finished()
         self.finished = []
         return merged
 
@@ -85,9 +109,10 @@ class SelfPlay(RunningGames):
         self.entropies: list[float] = []
 
     def collect(self, steps: int) -> Rollout:
-        """Play ``steps`` steps of every game."""
+        """Play ``steps`` steps of every game (``depths``, ``entropies``: the searches' figures, one per step)."""
         core, state = self.core, self.state
         records: dict[str, list] = {key: [] for key in Rollout._fields if key != "bootstrap"}
+        self.depths, self.entropies = [], []
         for _ in range(steps):
             observation = core.observe(state, ASSISTANT)
             records["observation"].append(observation)

@@ -1,67 +1,228 @@
-"""What the trainers share: counters, checkpoints, and the end of every iteration
-(self-play episode charts, periodic held-out evaluation, periodic checkpoints)."""
+"""What the trainers share: set-up, gradient steps that survive non-finite losses and
+average over data-parallel ranks, the end of every iteration (self-play episode charts,
+periodic held-out evaluation, periodic checkpoints), exact resume and stopping on request.
+
+Exact resume: a checkpoint holds the weights, the optimizer, the counters, every random
+generator (numpy's and torch's), and the arrays of each stateful part (:meth:`Trainer.parts`:
+the running self-play games and, for AssistanceZero, the replay buffer), so a resumed run
+draws the same numbers and sees the same data as one that never stopped.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+import torch
+from torch import nn
 
 from assist import evaluation
+from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
+from assist.learning.distributed import Group
+from assist.learning.selfplay import SelfPlay
+from assist.logger import RunLogger
+from assist.models.base import Evaluator
+from assist.models.torch_evaluator import TorchEvaluator
 from assist.recording import replay_state
 from envs.codec import TextCodec
-from envs.core import AGENTS
+from envs.core import AGENTS, GameCore
+
+
+class Stateful(Protocol):
+    """A part of a trainer whose arrays a checkpoint keeps (the replay buffer, running games)."""
+
+    def state_dict(self) -> dict[str, np.ndarray]: ...
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or its gradient stayed non-finite for ``max_nonfinite`` updates in a row."""
+
+
+def rank_seed(seed: int, rank: int) -> int | list[int]:
+    """The seed of ``rank``'s generators: ``seed`` itself on rank 0 (so one rank draws what a
+    single-process run draws), an independent stream ``[seed, rank]`` on the others."""
+    return seed if rank == 0 else [seed, rank]
 
 
 class Trainer:
-    """Base of the trainers. Subclasses set ``config`` (with ``iterations``,
-    ``eval_every``, ``checkpoint_every``), ``net``, ``optimizer``, ``selfplay``,
-    ``logger``, ``checkpoint``, ``iteration`` and ``env_steps``, and define ``evaluate()``.
+    """Base of the trainers. Subclasses call ``super().__init__`` and then set ``selfplay``
+    (if they play games between iterations), and define ``evaluate()`` and ``train()`` (a
+    ``while self.running():`` loop whose iterations end with :meth:`finish_iteration`).
+    ``evaluator``: how players call ``net`` (default: a :class:`TorchEvaluator` of it); a
+    trainer of another kind of model (the LM pipeline's) passes its own. ``checkpoint`` may
+    likewise be replaced by a :class:`RunCheckpoint` subclass that stores ``net`` its own way.
 
-    ``last_eval`` is the latest held-out evaluation (``{metric: Summary}``, with 95%
-    CIs over its episodes); empty until the first one.
+    ``config`` needs ``iterations``, ``eval_every``, ``checkpoint_every``, ``lr`` and
+    ``max_nonfinite``. With a distributed ``group`` every rank trains on its own self-play
+    (its generators seeded by :func:`rank_seed`); rank 0 logs, evaluates and owns the run
+    directory.
     """
 
-    last_eval: Mapping[str, evaluation.Summary] = MappingProxyType({})
-    selfplay = None
-    """Games kept running between iterations (``pop_finished()`` gives their finished
-    episodes' metrics for ``charts/``); None for a trainer without (e.g. offline data)."""
+    selfplay: SelfPlay | None = None
+    """Games kept running between iterations (their finished episodes are charted, their state
+    checkpointed); None for a trainer without (learning from fixed data or whole episodes)."""
 
-    def finish_iteration(self, latest: dict[str, float], progress=None) -> dict[str, float]:
-        """Log finished self-play episodes, evaluate and save when due; the latest
-        evaluation's means (``latest`` unchanged if none was due)."""
-        cfg, step = self.config, self.env_steps
+    def __init__(
+        self,
+        core: GameCore,
+        eval_core: GameCore,
+        net: nn.Module,
+        eval_human,
+        config,
+        run_dir: Path,
+        seed: int,
+        device: str,
+        logger: RunLogger | None,
+        group: Group,
+        evaluator: Evaluator | None = None,
+    ):
+        self.core, self.eval_core, self.net, self.config, self.eval_human = core, eval_core, net, config, eval_human
+        self.run_dir, self.seed, self.group = Path(run_dir), seed, group
+        self.rng = np.random.default_rng(rank_seed(seed, group.rank))
+        torch.manual_seed(seed + group.rank)
+        self.evaluator = TorchEvaluator(net, device=device) if evaluator is None else evaluator
+        self.device = self.evaluator.device
+        group.broadcast(net.state_dict().values())  # every rank starts from rank 0's weights
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        self.checkpoint = RunCheckpoint(self.run_dir / "checkpoints", group)
+        self.logger = logger if logger is not None else RunLogger(self.run_dir, active=group.is_main)
+        self.iteration = 0
+        self.env_steps = 0
+        self.skipped_updates = 0
+        """Updates skipped because the loss or its gradient was not finite (the whole run)."""
+        self.nonfinite_streak = 0
+        self.last_eval: Mapping[str, evaluation.Summary] = {}
+        """The latest held-out evaluation (``{metric: Summary}``, with 95% CIs over its episodes); empty until the first."""
+        self.stop_requests: list[int] = []
+        """Signal numbers received: any stops the run at the end of the current iteration, after a checkpoint."""
+        self.stopped = False
+        self.saved_iteration = 0
+        """The iteration of the run's latest checkpoint (0: none)."""
+
+    def parts(self) -> dict[str, Stateful]:
+        """The stateful parts a checkpoint keeps, by name."""
+        return {} if self.selfplay is None else {"games": self.selfplay}
+
+    # ------------------------------------------------------------ learning
+
+    def apply_gradients(self, total: torch.Tensor, grad_clip: float, terms: dict[str, torch.Tensor]) -> float:
+        """Backpropagate ``total``, average the gradients over the ranks, clip their norm to
+        ``grad_clip`` and step the optimizer; the gradient norm before clipping.
+
+        A non-finite loss or gradient norm (on any rank) skips the step, counted in
+        ``skipped_updates``; ``config.max_nonfinite`` of them in a row raise
+        :class:`NonFiniteLossError` naming the losses (``terms``, each a scalar tensor).
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        return self.step_gradients(total, grad_clip, terms)
+
+    def step_gradients(self, total: torch.Tensor, grad_clip: float, terms: dict[str, torch.Tensor]) -> float:
+        """:meth:`apply_gradients` for gradients already accumulated in the parameters'
+        ``.grad`` (backpropagated piecewise by the caller; ``total``: their loss, a scalar)."""
+        self.group.average_gradients(self.net.parameters())
+        grad_norm = nn.utils.clip_grad_norm_(self.net.parameters(), grad_clip)
+        if self.group.all_true(bool(torch.isfinite(total)) and bool(torch.isfinite(grad_norm))):
+            self.optimizer.step()
+            self.nonfinite_streak = 0
+        else:
+            self.skipped_updates += 1
+            self.nonfinite_streak += 1
+            if self.nonfinite_streak >= self.config.max_nonfinite:
+                losses = ", ".join(f"{key}={value.item():.4g}" for key, value in terms.items())
+                raise NonFiniteLossError(
+                    f"the loss or its gradient was not finite in {self.nonfinite_streak} updates in a row at iteration "
+                    f"{self.iteration + 1} ({losses}, grad_norm={float(grad_norm):.4g}); the run stops here; its latest "
+                    f"checkpoint in {self.checkpoint.directory}, if any, is intact. Lower algo.lr or algo.grad_clip, check the inputs, "
+                    "or raise algo.max_nonfinite to tolerate more"
+                )
+        self.group.broadcast(self.net.buffers())  # batch-norm statistics: rank 0's, as DistributedDataParallel does
+        return float(grad_norm)
+
+    # ------------------------------------------------------ the iteration's end
+
+    def running(self) -> bool:
+        """Whether to run another iteration: some are left and no rank was asked to stop.
+        A stop saves a checkpoint first (unless this iteration's is already written)."""
+        if self.iteration >= self.config.iterations:
+            return False
+        if self.group.any_true(bool(self.stop_requests)):
+            if self.saved_iteration != self.iteration:
+                self.save()
+            self.stopped = True
+            return False
+        return True
+
+    def finish_iteration(self, progress=None) -> None:
+        """Log finished self-play episodes, evaluate and save when due; updates ``latest``."""
+        cfg, step, main = self.config, self.env_steps, self.group.is_main
         finished = self.selfplay.pop_finished() if self.selfplay is not None else {}
         if finished:
-            self.logger.scalars("charts", {key: finite_mean(value) for key, value in finished.items()}, step)
+            self.logger.scalars("charts", {key: _mean(value) for key, value in finished.items()}, step)
+        self.logger.scalars("losses", {"skipped_updates": self.skipped_updates}, step)
         final = self.iteration == cfg.iterations
-        if self.iteration % cfg.eval_every == 0 or final:
+        if main and (self.iteration % cfg.eval_every == 0 or final):
             episodes: list[dict] = []
             self.last_eval = self.evaluate(record=episodes)
-            latest = {key: s.mean for key, s in self.last_eval.items()}
-            self.logger.scalars("eval", latest, step)
+            self.logger.scalars("eval", self.latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
             self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
         if self.iteration % cfg.checkpoint_every == 0 or final:
             self.save()
-        if progress is not None:
-            progress(self.iteration, step, latest)
-        return latest
+        if progress is not None and main:
+            progress(self.iteration, step, self.latest)
+
+    # -------------------------------------------------------------- checkpoints
+
+    @property
+    def latest(self) -> dict[str, float]:
+        """The latest held-out evaluation's means."""
+        return {key: summary.mean for key, summary in self.last_eval.items()}
+
+    def counters(self) -> dict[str, int]:
+        return {"iteration": self.iteration, "env_steps": self.env_steps, "skipped_updates": self.skipped_updates, "nonfinite_streak": self.nonfinite_streak}
 
     def save(self) -> None:
-        self.checkpoint.save(self.net, self.optimizer, {"iteration": self.iteration, "env_steps": self.env_steps})
+        """Write a checkpoint of everything the run needs to continue exactly (a collective)."""
+        self.logger.flush()  # events up to this checkpoint are on disk with it
+        rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()}, weights_digest(self.net))
+        last_eval = {key: {name: value.item() if hasattr(value, "item") else value for name, value in summary._asdict().items()} for key, summary in self.last_eval.items()}
+        self.checkpoint.save(self.net, self.optimizer, self.counters(), last_eval, rank)
+        self.saved_iteration = self.iteration
 
     def resume(self) -> bool:
-        """Continue from the run directory's latest checkpoint, if there is one."""
-        counters = self.checkpoint.load(self.net, self.optimizer)
-        if counters is None:
+        """Continue from the run directory's latest checkpoint, if there is one: weights,
+        optimizer, counters, generators and parts as they were when it was written."""
+        loaded = self.checkpoint.load(self.net, self.optimizer)
+        if loaded is None:
             return False
+        for name, part in self.parts().items():
+            path = self.checkpoint.part_file(name)
+            if name not in loaded.rank.parts:
+                raise CheckpointError(f"{path} is missing; {self.checkpoint.fix}")
+            try:
+                part.load_state_dict(loaded.rank.parts[name])
+            except ValueError as error:
+                raise CheckpointError(
+                    f"{path} does not fit this run ({error}): it was written with another configuration. Resume with the "
+                    f"run's own settings ({self.run_dir / 'config.yaml'}), or {self.checkpoint.fix}"
+                ) from error
+        restore_rng(self.rng, loaded.rank.rng)
+        counters = loaded.counters
         self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
+        self.saved_iteration = self.iteration
+        self.skipped_updates, self.nonfinite_streak = counters.get("skipped_updates", 0), counters.get("nonfinite_streak", 0)
+        self.last_eval = {key: evaluation.Summary(**summary) for key, summary in loaded.last_eval.items()}
+        self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
+        self.logger = RunLogger(self.run_dir, self.logger.config, purge_step=self.env_steps + 1, active=self.group.is_main)
         return True
 
 
-def finite_mean(values: np.ndarray) -> float:
+def _mean(values: np.ndarray) -> float:
     """Mean over the finite values (a metric may be NaN where it is undefined), else NaN."""
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if len(finite) else float("nan")
@@ -75,3 +236,4 @@ def transcript(core, episode: dict) -> str:
         said = "; ".join(f"{agent}: {codec.action_text(agent, a)}" for agent, a in zip(AGENTS, joint))
         lines.append(f"    {t:3d}  {said}  (reward {reward:+g})")
     return "\n".join(lines)
+

@@ -32,7 +32,7 @@ def load_network(core: GameCore, run: str | Path):
         raise FileNotFoundError(f"{run} is not a training run directory: {config_path} is missing")
     cfg = OmegaConf.load(config_path)
     net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
-    if RunCheckpoint(run / "checkpoints").load(net) is None:
+    if not RunCheckpoint(run / "checkpoints").load_model(net):
         raise FileNotFoundError(f"{run} has no checkpoint yet ({run / 'checkpoints'})")
     return net, cfg
 

@@ -42,7 +42,7 @@ from envs.build import render
 from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
 from envs.build.config import BuildConfig
 from envs.build.goals import GoalGenerator, load_goals, validate_goal
-from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, seat_index
+from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, check_actions, seat_index
 
 NUM_MOVES = 6
 FIRST_MOVE = 1
@@ -241,8 +241,8 @@ class BuildCore:
 
     def step(self, state: BuildState, actions: np.ndarray) -> StepResult:
         """Apply ``actions`` ([B, 2]: human, assistant) in place; see the module docstring."""
-        actions = np.asarray(actions, dtype=np.int64)
         B = len(state.t)
+        actions = check_actions(actions, B)
         live = ~state.done
         voxel = np.full((B, 2), -1, np.int64)
         old = np.zeros((B, 2), np.uint8)

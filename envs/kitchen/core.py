@@ -28,7 +28,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
-from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, one_hot_belief, seat_index
+from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, check_actions, one_hot_belief, seat_index
 from envs.kitchen.humans import human_policy, model_parameters, solo_q
 from envs.kitchen.render import bar_picture
 from envs.kitchen.solver import solve_known_goal
@@ -141,18 +141,15 @@ class KitchenCore:
     def step(self, state: KitchenState, actions: np.ndarray) -> StepResult:
         """Apply ``actions`` [B, 2] (human, assistant) in place; done rows stay frozen."""
         game = self.game
-        actions = np.asarray(actions)
-        if actions.shape != (state.batch_size, 2) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"actions must be an int array [B, 2] = {(state.batch_size, 2)}, got {actions.dtype} {actions.shape}")
-        for i, agent in enumerate((HUMAN, ASSISTANT)):
-            if np.any((actions[:, i] < 0) | (actions[:, i] >= self.num_actions(agent))):
-                raise ValueError(f"{agent}'s actions must be in [0, {self.num_actions(agent)}), got {actions[:, i]}")
+        actions = check_actions(actions, state.batch_size)
+        in_space = np.stack([(actions[:, i] >= 0) & (actions[:, i] < self.num_actions(agent)) for i, agent in enumerate((HUMAN, ASSISTANT))], axis=1)
+        ids = np.where(in_space, actions, 0)  # ids outside the space: flagged no-ops
         active = ~state.done
         s = state.s.copy()
-        human_ok = game.human_legal[s, actions[:, 0]]
-        human_action = np.where(active & human_ok, actions[:, 0], 0)
+        human_ok = game.human_legal[s, ids[:, 0]] & in_space[:, 0]
+        human_action = np.where(active & human_ok, ids[:, 0], 0)
         mid = np.where(active, game.human_next[s, human_action], s)
-        assistant_action = np.where(active, game.assistant_applied[mid, actions[:, 1]], 0)
+        assistant_action = np.where(active & in_space[:, 1], game.assistant_applied[mid, ids[:, 1]], 0)
         nxt = np.where(active, game.assistant_next[mid, assistant_action], s)
         transition = KitchenTransition(s, human_action, mid, assistant_action, active)
         parts = self.expected_reward(transition, one_hot_belief(state.goal, game.num_goals))
