@@ -96,7 +96,7 @@ def test_lazy_belief_is_the_softmax_where_indexed():
 def test_sample_from_logits_follows_the_masked_softmax():
     logits = np.log(np.array([[0.1, 0.5, 0.4], [0.2, 0.2, 0.6]]))
     legal = np.array([[True, False, True], [True, True, True]])
-    draws = sample_from_logits(logits, legal, 20000, np.random.default_rng(0))
+    draws = sample_from_logits(logits, legal, np.random.default_rng(0).random((len(logits), 20000)))
     assert not (draws[0] == 1).any() and abs((draws[0] == 2).mean() - 0.8) < 0.01
     assert abs((draws[1] == 2).mean() - 0.6) < 0.01
 

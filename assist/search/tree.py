@@ -10,6 +10,11 @@ leads to its own child node. Statistics are kept per slot, pooled over human out
 The game state of every node is kept in ``states``, one batch of B * N rows (row
 ``b * N + n``), so a simulation steps the game once from its parent's row: no replay
 from the root.
+
+A node's slots and human samples are *built* only when a simulation first descends from
+it (the root at once): until then the node keeps its model's policy and human logits and
+the uniform draws its samples will use, so most leaves never pay for the top-K and the
+sampling, and the random stream is the same as if every node were built at expansion.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ class Tree:
     value: [B, N] float32 the model's value of the node (0 if terminal).
     terminal: [B, N] bool the episode ends at this node.
     visits: [B, N] int32 simulations that passed through the node.
+    built: [B, N] bool the node's slots and human samples exist (see the module docstring);
+        the ``slot_action``, ``slot_prior``, ``slot_reward`` and ``human_samples`` of a
+        node that is not built are meaningless.
     slot_action: [B, N, K] int64 the assistant action of each slot (-1 unused).
     slot_prior: [B, N, K] float32 the renormalized prior over the slots.
     slot_visits: [B, N, K] int32 visits through each slot.
@@ -43,6 +51,12 @@ class Tree:
     slot_reward: [B, N, K] float32 each slot's expected immediate reward under the node's
         belief (0 unless the search reserves reward slots).
     human_samples: [B, N, S] int64 the human's actions sampled from the model at the node.
+    policy_logits: [B, N, A] float32 the model's assistant-action logits at the node
+        (read when the node is built).
+    human_logits: [B, N, Ah] float32 the model's human-action logits at the node (read
+        when the node is built).
+    human_uniforms: [B, N, S] float64 uniform draws in [0, 1), taken when the node is
+        evaluated, that become its human samples when it is built.
     goal_logits: [B, N, F, Kg] float32 the model's goal logits at the node (its belief is
         their softmax, taken only where a reward needs it: :class:`LazyBelief`).
     memory: [B, N, M] float32 the model's recurrent memory after the node's observation.
@@ -57,19 +71,33 @@ class Tree:
     value: np.ndarray
     terminal: np.ndarray
     visits: np.ndarray
+    built: np.ndarray
     slot_action: np.ndarray
     slot_prior: np.ndarray
     slot_visits: np.ndarray
     slot_value_sum: np.ndarray
     slot_reward: np.ndarray
     human_samples: np.ndarray
+    policy_logits: np.ndarray
+    human_logits: np.ndarray
+    human_uniforms: np.ndarray
     goal_logits: np.ndarray
     memory: np.ndarray
     states: BatchState
 
     @classmethod
-    def empty(cls, root_states: BatchState, nodes: int, slots: int, samples: int, goal_shape: tuple[int, int], memory_size: int) -> Tree:
-        """An empty tree whose every node row holds a copy of its game's root state."""
+    def empty(
+        cls,
+        root_states: BatchState,
+        nodes: int,
+        slots: int,
+        samples: int,
+        num_actions: tuple[int, int],
+        goal_shape: tuple[int, int],
+        memory_size: int,
+    ) -> Tree:
+        """An empty tree whose every node row holds a copy of its game's root state;
+        ``num_actions``: (A, Ah), the assistant's and the human's action counts."""
         B = root_states.batch_size
         return cls(
             node_valid=np.zeros((B, nodes), bool),
@@ -80,12 +108,16 @@ class Tree:
             value=np.zeros((B, nodes), np.float32),
             terminal=np.zeros((B, nodes), bool),
             visits=np.zeros((B, nodes), np.int32),
+            built=np.zeros((B, nodes), bool),
             slot_action=np.full((B, nodes, slots), UNUSED, np.int64),
             slot_prior=np.zeros((B, nodes, slots), np.float32),
             slot_visits=np.zeros((B, nodes, slots), np.int32),
             slot_value_sum=np.zeros((B, nodes, slots), np.float32),
             slot_reward=np.zeros((B, nodes, slots), np.float32),
             human_samples=np.zeros((B, nodes, samples), np.int64),
+            policy_logits=np.zeros((B, nodes, num_actions[0]), np.float32),
+            human_logits=np.zeros((B, nodes, num_actions[1]), np.float32),
+            human_uniforms=np.zeros((B, nodes, samples), np.float64),
             goal_logits=np.zeros((B, nodes) + tuple(goal_shape), np.float32),
             memory=np.zeros((B, nodes, memory_size), np.float32),
             states=root_states.take(np.repeat(np.arange(B), nodes)),
