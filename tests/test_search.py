@@ -169,7 +169,7 @@ def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch
     eggs = core.game.human_action_names.index("add eggs")
     mcts._expand(tree, 1, np.array([0]), np.array([0]), np.array([butter]), np.array([eggs]), np.random.default_rng(0))
     assert tree.reward[0, 1] == pytest.approx(cake_branch)
-    assert np.allclose(softmax(tree.goal_logits[0, 1, 0]), [1, 0, 0], atol=1e-6)
+    assert np.allclose(softmax(tree.goal_logits.take(np.array([0]), np.array([1]))[0, 0]), [1, 0, 0], atol=1e-6)
 
 
 @pytest.mark.slow

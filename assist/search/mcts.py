@@ -198,21 +198,21 @@ class MCTS:
     # ------------------------------------------------------------------ phases
 
     def _evaluate_nodes(
-        self, tree: Tree, games: np.ndarray, nodes: np.ndarray, states: BatchState, memory: np.ndarray, rng: np.random.Generator
+        self, tree: Tree, games: np.ndarray, node: int, states: BatchState, memory: np.ndarray, rng: np.random.Generator
     ) -> ModelOutput:
-        """Evaluate ``nodes`` of ``games`` ([G] each), whose states are ``states`` (G rows),
+        """Evaluate node ``node`` of ``games`` ([G]), whose states are ``states`` (G rows),
         after ``memory`` [G, M]; store the node data and what building the node will need,
         and draw its human samples' uniforms now (see :class:`Tree`)."""
         legal = self.core.legal_mask(states, ASSISTANT)
         output, new_memory = self.evaluator.evaluate(self.core.observe(states, ASSISTANT), memory, legal)
-        tree.policy_logits[games, nodes] = output.policy_logits
-        tree.human_logits[games, nodes] = output.human_logits
-        tree.human_uniforms[games, nodes] = rng.random((len(games), self.config.human_samples))
-        tree.goal_logits[games, nodes] = output.goal_logits
-        tree.memory[games, nodes] = new_memory
-        tree.terminal[games, nodes] = states.done
-        tree.value[games, nodes] = np.where(states.done, 0.0, output.value)
-        tree.node_valid[games, nodes] = True
+        tree.policy_logits.put(games, node, output.policy_logits)
+        tree.human_logits.put(games, node, output.human_logits)
+        tree.goal_logits.put(games, node, output.goal_logits)
+        tree.human_uniforms[games, node] = rng.random((len(games), self.config.human_samples))
+        tree.memory[games, node] = new_memory
+        tree.terminal[games, node] = states.done
+        tree.value[games, node] = np.where(states.done, 0.0, output.value)
+        tree.node_valid[games, node] = True
         return output
 
     def _build_nodes(self, tree: Tree, games: np.ndarray, nodes: np.ndarray) -> None:
@@ -222,9 +222,9 @@ class MCTS:
         human's actions at the stored uniforms."""
         states = tree.states.take(tree.state_rows(nodes, games))
         legal = self.core.legal_mask(states, ASSISTANT)
-        logits = tree.policy_logits[games, nodes]
+        logits = tree.policy_logits.take(games, nodes)
         if self.config.reward_slots:
-            immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(tree.goal_logits[games, nodes]))
+            immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(tree.goal_logits.take(games, nodes)))
             actions, priors = top_k_slots(logits, legal, self.config.max_children, immediate, self.config.reward_slots)
             tree.slot_reward[games, nodes] = np.where(actions >= 0, np.take_along_axis(immediate, np.maximum(actions, 0), axis=1), 0.0)
         else:
@@ -232,7 +232,7 @@ class MCTS:
         tree.slot_action[games, nodes] = actions
         tree.slot_prior[games, nodes] = priors
         human_legal = self.core.legal_mask(states, HUMAN)
-        tree.human_samples[games, nodes] = sample_from_logits(tree.human_logits[games, nodes], human_legal, tree.human_uniforms[games, nodes])
+        tree.human_samples[games, nodes] = sample_from_logits(tree.human_logits.take(games, nodes), human_legal, tree.human_uniforms[games, nodes])
         tree.built[games, nodes] = True
 
     def _select_slot(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> np.ndarray:
@@ -305,21 +305,23 @@ class MCTS:
         tree.parent[games, new] = parents
         tree.parent_slot[games, new] = slots
         tree.human_action[games, new] = human
-        self._evaluate_nodes(tree, games, np.full(len(games), new), parent_states, tree.memory[games, parents], rng)
+        output = self._evaluate_nodes(tree, games, new, parent_states, tree.memory[games, parents], rng)
         if self.config.reward_belief == "root":
-            tree.reward[games, new] = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, 0])).sum(axis=1)
+            root_belief = LazyBelief(tree.goal_logits.take(games, np.zeros_like(games)))
+            tree.reward[games, new] = self.core.expected_reward(result.transition, root_belief).sum(axis=1)
             return
-        child = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, new]))
-        assistant_part = self.core.expected_reward(result.transition, self._assistant_belief(tree, games, parents, human, new))[:, 1]
+        child = self.core.expected_reward(result.transition, LazyBelief(output.goal_logits))
+        assistant_part = self.core.expected_reward(result.transition, self._assistant_belief(tree, games, parents, human, output))[:, 1]
         tree.reward[games, new] = assistant_part + child[:, 0]
 
-    def _assistant_belief(self, tree: Tree, games, parents, human, new) -> LazyBelief:
-        """[G, F, Kg] the belief that prices the assistant's part (``reward_belief``)."""
+    def _assistant_belief(self, tree: Tree, games, parents, human, child: ModelOutput) -> LazyBelief:
+        """[G, F, Kg] the belief that prices the assistant's part (``reward_belief``);
+        ``child``: the model's outputs at the new nodes."""
         rule = self.config.reward_belief
         if rule == "paper":
-            return LazyBelief(tree.goal_logits[games, parents])
+            return LazyBelief(tree.goal_logits.take(games, parents))
         if rule == "posterior":
-            return LazyBelief(tree.goal_logits[games, new])
+            return LazyBelief(child.goal_logits)
         after_human = tree.states.take(tree.state_rows(parents, games))
         self.core.step(after_human, np.stack([human, np.zeros_like(human)], axis=1))
         legal = self.core.legal_mask(after_human, ASSISTANT)  # only the goal logits are used; this bounds a scoring model's work
@@ -357,12 +359,10 @@ class MCTS:
         states = root_states.copy()
         self.core.conceal_goal(states)
         B = states.batch_size
-        num_actions = (self.core.num_actions(ASSISTANT), self.core.num_actions(HUMAN))
-        tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, num_actions, self.core.goal_shape, self.evaluator.memory_size)
+        tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
         games = np.arange(B)
-        roots = np.zeros(B, np.int64)
-        root_output = self._evaluate_nodes(tree, games, roots, states, memory, rng)
-        self._build_nodes(tree, games, roots)
+        root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
+        self._build_nodes(tree, games, np.zeros(B, np.int64))
         tree.visits[:, 0] = 1
         q_min = np.full(B, np.inf)
         q_max = np.full(B, -np.inf)
