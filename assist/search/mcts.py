@@ -250,16 +250,6 @@ class MCTS:
         score = np.where(tree.slot_action[games, nodes] >= 0, q_norm + explore, -np.inf)
         return np.argmax(score, axis=1)
 
-    def _find_child(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, slots: np.ndarray, human: np.ndarray) -> np.ndarray:
-        """[G] the child reached by (slot, human action) from ``nodes``, -1 if not yet made."""
-        match = (
-            tree.node_valid[games]
-            & (tree.parent[games] == nodes[:, None])
-            & (tree.parent_slot[games] == slots[:, None])
-            & (tree.human_action[games] == human[:, None])
-        )
-        return np.where(match.any(axis=1), match.argmax(axis=1), UNUSED)
-
     def _simulate(self, tree: Tree, root_slot: np.ndarray | None, q_min, q_max, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Descend every tree to a new edge or a terminal node.
 
@@ -286,7 +276,7 @@ class MCTS:
             first = False
             pick = rng.integers(self.config.human_samples, size=len(games))
             h = tree.human_samples[games, n, pick]
-            child = self._find_child(tree, games, n, s, h)
+            child = tree.child[games, n, s, pick].astype(np.int64)
             slot[games], human[games] = s, h
             new_edge = child < 0
             at_terminal = ~new_edge & tree.terminal[games, np.maximum(child, 0)]
@@ -305,6 +295,8 @@ class MCTS:
         tree.parent[games, new] = parents
         tree.parent_slot[games, new] = slots
         tree.human_action[games, new] = human
+        same_action = tree.human_samples[games, parents] == human[:, None]
+        tree.child[games, parents, slots] = np.where(same_action, new, tree.child[games, parents, slots])
         output = self._evaluate_nodes(tree, games, new, parent_states, tree.memory[games, parents], rng)
         if self.config.reward_belief == "root":
             root_belief = LazyBelief(tree.goal_logits.take(games, np.zeros_like(games)))

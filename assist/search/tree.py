@@ -95,6 +95,8 @@ class Tree:
     slot_reward: [B, N, K] float32 each slot's expected immediate reward under the node's
         belief (0 unless the search reserves reward slots).
     human_samples: [B, N, S] int64 the human's actions sampled from the model at the node.
+    child: [B, N, K, S] int32 the child reached by each (slot, human sample), -1 until
+        made (samples with the same action share their child).
     human_uniforms: [B, N, S] float64 uniform draws in [0, 1), taken when the node is
         evaluated, that become its human samples when it is built.
     policy_logits: [B, N] x [A] float32 the model's assistant-action logits at the node
@@ -123,6 +125,7 @@ class Tree:
     slot_value_sum: np.ndarray
     slot_reward: np.ndarray
     human_samples: np.ndarray
+    child: np.ndarray
     human_uniforms: np.ndarray
     policy_logits: NodeArrays
     human_logits: NodeArrays
@@ -150,6 +153,7 @@ class Tree:
             slot_value_sum=np.zeros((B, nodes, slots), np.float32),
             slot_reward=np.zeros((B, nodes, slots), np.float32),
             human_samples=np.zeros((B, nodes, samples), np.int64),
+            child=np.full((B, nodes, slots, samples), UNUSED, np.int32),
             human_uniforms=np.zeros((B, nodes, samples), np.float64),
             policy_logits=NodeArrays.empty(B, nodes),
             human_logits=NodeArrays.empty(B, nodes),
