@@ -232,7 +232,9 @@ class MCTS:
         tree.slot_action[games, nodes] = actions
         tree.slot_prior[games, nodes] = priors
         human_legal = self.core.legal_mask(states, HUMAN)
-        tree.human_samples[games, nodes] = sample_from_logits(tree.human_logits.take(games, nodes), human_legal, tree.human_uniforms[games, nodes])
+        tree.human_samples[games, nodes] = sample_from_logits(
+            tree.human_logits.take(games, nodes), human_legal, tree.human_uniforms[games, nodes]
+        )
         tree.built[games, nodes] = True
 
     def _select_slot(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> np.ndarray:
@@ -250,7 +252,9 @@ class MCTS:
         score = np.where(tree.slot_action[games, nodes] >= 0, q_norm + explore, -np.inf)
         return np.argmax(score, axis=1)
 
-    def _simulate(self, tree: Tree, root_slot: np.ndarray | None, q_min, q_max, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _simulate(
+        self, tree: Tree, root_slot: np.ndarray | None, q_min, q_max, rng
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Descend every tree to a new edge or a terminal node.
 
         Returns (leaf parent [B], slot [B], human action [B], reached [B]): ``reached`` is
