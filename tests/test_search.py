@@ -10,6 +10,7 @@ from assist.models.exact import ExactKitchenEvaluator
 from assist.players import make_player
 from assist.rollout import play
 from assist.search.mcts import MCTS, SearchConfig, sample_categorical, sample_from_logits, top_k_slots
+from assist.search.tree import NodeArrays
 from envs.core import ASSISTANT, HUMAN
 from envs.kitchen.solver import solve_bayes
 
@@ -96,7 +97,7 @@ def test_lazy_belief_is_the_softmax_where_indexed():
 def test_sample_from_logits_follows_the_masked_softmax():
     logits = np.log(np.array([[0.1, 0.5, 0.4], [0.2, 0.2, 0.6]]))
     legal = np.array([[True, False, True], [True, True, True]])
-    draws = sample_from_logits(logits, legal, 20000, np.random.default_rng(0))
+    draws = sample_from_logits(logits, legal, np.random.default_rng(0).random((len(logits), 20000)))
     assert not (draws[0] == 1).any() and abs((draws[0] == 2).mean() - 0.8) < 0.01
     assert abs((draws[1] == 2).mean() - 0.6) < 0.01
 
@@ -122,6 +123,46 @@ def test_tree_statistics_add_up(root):
     legal = core.legal_mask(state, ASSISTANT)
     assert legal[np.arange(5), out.action].all()
     assert np.all(out.memory == 1)  # one root evaluation after the initial memory
+
+
+def test_node_arrays_gather_rows_across_node_indices():
+    arrays = NodeArrays.empty(batch=3, nodes=3)
+    arrays.put(np.arange(3), 0, np.array([[0.0], [1.0], [2.0]]))
+    arrays.put(np.array([2, 0]), 1, np.array([[12.0], [10.0]]))  # node 1 of games 2 and 0
+    assert arrays.take(np.array([0, 2, 1, 2]), np.array([1, 0, 0, 1]))[:, 0].tolist() == [10.0, 2.0, 1.0, 12.0]
+    assert arrays.take(np.array([2]), np.array([1]))[:, 0].tolist() == [12.0]
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_only_nodes_descended_from_are_built(root):
+    """A node's slots and human samples are made at its first descent: the root and every
+    non-terminal node a second simulation passed through, no other."""
+    core, mcts = build_search(root=root)
+    tree = mcts.search(core.reset(5, np.random.default_rng(0)), mcts.evaluator.initial_memory(5), np.random.default_rng(1)).tree
+    descended = tree.node_valid & (tree.visits >= 2) & ~tree.terminal
+    descended[:, 0] = True
+    assert np.array_equal(tree.built, descended) and tree.built[:, 1:].any()
+    built = tree.slot_action[tree.built]
+    assert np.all(built[:, 0] >= 0)
+
+
+def test_child_table_matches_each_nodes_edge():
+    """Every (slot, human sample) entry points at the child made by that slot and the
+    sample's human action, and every child is listed under each sample of its action."""
+    core, mcts = build_search()
+    tree = mcts.search(core.reset(4, np.random.default_rng(0)), mcts.evaluator.initial_memory(4), np.random.default_rng(2)).tree
+    games, nodes = np.nonzero(tree.node_valid[:, 1:])
+    nodes += 1
+    assert len(nodes) > 0
+    parents, slots = tree.parent[games, nodes], tree.parent_slot[games, nodes]
+    same = tree.human_samples[games, parents] == tree.human_action[games, nodes][:, None]  # [G, S]
+    assert np.all(np.where(same, tree.child[games, parents, slots] == nodes[:, None], True))
+    listed = np.nonzero(tree.child >= 0)
+    child = tree.child[listed]
+    b, n, k, j = listed
+    assert np.all(
+        (tree.parent[b, child] == n) & (tree.parent_slot[b, child] == k) & (tree.human_action[b, child] == tree.human_samples[b, n, j])
+    )
 
 
 def test_search_never_reads_the_true_goal():
@@ -169,7 +210,7 @@ def test_edge_reward_prices_both_seats_under_the_chosen_belief(rule, cake_branch
     eggs = core.game.human_action_names.index("add eggs")
     mcts._expand(tree, 1, np.array([0]), np.array([0]), np.array([butter]), np.array([eggs]), np.random.default_rng(0))
     assert tree.reward[0, 1] == pytest.approx(cake_branch)
-    assert np.allclose(softmax(tree.goal_logits[0, 1, 0]), [1, 0, 0], atol=1e-6)
+    assert np.allclose(softmax(tree.goal_logits.take(np.array([0]), np.array([1]))[0, 0]), [1, 0, 0], atol=1e-6)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """The play session: people queue actions, a tick applies them, every step is recorded."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -120,6 +121,9 @@ def test_concurrent_submitters_and_a_ticker_lose_no_applied_step(core):
         thread.start()
     for thread in threads:
         thread.join()
+    deadline = time.monotonic() + 10
+    while session.snapshot().state.t[0] < 1 and time.monotonic() < deadline:  # a loaded machine may not have ticked yet
+        time.sleep(0.01)
     ticker.stop()
     snap = session.snapshot()
     (episode,) = session.episodes()

@@ -50,7 +50,9 @@ class Evaluator(Protocol):
         self, observation: dict[str, np.ndarray], memory: np.ndarray, legal: np.ndarray | None = None
     ) -> tuple[ModelOutput, np.ndarray]:
         """Outputs for the assistant's ``observation`` (arrays with leading B) after
-        ``memory``; returns them and the memory that includes this observation."""
+        ``memory``; returns them and the memory that includes this observation. The search
+        keeps the returned logits without copying them until it ends: return new arrays
+        (or read-only views), never a buffer that a later call overwrites."""
 
 
 def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -140,10 +140,12 @@ def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) 
     return np.clip(index, 0, A - 1).astype(np.int64)
 
 
-def sample_from_logits(logits: np.ndarray, legal: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+def sample_from_logits(logits: np.ndarray, legal: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """[B, count] int64 draws from the softmax of ``logits`` [B, A] over the ``legal``
-    actions (each row needs one), without normalizing: one running sum over all rows'
-    unnormalized weights, then each row's draws fall inside that row's span of it."""
+    actions (each row needs one), one per uniform in ``uniforms`` ([B, count] in [0, 1),
+    by the inverse of the cumulative distribution), without normalizing: one running sum
+    over all rows' unnormalized weights, then each row's draws fall inside that row's
+    span of it."""
     B, A = logits.shape
     weights = np.where(legal, logits, -np.inf).astype(np.float32, copy=False)
     weights -= weights.max(axis=1, keepdims=True)
@@ -152,7 +154,7 @@ def sample_from_logits(logits: np.ndarray, legal: np.ndarray, count: int, rng: n
     np.cumsum(running, out=running)
     ends = running[A - 1 :: A]
     starts = np.concatenate([[0.0], ends[:-1]])
-    u = starts[:, None] + rng.random((B, count)) * ((ends - starts) * (1 - 1e-9))[:, None]
+    u = starts[:, None] + uniforms * ((ends - starts) * (1 - 1e-9))[:, None]
     index = np.searchsorted(running, u, side="right") - np.arange(B)[:, None] * A
     return np.clip(index, 0, A - 1).astype(np.int64)
 
@@ -195,27 +197,45 @@ class MCTS:
 
     # ------------------------------------------------------------------ phases
 
-    def _evaluate_nodes(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, memory: np.ndarray, rng: np.random.Generator) -> ModelOutput:
-        """Evaluate ``nodes`` of ``games`` (whose states are in place) and fill their node data."""
-        states = tree.states.take(tree.state_rows(nodes, games))
+    def _evaluate_nodes(
+        self, tree: Tree, games: np.ndarray, node: int, states: BatchState, memory: np.ndarray, rng: np.random.Generator
+    ) -> ModelOutput:
+        """Evaluate node ``node`` of ``games`` ([G]), whose states are ``states`` (G rows),
+        after ``memory`` [G, M]; store the node data and what building the node will need,
+        and draw its human samples' uniforms now (see :class:`Tree`)."""
         legal = self.core.legal_mask(states, ASSISTANT)
         output, new_memory = self.evaluator.evaluate(self.core.observe(states, ASSISTANT), memory, legal)
+        tree.policy_logits.put(games, node, output.policy_logits)
+        tree.human_logits.put(games, node, output.human_logits)
+        tree.goal_logits.put(games, node, output.goal_logits)
+        tree.human_uniforms[games, node] = rng.random((len(games), self.config.human_samples))
+        tree.memory[games, node] = new_memory
+        tree.terminal[games, node] = states.done
+        tree.value[games, node] = np.where(states.done, 0.0, output.value)
+        tree.node_valid[games, node] = True
+        return output
+
+    def _build_nodes(self, tree: Tree, games: np.ndarray, nodes: np.ndarray) -> None:
+        """Build the slots and human samples of the evaluated ``nodes`` of ``games`` ([G]
+        each) from their states and stored model outputs: the top-K legal actions (and
+        their expected immediate rewards when the search reserves reward slots) and the
+        human's actions at the stored uniforms."""
+        states = tree.states.take(tree.state_rows(nodes, games))
+        legal = self.core.legal_mask(states, ASSISTANT)
+        logits = tree.policy_logits.take(games, nodes)
         if self.config.reward_slots:
-            immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(output.goal_logits))
-            actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children, immediate, self.config.reward_slots)
+            immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(tree.goal_logits.take(games, nodes)))
+            actions, priors = top_k_slots(logits, legal, self.config.max_children, immediate, self.config.reward_slots)
             tree.slot_reward[games, nodes] = np.where(actions >= 0, np.take_along_axis(immediate, np.maximum(actions, 0), axis=1), 0.0)
         else:
-            actions, priors = top_k_slots(output.policy_logits, legal, self.config.max_children)
-        human_legal = self.core.legal_mask(states, HUMAN)
+            actions, priors = top_k_slots(logits, legal, self.config.max_children)
         tree.slot_action[games, nodes] = actions
         tree.slot_prior[games, nodes] = priors
-        tree.human_samples[games, nodes] = sample_from_logits(output.human_logits, human_legal, self.config.human_samples, rng)
-        tree.goal_logits[games, nodes] = output.goal_logits
-        tree.memory[games, nodes] = new_memory
-        tree.terminal[games, nodes] = states.done
-        tree.value[games, nodes] = np.where(states.done, 0.0, output.value)
-        tree.node_valid[games, nodes] = True
-        return output
+        human_legal = self.core.legal_mask(states, HUMAN)
+        tree.human_samples[games, nodes] = sample_from_logits(
+            tree.human_logits.take(games, nodes), human_legal, tree.human_uniforms[games, nodes]
+        )
+        tree.built[games, nodes] = True
 
     def _select_slot(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> np.ndarray:
         """[G] the PUCT slot at ``nodes``: min-max normalized Q plus
@@ -232,17 +252,9 @@ class MCTS:
         score = np.where(tree.slot_action[games, nodes] >= 0, q_norm + explore, -np.inf)
         return np.argmax(score, axis=1)
 
-    def _find_child(self, tree: Tree, games: np.ndarray, nodes: np.ndarray, slots: np.ndarray, human: np.ndarray) -> np.ndarray:
-        """[G] the child reached by (slot, human action) from ``nodes``, -1 if not yet made."""
-        match = (
-            tree.node_valid[games]
-            & (tree.parent[games] == nodes[:, None])
-            & (tree.parent_slot[games] == slots[:, None])
-            & (tree.human_action[games] == human[:, None])
-        )
-        return np.where(match.any(axis=1), match.argmax(axis=1), UNUSED)
-
-    def _simulate(self, tree: Tree, root_slot: np.ndarray | None, q_min, q_max, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _simulate(
+        self, tree: Tree, root_slot: np.ndarray | None, q_min, q_max, rng
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Descend every tree to a new edge or a terminal node.
 
         Returns (leaf parent [B], slot [B], human action [B], reached [B]): ``reached`` is
@@ -258,6 +270,9 @@ class MCTS:
         while active.any():
             games = np.flatnonzero(active)
             n = node[games]
+            fresh = ~tree.built[games, n]
+            if fresh.any():
+                self._build_nodes(tree, games[fresh], n[fresh])
             if first and root_slot is not None:
                 s = root_slot[games]
             else:
@@ -265,7 +280,7 @@ class MCTS:
             first = False
             pick = rng.integers(self.config.human_samples, size=len(games))
             h = tree.human_samples[games, n, pick]
-            child = self._find_child(tree, games, n, s, h)
+            child = tree.child[games, n, s, pick].astype(np.int64)
             slot[games], human[games] = s, h
             new_edge = child < 0
             at_terminal = ~new_edge & tree.terminal[games, np.maximum(child, 0)]
@@ -284,21 +299,25 @@ class MCTS:
         tree.parent[games, new] = parents
         tree.parent_slot[games, new] = slots
         tree.human_action[games, new] = human
-        self._evaluate_nodes(tree, games, np.full(len(games), new), tree.memory[games, parents], rng)
+        same_action = tree.human_samples[games, parents] == human[:, None]
+        tree.child[games, parents, slots] = np.where(same_action, new, tree.child[games, parents, slots])
+        output = self._evaluate_nodes(tree, games, new, parent_states, tree.memory[games, parents], rng)
         if self.config.reward_belief == "root":
-            tree.reward[games, new] = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, 0])).sum(axis=1)
+            root_belief = LazyBelief(tree.goal_logits.take(games, np.zeros_like(games)))
+            tree.reward[games, new] = self.core.expected_reward(result.transition, root_belief).sum(axis=1)
             return
-        child = self.core.expected_reward(result.transition, LazyBelief(tree.goal_logits[games, new]))
-        assistant_part = self.core.expected_reward(result.transition, self._assistant_belief(tree, games, parents, human, new))[:, 1]
+        child = self.core.expected_reward(result.transition, LazyBelief(output.goal_logits))
+        assistant_part = self.core.expected_reward(result.transition, self._assistant_belief(tree, games, parents, human, output))[:, 1]
         tree.reward[games, new] = assistant_part + child[:, 0]
 
-    def _assistant_belief(self, tree: Tree, games, parents, human, new) -> LazyBelief:
-        """[G, F, Kg] the belief that prices the assistant's part (``reward_belief``)."""
+    def _assistant_belief(self, tree: Tree, games, parents, human, child: ModelOutput) -> LazyBelief:
+        """[G, F, Kg] the belief that prices the assistant's part (``reward_belief``);
+        ``child``: the model's outputs at the new nodes."""
         rule = self.config.reward_belief
         if rule == "paper":
-            return LazyBelief(tree.goal_logits[games, parents])
+            return LazyBelief(tree.goal_logits.take(games, parents))
         if rule == "posterior":
-            return LazyBelief(tree.goal_logits[games, new])
+            return LazyBelief(child.goal_logits)
         after_human = tree.states.take(tree.state_rows(parents, games))
         self.core.step(after_human, np.stack([human, np.zeros_like(human)], axis=1))
         legal = self.core.legal_mask(after_human, ASSISTANT)  # only the goal logits are used; this bounds a scoring model's work
@@ -336,9 +355,10 @@ class MCTS:
         states = root_states.copy()
         self.core.conceal_goal(states)
         B = states.batch_size
-        tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.core.goal_shape, self.evaluator.memory_size)
+        tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
         games = np.arange(B)
-        root_output = self._evaluate_nodes(tree, games, np.zeros(B, np.int64), memory, rng)
+        root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
+        self._build_nodes(tree, games, np.zeros(B, np.int64))
         tree.visits[:, 0] = 1
         q_min = np.full(B, np.inf)
         q_max = np.full(B, -np.inf)
