@@ -1,7 +1,7 @@
 """Property tests: random worlds, configs and action sequences keep the invariants."""
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import envs.build as build
@@ -96,6 +96,7 @@ def test_play_is_deterministic_under_a_seed(cfg, seed):
 
 @SETTINGS
 @given(cfg=configs, seed=st.integers(0, 2**31))
+@example(cfg={"width": 5, "height": 4, "depth": 5, "num_block_types": 4, "reach": 2.0, "chat": False, "goal_split": "train"}, seed=14640)  # a 1-block goal done at step 3
 def test_the_assistants_view_does_not_depend_on_the_goal(cfg, seed):
     core = build.make_core("tiny", horizon=20, **cfg)
     rng = np.random.default_rng(seed)
@@ -107,3 +108,5 @@ def test_the_assistants_view_does_not_depend_on_the_goal(cfg, seed):
         joint = np.array([[rng.integers(core.num_actions(HUMAN)), rng.integers(core.num_actions(ASSISTANT))]])
         for s in states:
             core.step(s, joint)
+        if any(s.done.any() for s in states):  # a finished goal ends its game: that much the assistant may see
+            break
