@@ -128,11 +128,14 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     group, device = distributed.init(cfg.device)
+    finished = False
     try:
         with stop_on_signals(received := [], escalate=not group.distributed):
-            return _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received, overrides, progress)
+            final = _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received, overrides, progress)
+        finished = True
+        return final
     finally:
-        distributed.finish(group)
+        distributed.finish(group, wait=finished)
 
 
 def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool) -> dict:

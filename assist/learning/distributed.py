@@ -97,9 +97,14 @@ def init(device: str) -> tuple[Group, str]:
     return Group(dist.get_rank(), dist.get_world_size()), device
 
 
-def finish(group: Group) -> None:
-    """Leave the process group (after the last collective)."""
+def finish(group: Group, wait: bool = True) -> None:
+    """Leave the process group (after the last collective). With ``wait`` every rank first
+    waits for the others (rank 0 still evaluates and writes results after the last update;
+    a rank that tore its connections down before then made gloo abort the other); a rank
+    that failed leaves at once, so it cannot hang on peers that will never arrive."""
     if group.distributed and dist.is_initialized():
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
