@@ -200,8 +200,7 @@ class AssistanceZeroTrainer(Trainer):
 
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: best-action search without root noise."""
-        config = dataclasses.replace(self.search, num_simulations=self.config.eval_simulations, dirichlet_fraction=0.0, gumbel_scale=0.0)
-        assistant = SearchPlayer(self.eval_core, ASSISTANT, self.evaluator, config)
+        assistant = SearchPlayer(self.eval_core, ASSISTANT, self.evaluator, self.search.for_evaluation(self.config.eval_simulations))
         results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
         return evaluation.summarize({"assistancezero": results}, seed=self.seed)["assistancezero"]
 

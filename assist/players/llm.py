@@ -42,7 +42,7 @@ def llm(
 
     evaluator = LMEvaluator.load(core, path, device)
     if simulations:
-        return SearchPlayer(core, seat, evaluator, SearchConfig(num_simulations=simulations, dirichlet_fraction=0.0, gumbel_scale=0.0))
+        return SearchPlayer(core, seat, evaluator, SearchConfig().for_evaluation(simulations))
     return PolicyPlayer(core, seat, evaluator, sample=temperature > 0, temperature=temperature or 1.0)
 
 

@@ -9,7 +9,6 @@ loaded from safetensors (no code is executed).
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -37,13 +36,16 @@ def load_network(core: GameCore, run: str | Path):
     return net, cfg
 
 
+def run_search(cfg) -> SearchConfig:
+    """The search settings a training run's config (``config.yaml``) recorded."""
+    return SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
+
+
 def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, device: str = "auto") -> SearchPlayer:
     """The AssistanceZero assistant of training run ``run``: its network inside its search
     (``simulations`` > 0 overrides the budget), best action, no root noise."""
     net, cfg = load_network(core, run)
-    search = SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
-    search = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=simulations or search.num_simulations)
-    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), search)
+    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg).for_evaluation(simulations))
 
 
 def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str = "auto") -> PolicyPlayer:
@@ -62,9 +64,7 @@ def lm_stage(core: GameCore, seat: str, run: str, device: str = "auto"):
         return llm(core, seat, path=run, device=device)
     from assist.llm.evaluator import LMEvaluator
 
-    search = SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
-    search = dataclasses.replace(search, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=cfg.algo.eval_simulations)
-    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), search)
+    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg).for_evaluation(cfg.algo.eval_simulations))
 
 
 TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage)}

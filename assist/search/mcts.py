@@ -107,6 +107,11 @@ class SearchConfig:
         if self.root not in ROOTS:
             raise ValueError(f"root={self.root!r}; choose one of {list(ROOTS)}")
 
+    def for_evaluation(self, simulations: int = 0) -> SearchConfig:
+        """This search as an evaluation plays it: no root noise (neither Dirichlet nor
+        Gumbel), ``simulations`` per move when > 0 (else this config's budget)."""
+        return dataclasses.replace(self, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=simulations or self.num_simulations)
+
 
 class SearchOutput(NamedTuple):
     """The result of searching B roots.
