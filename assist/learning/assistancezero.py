@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from assist import evaluation
+from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.replay import SequenceReplay, to_sequences
@@ -80,10 +81,9 @@ class AssistanceZeroConfig:
     max_nonfinite: int = 10
 
     def __post_init__(self):
-        positive = ("iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every", "max_nonfinite")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        require_positive_ints(
+            self, "iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every", "max_nonfinite"
+        )
         if self.rollout % self.sequence:
             raise ValueError(f"rollout={self.rollout} must be a multiple of sequence={self.sequence}")
         if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp < 0:

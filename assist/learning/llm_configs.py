@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
+from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
 from assist.learning.llm_losses import ADVANTAGES
 from envs.core import AGENTS, HUMAN
@@ -45,19 +46,11 @@ class LMStageConfig:
     max_nonfinite: int = 10
 
     def __post_init__(self):
-        for name in ("iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite"):
-            check_positive(self, name)
+        require_positive_ints(self, "iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
         if self.eval_text_episodes < 0:
             raise ValueError(f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)")
         if not (self.lr > 0 and self.grad_clip > 0):
             raise ValueError(f"{type(self).__name__}: lr={self.lr} and grad_clip={self.grad_clip} must be > 0")
-
-
-def check_positive(config, name: str) -> None:
-    """A ValueError naming the setting unless ``config.name`` is an int >= 1."""
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{type(config).__name__}: {name}={value!r} must be an int >= 1")
 
 
 @dataclasses.dataclass
@@ -77,8 +70,7 @@ class PretrainConfig(LMStageConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("episodes", "updates"):
-            check_positive(self, name)
+        require_positive_ints(self, "episodes", "updates")
         unknown = sorted(set(self.seats) - set(AGENTS))
         if not self.seats or unknown:
             raise ValueError(f"PretrainConfig: seats={self.seats} must be a non-empty list of {list(AGENTS)}")
@@ -105,8 +97,7 @@ class SFTConfig(LMStageConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("episodes", "updates"):
-            check_positive(self, name)
+        require_positive_ints(self, "episodes", "updates")
         if not (self.goal_weight >= 0 and self.value_weight >= 0 and 0 < self.discount <= 1):
             raise ValueError(f"SFTConfig: goal_weight={self.goal_weight} and value_weight={self.value_weight} must be >= 0, discount={self.discount} in (0, 1]")
 
@@ -134,7 +125,7 @@ class RLFTConfig(LMStageConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        check_positive(self, "groups")
+        require_positive_ints(self, "groups")
         if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
             raise ValueError(f"RLFTConfig: group_size={self.group_size!r} must be an int >= 2 (advantages compare a group's episodes)")
         if self.advantage not in ADVANTAGES:

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from assist import evaluation
+from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
 from assist.learning.distributed import SINGLE, Group
@@ -97,11 +98,7 @@ class PPOConfig:
     def __post_init__(self):
         if self.name != "ppo":
             raise ValueError(f"PPOConfig: name={self.name!r} must be 'ppo'")
-        positive = ("iterations", "envs", "rollout", "epochs", "minibatches", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PPOConfig: {name}={value!r} must be an int >= 1")
+        require_positive_ints(self, "iterations", "envs", "rollout", "epochs", "minibatches", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
         if self.minibatches > self.envs:
             raise ValueError(f"PPOConfig: minibatches={self.minibatches} must be <= envs={self.envs} (each minibatch holds whole games' sequences)")
         if not (self.lr > 0 and self.grad_clip > 0):
