@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from assist.learning.llm_losses import candidate_kl, chosen_log_prob, group_advantages, next_token_loss, policy_gradient_loss
+from assist.learning.ppo import clipped_policy_loss
 
 LEGAL = torch.tensor([[True, True, False, True], [False, True, True, False]])
 
@@ -98,3 +99,12 @@ def test_next_token_loss_is_the_cross_entropy_of_real_tokens_only():
     changed = logits.clone()
     changed[0, 2:], changed[1, 1:] = 9.0, -9.0  # predictions of padding, and the pad ids themselves, do not count
     assert next_token_loss(changed, torch.where(mask.bool(), ids, 6), mask).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_the_clipped_surrogate_on_policy_has_reinforces_gradient():
+    logits = torch.randn(3, 4, requires_grad=True)
+    action, advantages = torch.tensor([0, 2, 1]), torch.tensor([1.5, -0.5, 2.0])
+    log_prob = chosen_log_prob(logits, torch.ones(3, 4, dtype=torch.bool), action)
+    (reinforce,) = torch.autograd.grad(policy_gradient_loss(log_prob, advantages), logits, retain_graph=True)
+    (clipped,) = torch.autograd.grad(clipped_policy_loss(log_prob, log_prob.detach(), advantages, 0.2)[0], logits)
+    assert torch.allclose(reinforce, clipped)

@@ -25,7 +25,15 @@ from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from envs.core import ASSISTANT, HUMAN
 
-COMMON = ["env.preset=tiny", "env.horizon=4", "algo.iterations=2", "algo.eval_every=2", "algo.eval_episodes=2", "algo.eval_text_episodes=1", "algo.checkpoint_every=2"]
+COMMON = [
+    "env.preset=tiny",
+    "env.horizon=4",
+    "algo.iterations=2",
+    "algo.eval_every=2",
+    "algo.eval_episodes=2",
+    "algo.eval_text_episodes=1",
+    "algo.checkpoint_every=2",
+]
 STAGES = {
     "pretrain": ["algo.episodes=2", "algo.updates=1", "algo.batch=4"],
     "sft": ["algo.episodes=2", "algo.updates=1", "algo.batch=4"],
@@ -39,7 +47,16 @@ LOGGED = {
     "pretrain": ["losses/next_token", "perf/tokens_per_s"],
     "sft": ["losses/policy", "losses/goal", "losses/value", "losses/accuracy", "perf/tokens_per_s"],
     "rlft": ["losses/pg", "losses/kl", "losses/kl_weight", "losses/value", "charts/reward", "charts/goal_pct", "perf/tokens_per_s"],
-    "search_loop": ["losses/policy", "losses/value", "losses/goal", "losses/human", "losses/pg", "losses/kl", "search/simulations_per_s", "perf/tokens_per_s"],
+    "search_loop": [
+        "losses/policy",
+        "losses/value",
+        "losses/goal",
+        "losses/human",
+        "losses/pg",
+        "losses/kl",
+        "search/simulations_per_s",
+        "perf/tokens_per_s",
+    ],
 }
 TINY_CORE = {"preset": "tiny", "horizon": 4}
 
@@ -75,7 +92,9 @@ def test_the_stages_run_log_save_and_chain_through_init(tmp_path, tiny_lm_dir):
         assert "eval/transcript/text_summary" in events.Tags()["tensors"]
         init = run_dir  # the next stage starts from this run
     core = envs.make_core("build", **TINY_CORE)
-    assert isinstance(make_player("llm", core, ASSISTANT, path=str(tmp_path / "rlft"), device="cpu"), PolicyPlayer)  # a run is a model directory
+    assert isinstance(
+        make_player("llm", core, ASSISTANT, path=str(tmp_path / "rlft"), device="cpu"), PolicyPlayer
+    )  # a run is a model directory
     searching = make_player("trained", core, ASSISTANT, run=str(init), device="cpu")  # played as the search loop evaluates
     assert isinstance(searching, SearchPlayer) and searching.mcts.config.num_simulations == 2
 
@@ -89,17 +108,41 @@ def test_rlft_groups_share_their_start_and_goal_and_their_advantages_sum_to_zero
     human = make_player("greedy", core, HUMAN)
     config = RLFTConfig(init=str(tiny_lm_dir), groups=2, group_size=3, eval_text_episodes=0)
     trainer = RLFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
-    steps, advantages, to_go, charts = trainer.rollouts()
+    steps, returns, charts = trainer.rollouts()
+    advantages, to_go = trainer.targets(steps, returns, torch.zeros(len(steps.action)))
     first = np.flatnonzero(np.r_[True, steps.ends[:-1]])  # each episode's first step
-    assert len(first) == 6 and len(advantages) == 6 and len(to_go) == len(steps.action)
+    assert len(first) == 6 and len(returns) == 6 and len(advantages) == len(to_go) == len(steps.action)
+    assert all(torch.all(advantages[steps.episode == e] == advantages[i]) for e, i in enumerate(first))  # one per episode
     worlds = [{k: v[i] for k, v in steps.observation.items()} for i in first]
     for group in (slice(0, 3), slice(3, 6)):
         goals = steps.goal[first[group]]
         assert (goals == goals[0]).all()
         assert all(all(np.array_equal(worlds[group.start][k], w[k]) for k in w) for w in worlds[group])
-        assert advantages[group].sum().item() == pytest.approx(0.0, abs=1e-5)
+        assert advantages[first[group]].sum().item() == pytest.approx(0.0, abs=1e-5)
     assert not np.array_equal(steps.goal[first[0]], steps.goal[first[3]])
     assert charts["reward"] == pytest.approx(steps.reward.sum() / 6, rel=1e-5)
+
+
+def test_rlft_as_ppo_learns_from_per_step_gae_advantages_in_several_clipped_steps(tmp_path, tiny_lm_dir):
+    core = envs.make_core("build", **TINY_CORE)
+    human = make_player("greedy", core, HUMAN)
+    config = RLFTConfig(
+        init=str(tiny_lm_dir), groups=1, group_size=2, advantage="gae", epochs=2, minibatches=2, batch=8, eval_text_episodes=0
+    )
+    trainer = RLFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    steps, returns, _ = trainer.rollouts()
+    values = torch.linspace(-1.0, 1.0, len(steps.action))
+    advantages, targets = trainer.targets(steps, returns, values)
+    assert advantages.mean().item() == pytest.approx(0.0, abs=1e-5) and advantages.std(unbiased=False).item() == pytest.approx(
+        1.0, abs=1e-3
+    )
+    last = np.flatnonzero(steps.ends)
+    assert torch.allclose(targets[last], torch.from_numpy(steps.reward[last]))  # nothing is bootstrapped past an episode's end
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    scalars = trainer.iterate()
+    assert trainer.optimizer.state_dict()["state"][0]["step"].item() == 4  # epochs x minibatches Adam steps
+    assert {"approx_kl", "clip_fraction", "pg", "kl", "value"} <= set(scalars["losses"])
+    assert any(not torch.equal(b, p) for b, p in zip(before, trainer.policy.parameters()))
 
 
 def test_sft_learns_from_recordings_of_the_same_game(tmp_path, tiny_lm_dir):
@@ -136,7 +179,9 @@ def test_pretraining_texts_are_prompts_followed_by_the_action_taken(tiny_lm_dir)
 def test_an_lm_stage_resumes_from_its_checkpoint_exactly(tmp_path, tiny_lm_dir, capsys):
     overrides = ["algo=pretrain", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["pretrain"], "algo.eval_text_episodes=0", "logger=none"]
     whole = run(compose_train([*overrides, "algo.checkpoint_every=1"]), tmp_path / "whole", progress=False)
-    run(compose_train([*overrides, "algo.iterations=1", "algo.checkpoint_every=1", "algo.eval_every=1"]), tmp_path / "parts", progress=False)
+    run(
+        compose_train([*overrides, "algo.iterations=1", "algo.checkpoint_every=1", "algo.eval_every=1"]), tmp_path / "parts", progress=False
+    )
     saved = load_file(tmp_path / "parts" / "model" / "model.safetensors")
     capsys.readouterr()
     resumed = run(compose_train([*overrides, "resume=true"]), tmp_path / "parts", progress=False)
@@ -153,5 +198,9 @@ def test_bad_stage_settings_fail_with_the_setting_named():
         RLFTConfig(group_size=1)
     with pytest.raises(ValueError, match="advantage"):
         RLFTConfig(advantage="ppo")
+    with pytest.raises(ValueError, match="epochs"):
+        RLFTConfig(epochs=0)
+    with pytest.raises(ValueError, match="clip"):
+        RLFTConfig(clip=0.0)
     with pytest.raises(ValueError, match="seats"):
         PretrainConfig(seats=["nobody"])

@@ -48,7 +48,9 @@ class LMStageConfig:
     def __post_init__(self):
         require_positive_ints(self, "iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
         if self.eval_text_episodes < 0:
-            raise ValueError(f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)")
+            raise ValueError(
+                f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)"
+            )
         if not (self.lr > 0 and self.grad_clip > 0):
             raise ValueError(f"{type(self).__name__}: lr={self.lr} and grad_clip={self.grad_clip} must be > 0")
 
@@ -99,7 +101,9 @@ class SFTConfig(LMStageConfig):
         super().__post_init__()
         require_positive_ints(self, "episodes", "updates")
         if not (self.goal_weight >= 0 and self.value_weight >= 0 and 0 < self.discount <= 1):
-            raise ValueError(f"SFTConfig: goal_weight={self.goal_weight} and value_weight={self.value_weight} must be >= 0, discount={self.discount} in (0, 1]")
+            raise ValueError(
+                f"SFTConfig: goal_weight={self.goal_weight} and value_weight={self.value_weight} must be >= 0, discount={self.discount} in (0, 1]"
+            )
 
 
 @dataclasses.dataclass
@@ -107,9 +111,15 @@ class RLFTConfig(LMStageConfig):
     """RL fine-tuning settings (and :class:`LMStageConfig`'s; ``batch``: steps per forward pass).
 
     groups: start states (with their goals) per iteration; group_size: episodes from each.
-    advantage: ``rloo`` or ``grpo``. kl_weight: of the KL penalty to the reference.
-    value_weight, goal_weight: the heads' loss weights (0: off). discount: of the value
-    targets. temperature: of the sampling policy (its logits are divided by it).
+    advantage: ``rloo`` or ``grpo`` (one advantage per episode, normalized within its
+    group), or ``gae`` (PPO's: per step, GAE(``lam``) over the value head's values,
+    normalized over the iteration's steps; the value head then regresses to the
+    lambda-returns). epochs, minibatches: passes over the iteration's steps and Adam steps
+    per pass (1 and 1: one on-policy gradient step, plain REINFORCE); clip: PPO's ratio
+    clip for the later steps, which learn from data the policy has moved away from.
+    kl_weight: of the KL penalty to the reference. value_weight, goal_weight: the heads'
+    loss weights (0: off). discount: of the value targets. temperature: of the sampling
+    policy (its logits are divided by it).
     """
 
     name: str = "rlft"
@@ -117,6 +127,10 @@ class RLFTConfig(LMStageConfig):
     groups: int = 4
     group_size: int = 4
     advantage: str = "rloo"
+    lam: float = 0.95
+    epochs: int = 1
+    minibatches: int = 1
+    clip: float = 0.2
     kl_weight: float = 0.05
     value_weight: float = 0.5
     goal_weight: float = 0.0
@@ -125,11 +139,13 @@ class RLFTConfig(LMStageConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        require_positive_ints(self, "groups")
+        require_positive_ints(self, "groups", "epochs", "minibatches")
         if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
             raise ValueError(f"RLFTConfig: group_size={self.group_size!r} must be an int >= 2 (advantages compare a group's episodes)")
         if self.advantage not in ADVANTAGES:
             raise ValueError(f"RLFTConfig: advantage={self.advantage!r} must be one of {list(ADVANTAGES)}")
+        if not (0 <= self.lam <= 1 and self.clip > 0):
+            raise ValueError(f"RLFTConfig: lam={self.lam} must be in [0, 1] and clip={self.clip} > 0")
         if not (self.kl_weight >= 0 and self.value_weight >= 0 and self.goal_weight >= 0):
             raise ValueError("RLFTConfig: kl_weight, value_weight and goal_weight must be >= 0")
         if not (0 < self.discount <= 1 and self.temperature > 0):
@@ -166,7 +182,9 @@ class SearchLoopConfig(AssistanceZeroConfig):
     def __post_init__(self):
         super().__post_init__()
         if not (self.pg_weight >= 0 and self.kl_weight >= 0 and self.eval_text_episodes >= 0):
-            raise ValueError(f"SearchLoopConfig: pg_weight={self.pg_weight}, kl_weight={self.kl_weight} and eval_text_episodes={self.eval_text_episodes} must be >= 0")
+            raise ValueError(
+                f"SearchLoopConfig: pg_weight={self.pg_weight}, kl_weight={self.kl_weight} and eval_text_episodes={self.eval_text_episodes} must be >= 0"
+            )
 
 
 STAGES = {"pretrain": PretrainConfig, "sft": SFTConfig, "rlft": RLFTConfig, "search_loop": SearchLoopConfig}

@@ -13,8 +13,11 @@ import torch.nn.functional as F
 
 from assist.learning.losses import masked_log_softmax
 
-ADVANTAGES = ("rloo", "grpo")
-"""The group advantage estimators of :func:`group_advantages`."""
+GROUP_ADVANTAGES = ("rloo", "grpo")
+"""The estimators of :func:`group_advantages`."""
+ADVANTAGES = (*GROUP_ADVANTAGES, "gae")
+"""RLFT's advantage estimators: the group ones of :func:`group_advantages`, and PPO's
+per-step GAE over the value head (:func:`assist.learning.ppo.gae`)."""
 
 
 def group_advantages(returns: torch.Tensor, method: str = "rloo", eps: float = 1e-6) -> torch.Tensor:
@@ -33,7 +36,7 @@ def group_advantages(returns: torch.Tensor, method: str = "rloo", eps: float = 1
     if method == "grpo":
         centred = returns - returns.mean(dim=1, keepdim=True)
         return centred / (returns.std(dim=1, keepdim=True, unbiased=False) + eps)
-    raise ValueError(f"advantage method {method!r} is not one of {list(ADVANTAGES)}")
+    raise ValueError(f"advantage method {method!r} is not one of {list(GROUP_ADVANTAGES)}")
 
 
 def policy_gradient_loss(log_prob: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:

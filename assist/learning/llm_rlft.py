@@ -4,21 +4,30 @@ the environment's reward, in groups.
 Each iteration plays ``groups`` x ``group_size`` whole episodes: every group's episodes
 reset with the same seed (the same start state and goal), the LM assistant sampling its
 actions from its scores of the legal actions (at ``temperature``), the human model in
-the human seat. An episode's return (the shared reward, summed) gets an advantage
-normalized within its group (:func:`~assist.learning.llm_losses.group_advantages`:
-RLOO or GRPO), and every step of the episode carries it. One Adam step then minimizes,
-over all the iteration's steps (in forward passes of ``batch`` steps):
+the human seat. Advantages (``advantage``):
 
-    policy-gradient loss over the scored legal candidates (REINFORCE with the group advantage)
+* ``rloo`` / ``grpo``: an episode's return (the shared reward, summed) normalized within
+  its group (:func:`~assist.learning.llm_losses.group_advantages`), carried by every step
+  of the episode; the value head regresses to the discounted return-to-go.
+* ``gae``: PPO with the value head: per-step GAE(``lam``) advantages from the value
+  head's values before the iteration's updates, normalized over the iteration's steps;
+  the value head regresses to the lambda-returns.
+
+Then ``epochs`` passes over the iteration's steps, each in ``minibatches`` Adam steps
+(forward passes of ``batch`` steps), minimize
+
+    PPO's clipped surrogate over the scored legal candidates (ratio to the acting policy)
     + kl_weight * KL(LM || reference), exact over each step's legal candidates
-    + value_weight * value head MSE to the discounted return-to-go
+    + value_weight * value head MSE to its targets
     + goal_weight * goal head cross-entropy to the true goal (a label only)
 
 where the reference is the starting model (``init``, the SFT model in the pipeline),
-frozen. The steps are those the acting policy played (one gradient step per batch of
-episodes: on-policy, no importance ratio). Logged: ``losses/`` (pg, kl, kl_weight,
-value, goal, total, grad_norm), ``charts/`` (reward: the mean episode return, the
-games' metrics, group_return_std), ``perf/`` (tokens_per_s, env_steps_per_s).
+frozen. The first Adam step is on-policy (ratio 1: the surrogate's gradient is
+REINFORCE's), so ``epochs=1 minibatches=1`` is plain REINFORCE with the group baseline;
+more steps reuse the episodes, and the clip keeps the policy near the one that played
+them. Logged: ``losses/`` (pg, kl, kl_weight, value, goal, total, grad_norm, approx_kl,
+clip_fraction, means over the Adam steps), ``charts/`` (reward: the mean episode return,
+the games' metrics, group_return_std), ``perf/`` (tokens_per_s, env_steps_per_s).
 """
 
 from __future__ import annotations
@@ -30,8 +39,9 @@ import torch
 
 from assist import recording
 from assist.learning import losses
-from assist.learning.llm_losses import candidate_kl, chosen_log_prob, group_advantages, policy_gradient_loss
+from assist.learning.llm_losses import candidate_kl, chosen_log_prob, group_advantages
 from assist.learning.llm_stage import LMTrainer, frozen_reference
+from assist.learning.ppo import clipped_policy_loss, gae
 from assist.players.policy import PolicyPlayer
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN
@@ -47,55 +57,96 @@ class RLFTTrainer(LMTrainer):
         self.actor = PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True, temperature=config.temperature)
         self.reference = frozen_reference(core, config.init, self.device)
 
-    def rollouts(self) -> tuple[recording.SeatSteps, torch.Tensor, torch.Tensor, dict[str, float]]:
-        """Play the iteration's groups: the assistant's steps, each episode's advantage
-        [G * n] and return-to-go per step [N], and the episodes' charts."""
+    def rollouts(self) -> tuple[recording.SeatSteps, torch.Tensor, dict[str, float]]:
+        """Play the iteration's groups: the assistant's steps, each episode's return
+        [G * n] and the episodes' charts."""
         cfg = self.config
         seeds = np.repeat(self.rng.integers(0, 2**62, size=cfg.groups, dtype=np.int64), cfg.group_size)
         episodes = play(self.core, {HUMAN: self.human, ASSISTANT: self.actor}, seeds, self.rng)
         steps = recording.seat_steps(self.core, recording.episode_lines(episodes, episodes.state.goal), ASSISTANT)
         returns = torch.from_numpy(episodes.rewards.sum(axis=0, dtype=np.float32))  # [G * n]
-        advantages = group_advantages(returns.view(cfg.groups, cfg.group_size), cfg.advantage).reshape(-1)
-        to_go = losses.discounted_returns(torch.from_numpy(steps.reward)[:, None], torch.from_numpy(steps.ends)[:, None], torch.zeros(1), cfg.discount)[:, 0]
         charts = {key: float(np.nanmean(value)) for key, value in episodes.metrics.items()}
-        charts.update(reward=float(returns.mean()), group_return_std=float(returns.view(cfg.groups, cfg.group_size).std(dim=1, unbiased=False).mean()))
+        charts.update(
+            reward=float(returns.mean()), group_return_std=float(returns.view(cfg.groups, cfg.group_size).std(dim=1, unbiased=False).mean())
+        )
         self.env_steps += int(episodes.lengths.sum())
-        return steps, advantages, to_go, charts
+        return steps, returns, charts
+
+    def acting_outputs(self, steps: recording.SeatSteps) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Before the updates, without gradients: the acting policy's log-probability of
+        each step's action [N], its values [N], and the reference's logits [N, A]."""
+        old_log_prob, values, reference = [], [], []
+        self.policy.eval()
+        with torch.no_grad():
+            for rows in np.array_split(np.arange(len(steps.action)), max(1, -(-len(steps.action) // self.config.batch))):
+                observation = {key: value[rows] for key, value in steps.observation.items()}
+                out, _ = self.policy.outputs(self.encoder, observation, steps.legal[rows])
+                legal, action = torch.from_numpy(steps.legal[rows]).to(self.device), torch.from_numpy(steps.action[rows]).to(self.device)
+                old_log_prob.append(chosen_log_prob(out.policy_logits, legal, action))
+                values.append(out.value)
+                reference.append(self.reference.outputs(self.encoder, observation, steps.legal[rows])[0].policy_logits)
+        self.policy.train()
+        return torch.cat(old_log_prob), torch.cat(values), torch.cat(reference)
+
+    def targets(self, steps: recording.SeatSteps, returns: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step advantages [N] and value targets [N] (see the module docstring);
+        ``returns`` [G * n] the episodes' returns, ``values`` [N] the value head's."""
+        cfg = self.config
+        reward, ends = torch.from_numpy(steps.reward)[:, None].to(self.device), torch.from_numpy(steps.ends)[:, None].to(self.device)
+        if cfg.advantage == "gae":
+            advantages, lambda_returns = gae(reward, values[:, None], ends, torch.zeros(1, device=self.device), cfg.discount, cfg.lam)
+            advantages = advantages[:, 0]
+            return (advantages - advantages.mean()) / (advantages.std(unbiased=False) + 1e-8), lambda_returns[:, 0]
+        group = group_advantages(returns.view(cfg.groups, cfg.group_size), cfg.advantage).reshape(-1)
+        to_go = losses.discounted_returns(reward, ends, torch.zeros(1, device=self.device), cfg.discount)[:, 0]
+        return group.to(self.device)[torch.from_numpy(steps.episode).to(self.device)], to_go
 
     def iterate(self) -> dict[str, dict[str, float]]:
         cfg = self.config
         tic = time.perf_counter()
-        steps, advantages, to_go, charts = self.rollouts()
+        steps, returns, charts = self.rollouts()
         collect_seconds = time.perf_counter() - tic
-        self.policy.train()
         tic = time.perf_counter()
-        count, tokens = len(steps.action), 0
+        old_log_prob, values, reference = self.acting_outputs(steps)
+        advantages, value_targets = self.targets(steps, returns, values)
+        count, tokens, updates = len(steps.action), 0, 0
         sums: dict[str, float] = {}
-        self.optimizer.zero_grad(set_to_none=True)
-        for start in range(0, count, cfg.batch):
-            rows = np.arange(start, min(start + cfg.batch, count))
-            observation = {key: value[rows] for key, value in steps.observation.items()}
-            out, read = self.policy.outputs(self.encoder, observation, steps.legal[rows])
-            with torch.no_grad():
-                reference, _ = self.reference.outputs(self.encoder, observation, steps.legal[rows])
-            legal, action = torch.from_numpy(steps.legal[rows]).to(self.device), torch.from_numpy(steps.action[rows]).to(self.device)
-            term = {
-                "pg": policy_gradient_loss(chosen_log_prob(out.policy_logits, legal, action), advantages[steps.episode[rows]].to(self.device)),
-                "kl": candidate_kl(out.policy_logits, reference.policy_logits, legal),
-                "value": losses.value_loss(out.value, to_go[rows].to(self.device)),
-                "goal": losses.goal_loss(out.goal_logits, torch.from_numpy(steps.goal[rows]).to(self.device)),
-            }
-            total = term["pg"] + cfg.kl_weight * term["kl"] + cfg.value_weight * term["value"] + cfg.goal_weight * term["goal"]
-            (total * len(rows) / count).backward()  # the gradient of the mean over all steps
-            for key, value in {**term, "total": total}.items():
-                sums[key] = sums.get(key, 0.0) + value.item() * len(rows) / count
-            tokens += read
-        means = {key: torch.tensor(value) for key, value in sums.items()}  # the losses over all steps
-        sums["grad_norm"] = self.step_gradients(means.pop("total"), cfg.grad_clip, means)
-        sums["kl_weight"] = cfg.kl_weight
+        for _ in range(cfg.epochs):
+            for minibatch in np.array_split(self.rng.permutation(count), min(cfg.minibatches, count)):
+                self.optimizer.zero_grad(set_to_none=True)
+                step_sums: dict[str, float] = {}
+                for rows in np.array_split(minibatch, max(1, -(-len(minibatch) // cfg.batch))):
+                    observation = {key: value[rows] for key, value in steps.observation.items()}
+                    out, read = self.policy.outputs(self.encoder, observation, steps.legal[rows])
+                    legal, action = (
+                        torch.from_numpy(steps.legal[rows]).to(self.device),
+                        torch.from_numpy(steps.action[rows]).to(self.device),
+                    )
+                    index = torch.from_numpy(rows).to(self.device)
+                    pg, approx_kl, clip_fraction = clipped_policy_loss(
+                        chosen_log_prob(out.policy_logits, legal, action), old_log_prob[index], advantages[index], cfg.clip
+                    )
+                    term = {
+                        "pg": pg,
+                        "kl": candidate_kl(out.policy_logits, reference[index], legal),
+                        "value": losses.value_loss(out.value, value_targets[index]),
+                        "goal": losses.goal_loss(out.goal_logits, torch.from_numpy(steps.goal[rows]).to(self.device)),
+                    }
+                    total = term["pg"] + cfg.kl_weight * term["kl"] + cfg.value_weight * term["value"] + cfg.goal_weight * term["goal"]
+                    (total * len(rows) / len(minibatch)).backward()  # the gradient of the minibatch's mean
+                    for key, value in {**term, "total": total, "approx_kl": approx_kl, "clip_fraction": clip_fraction}.items():
+                        step_sums[key] = step_sums.get(key, 0.0) + value.item() * len(rows) / len(minibatch)
+                    tokens += read
+                terms = {key: torch.tensor(value) for key, value in step_sums.items()}
+                step_sums["grad_norm"] = self.step_gradients(terms.pop("total"), cfg.grad_clip, terms)
+                for key, value in step_sums.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                updates += 1
+        means = {key: value / updates for key, value in sums.items()}
+        means["kl_weight"] = cfg.kl_weight
         learn_seconds = time.perf_counter() - tic
         return {
-            "losses": sums,
+            "losses": means,
             "charts": charts,
             "perf": {"tokens_per_s": tokens / learn_seconds, "env_steps_per_s": count / collect_seconds},
         }

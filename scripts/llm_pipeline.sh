@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The LM pipeline, stage by stage, into one folder: pretrain -> sft -> rlft -> search_loop,
+# each stage's run directory <out>/<stage> starting from the previous one's model.
+#   bash scripts/llm_pipeline.sh <out> [hydra overrides for every stage, e.g. seed=1 env.chat=true]
+# LAST=sft stops after that stage; a stage whose run directory holds results.json
+# is skipped (the pipeline continues where it stopped). The stages' sizes are below;
+# results/llm.md was made with them.
+set -euo pipefail
+out=${1:?usage: llm_pipeline.sh <out> [overrides...]}
+shift
+python=${PYTHON:-python}
+here=$(cd "$(dirname "$0")" && pwd)
+declare -A sizes=(
+  [pretrain]="algo.iterations=20 algo.episodes=64"
+  [sft]="algo.iterations=40 algo.episodes=128"
+  [rlft]="algo.iterations=8 algo.minibatches=4"
+  [search_loop]="algo.iterations=16 algo.envs=16"
+)
+previous=""
+for stage in pretrain sft rlft search_loop; do
+  dir="$out/$stage"
+  if [[ ! -f "$dir/results.json" ]]; then
+    init=${previous:+algo.init=$previous}
+    # shellcheck disable=SC2086  # the sizes are several words on purpose
+    "$python" "$here/train.py" experiment=llm_tiny "algo=$stage" ${sizes[$stage]} $init "hydra.run.dir=$dir" "$@"
+  fi
+  previous=$dir
+  [[ $stage == "${LAST:-search_loop}" ]] && break
+done
