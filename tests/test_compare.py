@@ -4,9 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 import envs
 from assist.cli.compare import main as compare
+from assist.cli.compare import paired_differences
 from assist.cli.train import run
 from assist.players import make_player
 from assist.players.policy import PolicyPlayer
@@ -38,7 +40,21 @@ def test_trained_runs_play_as_their_algorithm_played(runs):
 
 @pytest.mark.slow
 def test_compare_pools_seeds_and_keeps_each_run(runs, tmp_path):
-    compare([str(runs["az0"]), str(runs["az1"]), str(runs["ppo0"]), "--out", str(tmp_path), "--episodes", "6", "--batch", "6", "--goal-split", "train"])
+    compare(
+        [
+            str(runs["az0"]),
+            str(runs["az1"]),
+            str(runs["ppo0"]),
+            "--out",
+            str(tmp_path),
+            "--episodes",
+            "6",
+            "--batch",
+            "6",
+            "--goal-split",
+            "train",
+        ]
+    )
     data = json.loads((tmp_path / "results.json").read_text())
     assert set(data["baselines"]) == {"noop", "oracle"} and data["meta"]["goal_split"] == "train"
     assert data["algorithms"]["assistancezero"]["human_actions"]["n"] == 2  # pooled over the two seeds
@@ -50,6 +66,7 @@ def test_compare_pools_seeds_and_keeps_each_run(runs, tmp_path):
     assert text.startswith("Made by `python scripts/compare.py ")
     assert "human_actions ratio" in text and "| noop | 6 |" in text and "wall-clock" in text
     assert all(t["wall_seconds"] > 0 for t in data["training"])
+    assert data["pairs"] == {} and "Paired differences" not in text
 
 
 @pytest.mark.slow
@@ -58,3 +75,19 @@ def test_compare_refuses_runs_of_different_games(runs, tmp_path):
     run(compose_train(["env=kitchen", "human=model"] + AZ_TINY), other, progress=False)
     with pytest.raises(ValueError, match="another env"):
         compare([str(runs["az0"]), str(other), "--out", str(tmp_path / "out")])
+
+
+def fake_record(algo: str, seed: int, human_actions: list[float]) -> dict:
+    return {"config": OmegaConf.create({"algo": {"name": algo}, "seed": seed}), "metrics": {"human_actions": np.array(human_actions)}}
+
+
+def test_paired_differences_pair_runs_of_the_same_seed():
+    records = [fake_record("rlft", 0, [4, 6]), fake_record("sft", 0, [9, 9]), fake_record("sft", 1, [8, 8]), fake_record("rlft", 1, [6, 6])]
+    records += [fake_record("sft", 2, [7, 7]), fake_record("rlft", 2, [6, 8])]
+    (difference,) = paired_differences(records, ["rlft-sft"]).values()
+    assert difference.n == 3 and difference.mean == pytest.approx(np.mean([5 - 9, 6 - 8, 7 - 7]))
+    assert difference.low < difference.mean < difference.high
+    with pytest.raises(ValueError, match=r"\['rlft', 'sft'\]"):
+        paired_differences(records, ["rlft-ppo"])
+    with pytest.raises(ValueError, match="share 1 training seed"):
+        paired_differences(records[:3], ["rlft-sft"])

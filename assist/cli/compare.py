@@ -1,6 +1,6 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -9,7 +9,10 @@ held-out goals for ``build``). Every run is played as its algorithm plays it
 the baselines (``noop`` is the human alone). Rows per algorithm pool the runs (training
 seeds): the mean over runs of each run's mean, with a Student-t 95% interval over runs;
 each run also gets its own row with a bootstrap interval over episodes. ``human_actions
-ratio`` divides by the human-alone mean. Writes ``<name>.md`` (headed by the command that
+ratio`` divides by the human-alone mean. ``--pairs A-B`` adds paired differences of
+algorithm A's human actions minus B's, run by run for the runs of the same training seed
+(both on the same episodes), with a t-interval over seeds: negative means A saves the
+human more actions than B. Writes ``<name>.md`` (headed by the command that
 made it and the commit) and ``<name>.json`` into ``--out``.
 """
 
@@ -23,7 +26,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -43,7 +45,9 @@ def read_runs(runs: list[Path]) -> list[dict]:
     for run in runs:
         if not (run / "config.yaml").exists() or not (run / "results.json").exists():
             raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
-        records.append({"run": run, "config": OmegaConf.load(run / "config.yaml"), "results": json.loads((run / "results.json").read_text())})
+        records.append(
+            {"run": run, "config": OmegaConf.load(run / "config.yaml"), "results": json.loads((run / "results.json").read_text())}
+        )
     first = records[0]["config"]
     for record in records[1:]:
         for key in ("env", "human"):
@@ -69,10 +73,32 @@ def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
     return out
 
 
-def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None) -> dict:
+def paired_differences(records: list[dict], pairs: list[str], metric: str = "human_actions") -> dict[str, evaluation.Summary]:
+    """For each ``"A-B"`` of ``pairs``: the mean over training seeds of (A's run mean of
+    ``metric`` - B's run mean, the two runs of that seed), with a t-interval over seeds.
+    ``records``: :func:`read_runs`'s, with their ``metrics``. Raises ValueError for a pair
+    that is not two algorithms among the runs, or that shares fewer than two seeds."""
+    by_algo: dict[str, dict[int, float]] = {}
+    for record in records:
+        by_algo.setdefault(record["config"].algo.name, {})[int(record["config"].seed)] = float(record["metrics"][metric].mean())
+    out = {}
+    for pair in pairs:
+        first, _, second = pair.partition("-")
+        if first not in by_algo or second not in by_algo:
+            raise ValueError(f"--pairs {pair!r}: expected A-B with A and B among the runs' algorithms {sorted(by_algo)}")
+        seeds = sorted(set(by_algo[first]) & set(by_algo[second]))
+        if len(seeds) < 2:
+            raise ValueError(f"--pairs {pair!r}: {first} and {second} share {len(seeds)} training seed(s); an interval needs 2 or more")
+        out[f"{first} - {second}"] = seed_interval([by_algo[first][s] - by_algo[second][s] for s in seeds])
+    return out
+
+
+def compare(
+    runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None, pairs: list[str] = ()
+) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
-    training families."""
+    training families; ``pairs``: see :func:`paired_differences`."""
     records = read_runs(runs)
     cfg = records[0]["config"]
     core = schemas.make_core(cfg.env, **({"goal_split": goal_split} if goal_split else {}))
@@ -91,7 +117,8 @@ def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, s
         algo: pooled([{key: float(v.mean()) for key, v in r["metrics"].items()} for r in group]) for algo, group in per_algo.items()
     }
     run_rows = {
-        f"{r['config'].algo.name} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"] for r in records
+        f"{r['config'].algo.name} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"]
+        for r in records
     }
     training = [
         {
@@ -108,6 +135,7 @@ def compare(runs: list[Path], baselines: list[str], episodes: int, batch: int, s
         "baselines": baseline_rows,
         "algorithms": algo_rows,
         "runs": run_rows,
+        "pairs": paired_differences(records, list(pairs)),
         "training": training,
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
@@ -138,7 +166,14 @@ def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
     train = ["| run | algo | seed | env steps | wall-clock (s) |", "|---|---|---:|---:|---:|"]
     train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {round(t['wall_seconds'])} |" for t in data["training"]]
     n = "n: episodes for baselines and single runs, runs (seeds) for pooled rows (t-interval over their means)"
-    return "\n".join(["## Baselines and algorithms", "", *main, "", n, "", "## Each run", "", *runs, "", "## Training", "", *train, ""])
+    paired = []
+    if data["pairs"]:
+        paired = ["## Paired differences", "", "| human_actions, A - B | n (seeds) | mean [95% CI] |", "|---|---:|---:|"]
+        paired += [f"| {name} | {d.n} | {d.mean:.2f} [{d.low:.2f}, {d.high:.2f}] |" for name, d in data["pairs"].items()]
+        paired += ["", "Per training seed, on the same episodes; negative: A needs fewer human actions than B.", ""]
+    return "\n".join(
+        ["## Baselines and algorithms", "", *main, "", n, "", *paired, "## Each run", "", *runs, "", "## Training", "", *train, ""]
+    )
 
 
 def to_json(data: dict) -> dict:
@@ -147,7 +182,14 @@ def to_json(data: dict) -> dict:
     def table(rows):
         return {name: {key: s._asdict() for key, s in cells.items()} for name, cells in rows.items()}
 
-    return {**data, "baselines": table(data["baselines"]), "algorithms": table(data["algorithms"]), "runs": table(data["runs"])}
+    pairs = {name: d._asdict() for name, d in data["pairs"].items()}
+    return {
+        **data,
+        "baselines": table(data["baselines"]),
+        "algorithms": table(data["algorithms"]),
+        "runs": table(data["runs"]),
+        "pairs": pairs,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,11 +202,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
     parser.add_argument("--goal-split", help="build: evaluate on this goal split instead of the runs' (train, test, all)")
+    parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())
@@ -179,7 +222,9 @@ def commit() -> str:
     """The checkout's commit (with ``+changes`` if the tree differs from it), or ``unknown``."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+changes" if dirty else "")
