@@ -2,11 +2,17 @@
 and the stages chain through ``algo.init`` (pretrain -> sft -> rlft -> search_loop)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -204,3 +210,41 @@ def test_bad_stage_settings_fail_with_the_setting_named():
         RLFTConfig(clip=0.0)
     with pytest.raises(ValueError, match="seats"):
         PretrainConfig(seats=["nobody"])
+
+
+@pytest.mark.slow
+def test_the_pipeline_script_chains_the_four_stages_and_continues_where_it_stopped(tmp_path, tiny_lm_dir):
+    shutil.copytree(tiny_lm_dir, tmp_path / "runs" / "llm" / "default")  # the default model of runs started in tmp_path
+    script = Path(__file__).parents[1] / "scripts" / "llm_pipeline.sh"
+    small = [
+        "algo.iterations=1",
+        "algo.eval_every=1",
+        "algo.eval_episodes=2",
+        "algo.eval_text_episodes=0",
+        "algo.batch=8",
+        "logger=none",
+        "device=cpu",
+    ]
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+
+    def pipeline(**extra):
+        done = subprocess.run(
+            ["bash", str(script), "out", *small],
+            cwd=tmp_path,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    pipeline(LAST="sft")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["pretrain", "sft"]
+    first_sft = (tmp_path / "out" / "sft" / "results.json").stat().st_mtime_ns
+    pipeline()
+    for previous, stage in (("pretrain", "sft"), ("sft", "rlft"), ("rlft", "search_loop")):
+        config = OmegaConf.load(tmp_path / "out" / stage / "config.yaml")
+        assert config.algo.name == stage and config.algo.init == f"out/{previous}" and config.env.preset == "tiny"
+    assert (tmp_path / "out" / "sft" / "results.json").stat().st_mtime_ns == first_sft  # finished stages are not run again
+    assert (tmp_path / "out" / "search_loop" / "model" / "config.json").is_file()
