@@ -129,6 +129,12 @@ class GameCore(Protocol):
     def observation_space(self, agent: str) -> spaces.Dict:
         """The space of one game's observation for ``agent`` (built once)."""
 
+    def observed_goal_factors(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        """[B, F] int64: each goal factor's current value as ``observation`` (B games, any
+        seat's) shows it, in games whose goal is a target state of the world (the game is
+        won when every factor's current value is the goal's); None in games whose goal is
+        not part of the world. Models use it as evidence: what is built is likely wanted."""
+
     def expected_reward(self, transition: NamedTuple, belief: np.ndarray) -> np.ndarray:
         """[B, 2] float: each seat's expected reward for ``transition`` under ``belief``
         ([B, F, K] probabilities over goal factors)."""

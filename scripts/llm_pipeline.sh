@@ -14,7 +14,7 @@ declare -A sizes=(
   [pretrain]="algo.iterations=20 algo.episodes=64"
   [sft]="algo.iterations=40 algo.episodes=128"
   [rlft]="algo.iterations=8 algo.minibatches=4"
-  [search_loop]="algo.iterations=16 algo.envs=16"
+  [search_loop]="algo.iterations=32 algo.envs=16"
 )
 previous=""
 for stage in pretrain sft rlft search_loop; do

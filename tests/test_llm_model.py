@@ -68,6 +68,24 @@ def test_fresh_heads_are_neutral_and_sized_for_the_game(core):
     F, K = core.goal_shape
     assert value.shape == (3,) and goal.shape == (3, F, K) and human.shape == (3, core.num_actions("human_0"))
     assert not value.any() and not goal.any() and not human.any()
+    assert not heads(torch.randn(3, 32), torch.randint(0, K, (3, F)))[1].any()  # the current-value offsets start at zero too
+
+
+def test_the_goal_head_reads_each_factors_current_value_where_the_goal_is_a_target_world(tiny_lm_dir, core):
+    import numpy as np
+
+    from assist.llm.encoding import TextEncoder
+
+    policy, tokenizer = load_policy(core, tiny_lm_dir, "cpu")
+    with torch.no_grad():
+        policy.heads.current.weight.copy_(10 * torch.eye(core.goal_shape[1]))  # "what is there is wanted"
+    state = core.reset(2, np.random.default_rng(0))
+    state.world[:, 40] = 3  # a block where the goal may want anything
+    observation = core.observe(state, "assistant_0")
+    assert np.array_equal(core.observed_goal_factors(observation), state.world)
+    out, _ = policy.outputs(TextEncoder(core, tokenizer), observation, core.legal_mask(state, "assistant_0"))
+    assert (out.goal_logits.argmax(dim=-1).numpy() == state.world).all()
+    assert envs.make_core("kitchen", variant="red_blue").observed_goal_factors({}) is None  # its goal is not in the world
 
 
 def test_heads_of_another_game_are_refused(tiny_lm_dir, core, tmp_path):

@@ -2,7 +2,12 @@
 
 The heads read the LM's final hidden state at the prompt's last token ([B, H]) and give
 the rest of a :class:`~assist.models.base.ModelOutput`: value [B], goal logits [B, F, K]
-and human-action logits [B, A_H]. They are their own module, stored next to the LM's
+and human-action logits [B, A_H]. In games whose goal is a target state of the world
+(:meth:`~envs.core.GameCore.observed_goal_factors`), the goal logits of a factor also
+get a learned offset for its current value (``current``, K x K): the evidence "what is
+built is likely wanted" per factor, which one hidden state summarizing the whole prompt
+conveys poorly (without it, the default LM's goal head gave the human's own blocks about
+a third of a chance, and the search broke them). They are their own module, stored next to the LM's
 ``save_pretrained`` files as ``heads.safetensors`` + ``heads.json`` (the sizes), so the
 directory still loads with ``AutoModelForCausalLM.from_pretrained``. The heads depend on
 the game (F, K, A_H); the LM does not.
@@ -53,15 +58,21 @@ class Heads(nn.Module):
         self.value = nn.Linear(config.trunk, 1)
         self.goal = nn.Linear(config.trunk, config.goal_factors * config.goal_values)
         self.human = nn.Linear(config.trunk, config.human_actions)
+        self.current = nn.Embedding(config.goal_values, config.goal_values)
         for layer in (self.value, self.goal, self.human):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.current.weight)
 
-    def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``hidden`` [B, H] -> value [B], goal logits [B, F, K], human logits [B, A_H] (float32)."""
+    def forward(self, hidden: torch.Tensor, current: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``hidden`` [B, H] and ``current`` [B, F] int64 (each goal factor's current value;
+        None: not observed) -> value [B], goal logits [B, F, K], human logits [B, A_H] (float32)."""
         x = self.trunk(hidden.float())
         B, c = len(x), self.config
-        return self.value(x)[:, 0], self.goal(x).view(B, c.goal_factors, c.goal_values), self.human(x)
+        goal = self.goal(x).view(B, c.goal_factors, c.goal_values)
+        if current is not None:
+            goal = goal + self.current(current)
+        return self.value(x)[:, 0], goal, self.human(x)
 
     def save(self, directory: str | Path) -> None:
         """Write ``heads.safetensors`` and ``heads.json`` into ``directory`` (beside the LM)."""

@@ -45,21 +45,31 @@ class LMPolicy(nn.Module):
         self.lm = lm
         self.heads = heads
 
-    def forward(self, prompts: Prompts, candidates: Candidates, cached: bool = True, max_rows: int = MAX_ROWS) -> PolicyOutput:
+    def forward(
+        self, prompts: Prompts, candidates: Candidates, cached: bool = True, max_rows: int = MAX_ROWS, current: torch.Tensor | None = None
+    ) -> PolicyOutput:
         """Candidate log-likelihoods (with the prompt encoded once when ``cached``, else in
-        full per candidate) and the heads' outputs at each prompt's last token."""
+        full per candidate) and the heads' outputs at each prompt's last token (``current``
+        [B, F]: the goal factors' current values, see :class:`~assist.llm.heads.Heads`)."""
         score = score_cached if cached else score_uncached
         scores = score(self.lm, prompts, candidates, max_rows)
-        return PolicyOutput(scores.log_prob, *self.heads(scores.hidden))
+        return PolicyOutput(scores.log_prob, *self.heads(scores.hidden, current))
 
     def outputs(
-        self, encoder: TextEncoder, observation: dict[str, np.ndarray], legal: np.ndarray | None, cached: bool = True, max_rows: int = MAX_ROWS
+        self,
+        encoder: TextEncoder,
+        observation: dict[str, np.ndarray],
+        legal: np.ndarray | None,
+        cached: bool = True,
+        max_rows: int = MAX_ROWS,
     ) -> tuple[ModelOutput, int]:
         """The model's outputs for B games as torch tensors (``policy_logits`` [B, A]: the
         legal actions' log-likelihoods, ``-inf`` elsewhere; ``legal`` [B, A] bool, None:
         all) and the number of tokens it read (prompts and candidates)."""
-        prompts, candidates, pairs = encoder.batch(observation, legal, next(self.parameters()).device)
-        out = self(prompts, candidates, cached, max_rows)
+        device = next(self.parameters()).device
+        prompts, candidates, pairs = encoder.batch(observation, legal, device)
+        current = encoder.core.observed_goal_factors(observation)
+        out = self(prompts, candidates, cached, max_rows, None if current is None else torch.from_numpy(current).to(device))
         logits = out.log_prob.new_full((len(prompts.ids), len(encoder.actions)), -torch.inf)
         logits = logits.index_put((torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])), out.log_prob)
         tokens = int(prompts.mask.sum()) + int(candidates.mask.sum())

@@ -371,6 +371,11 @@ class BuildCore:
                 obs["chat"] = state.chat.copy()
         return obs
 
+    def observed_goal_factors(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, V] int64 the block id in each voxel (the goal is the target world)."""
+        world = observation["world"]
+        return world[:, 0].reshape(len(world), -1).astype(np.int64)
+
     # ---------------------------------------------------------- scripted play
 
     def goal_action_values(self, state: BuildState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:

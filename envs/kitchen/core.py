@@ -142,7 +142,9 @@ class KitchenCore:
         """Apply ``actions`` [B, 2] (human, assistant) in place; done rows stay frozen."""
         game = self.game
         actions = check_actions(actions, state.batch_size)
-        in_space = np.stack([(actions[:, i] >= 0) & (actions[:, i] < self.num_actions(agent)) for i, agent in enumerate((HUMAN, ASSISTANT))], axis=1)
+        in_space = np.stack(
+            [(actions[:, i] >= 0) & (actions[:, i] < self.num_actions(agent)) for i, agent in enumerate((HUMAN, ASSISTANT))], axis=1
+        )
         ids = np.where(in_space, actions, 0)  # ids outside the space: flagged no-ops
         active = ~state.done
         s = state.s.copy()
@@ -200,6 +202,10 @@ class KitchenCore:
 
     def observation_space(self, agent: str) -> spaces.Dict:
         return self._spaces[(HUMAN, ASSISTANT)[seat_index(agent)]]
+
+    def observed_goal_factors(self, observation: dict[str, np.ndarray]) -> None:
+        """None: the goal (which dish) is not part of the world."""
+        return
 
     def expected_reward(self, transition: KitchenTransition, belief: np.ndarray) -> np.ndarray:
         """[B, 2] float64 (human part, assistant part) of ``transition`` under ``belief``
