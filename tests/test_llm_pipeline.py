@@ -147,6 +147,9 @@ def test_rlft_as_ppo_learns_from_per_step_gae_advantages_in_several_clipped_step
     before = [p.detach().clone() for p in trainer.policy.parameters()]
     scalars = trainer.iterate()
     assert trainer.optimizer.state_dict()["state"][0]["step"].item() == 4  # epochs x minibatches Adam steps
+    lm_group, heads_group = trainer.optimizer.param_groups  # the heads learn at their own rate
+    assert lm_group["lr"] == config.lr and heads_group["lr"] == config.head_lr
+    assert len(heads_group["params"]) == len(list(trainer.policy.heads.parameters()))
     assert {"approx_kl", "clip_fraction", "pg", "kl", "value"} <= set(scalars["losses"])
     assert any(not torch.equal(b, p) for b, p in zip(before, trainer.policy.parameters()))
 

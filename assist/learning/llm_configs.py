@@ -22,7 +22,8 @@ class LMStageConfig:
     init: the starting model: a model directory or a previous stage's run directory
         (None: the default small LM).
     iterations: learning iterations. lr, grad_clip: Adam's learning rate and the
-        gradient-norm clip. batch: samples (steps or sequences) per forward pass.
+        gradient-norm clip. head_lr: the value, goal and human heads' learning rate
+        (they start from zero). batch: samples (steps or sequences) per forward pass.
     eval_every, eval_episodes: evaluate on held-out goals every so many iterations
         (the LM's most likely legal action, no search).
     eval_text_episodes: episodes also played in free-text mode at each evaluation (the
@@ -37,6 +38,7 @@ class LMStageConfig:
     init: Optional[str] = None
     iterations: int = 20
     lr: float = 3e-4
+    head_lr: float = 1e-2
     grad_clip: float = 1.0
     batch: int = 16
     eval_every: int = 10
@@ -51,8 +53,8 @@ class LMStageConfig:
             raise ValueError(
                 f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)"
             )
-        if not (self.lr > 0 and self.grad_clip > 0):
-            raise ValueError(f"{type(self).__name__}: lr={self.lr} and grad_clip={self.grad_clip} must be > 0")
+        if not (self.lr > 0 and self.head_lr > 0 and self.grad_clip > 0):
+            raise ValueError(f"{type(self).__name__}: lr={self.lr}, head_lr={self.head_lr} and grad_clip={self.grad_clip} must be > 0")
 
 
 @dataclasses.dataclass
@@ -157,7 +159,8 @@ class SearchLoopConfig(AssistanceZeroConfig):
     """AssistanceZero's settings (the network is the LM) and:
 
     init: the starting model (a model directory or a previous stage's run directory; None:
-    the default small LM). pg_weight, kl_weight: the optional policy-gradient and KL terms
+    the default small LM). head_lr: the heads' learning rate (the LM's: ``lr``).
+    pg_weight, kl_weight: the optional policy-gradient and KL terms
     (0: off). eval_text_episodes: free-text episodes at each evaluation (0: none).
     """
 
@@ -169,6 +172,7 @@ class SearchLoopConfig(AssistanceZeroConfig):
     sequence: int = 4
     batch: int = 8
     lr: float = 1e-4
+    head_lr: float = 1e-2
     grad_clip: float = 1.0
     goal_kl_weight: float = 0.0
     pg_weight: float = 0.0
@@ -181,6 +185,8 @@ class SearchLoopConfig(AssistanceZeroConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if not self.head_lr > 0:
+            raise ValueError(f"SearchLoopConfig: head_lr={self.head_lr} must be > 0")
         if not (self.pg_weight >= 0 and self.kl_weight >= 0 and self.eval_text_episodes >= 0):
             raise ValueError(
                 f"SearchLoopConfig: pg_weight={self.pg_weight}, kl_weight={self.kl_weight} and eval_text_episodes={self.eval_text_episodes} must be >= 0"

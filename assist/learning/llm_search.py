@@ -62,6 +62,9 @@ class LMSearchTrainer(AssistanceZeroTrainer):
         self.reference = frozen_reference(core, config.init, self.device) if config.kl_weight > 0 else None
         self.tokens, self.learn_seconds = 0, 0.0
 
+    def parameter_groups(self):
+        return self.policy.parameter_groups(self.config.head_lr)
+
     def loss_weights(self) -> dict[str, float]:
         cfg = self.config
         return {**super().loss_weights(), "pg": cfg.pg_weight, "kl": cfg.kl_weight}

@@ -155,6 +155,9 @@ class LMTrainer(Trainer):
         self.human, self.encoder = human, evaluator.encoder
         self.checkpoint = LMCheckpoint(self.run_dir, group, self.tokenizer)
 
+    def parameter_groups(self):
+        return self.policy.parameter_groups(self.config.head_lr)
+
     def iterate(self) -> dict[str, dict[str, float]]:
         """One iteration's learning (advancing ``env_steps``); scalars by prefix."""
         raise NotImplementedError

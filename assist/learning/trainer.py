@@ -87,7 +87,7 @@ class Trainer:
         self.evaluator = TorchEvaluator(net, device=device) if evaluator is None else evaluator
         self.device = self.evaluator.device
         group.broadcast(net.state_dict().values())  # every rank starts from rank 0's weights
-        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        self.optimizer = torch.optim.Adam(self.parameter_groups(), lr=config.lr)
         self.checkpoint = RunCheckpoint(self.run_dir / "checkpoints", group)
         self.logger = logger if logger is not None else RunLogger(self.run_dir, active=group.is_main)
         self.iteration = 0
@@ -102,6 +102,11 @@ class Trainer:
         self.stopped = False
         self.saved_iteration = 0
         """The iteration of the run's latest checkpoint (0: none)."""
+
+    def parameter_groups(self):
+        """The optimizer's parameters (all at ``config.lr``); a subclass may return groups
+        with their own learning rates."""
+        return self.net.parameters()
 
     def parts(self) -> dict[str, Stateful]:
         """The stateful parts a checkpoint keeps, by name."""

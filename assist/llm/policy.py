@@ -75,6 +75,12 @@ class LMPolicy(nn.Module):
         tokens = int(prompts.mask.sum()) + int(candidates.mask.sum())
         return ModelOutput(logits, out.value, out.goal_logits, out.human_logits), tokens
 
+    def parameter_groups(self, head_lr: float) -> list[dict]:
+        """Adam's parameter groups: the LM's (at the optimizer's learning rate) and the
+        heads' at ``head_lr``: the heads start from zero and are small, so they learn at a
+        probe's rate while the LM moves at a fine-tuning rate."""
+        return [{"params": list(self.lm.parameters())}, {"params": list(self.heads.parameters()), "lr": head_lr}]
+
     def save(self, directory: str | Path, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
         """Write the LM (``save_pretrained``), the ``tokenizer`` if given, and the heads
         (``heads.safetensors`` + ``heads.json``) into ``directory``."""
