@@ -67,6 +67,8 @@ def test_compare_pools_seeds_and_keeps_each_run(runs, tmp_path):
     assert "human_actions ratio" in text and "| noop | 6 |" in text and "wall-clock" in text
     assert all(t["wall_seconds"] > 0 for t in data["training"])
     assert data["pairs"] == {} and "Paired differences" not in text
+    compare([str(runs["az0"]), str(runs["az1"]), str(runs["ppo0"]), "--out", str(tmp_path / "jobs"), "--episodes", "6", "--batch", "6", "--goal-split", "train", "--jobs", "2"])
+    assert json.loads((tmp_path / "jobs" / "results.json").read_text())["runs"] == data["runs"]  # worker processes: the same numbers
 
 
 @pytest.mark.slow

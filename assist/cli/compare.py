@@ -1,6 +1,6 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -12,7 +12,8 @@ each run also gets its own row with a bootstrap interval over episodes. ``human_
 ratio`` divides by the human-alone mean. ``--pairs A-B`` adds paired differences of
 algorithm A's human actions minus B's, run by run for the runs of the same training seed
 (both on the same episodes), with a t-interval over seeds: negative means A saves the
-human more actions than B. Writes ``<name>.md`` (headed by the command that
+human more actions than B. ``--jobs N`` evaluates N runs at a time in worker processes
+(the same numbers: every evaluation is seeded by ``--seed`` alone). Writes ``<name>.md`` (headed by the command that
 made it and the commit) and ``<name>.json`` into ``--out``.
 """
 
@@ -20,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -93,22 +97,40 @@ def paired_differences(records: list[dict], pairs: list[str], metric: str = "hum
     return out
 
 
+def evaluate_assistant(env: dict, human: dict, assistant: str, params: dict, episodes: int, batch: int, seed: int, threads: int = 0) -> dict[str, np.ndarray]:
+    """Per-episode metrics of the ``assistant`` player (with ``params``) beside the
+    ``human`` player config on the ``env`` config (plain dicts, so that a worker process
+    can run it; ``threads`` > 0 sets torch's threads there)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    core = schemas.make_core(OmegaConf.create(env))
+    human_player = make_player(human["name"], core, HUMAN, **human["params"])
+    return evaluation.evaluate(core, human_player, make_player(assistant, core, ASSISTANT, **params), episodes, batch, seed)
+
+
 def compare(
-    runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None, pairs: list[str] = ()
+    runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None, pairs: list[str] = (), jobs: int = 1
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
-    training families; ``pairs``: see :func:`paired_differences`."""
+    training families; ``pairs``: see :func:`paired_differences`; ``jobs``: runs
+    evaluated at a time (in worker processes when more than 1)."""
     records = read_runs(runs)
     cfg = records[0]["config"]
-    core = schemas.make_core(cfg.env, **({"goal_split": goal_split} if goal_split else {}))
-    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
+    env = {**OmegaConf.to_container(cfg.env), **({"goal_split": goal_split} if goal_split else {})}
+    human = OmegaConf.to_container(cfg.human)
+    core = schemas.make_core(OmegaConf.create(env))
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
-    per_episode = {name: evaluation.evaluate(core, human, make_player(name, core, ASSISTANT), episodes, batch, seed) for name in baselines}
+    per_episode = {name: evaluate_assistant(env, human, name, {}, episodes, batch, seed) for name in baselines}
+    tasks = [(env, human, "trained", {"run": str(record["run"])}, episodes, batch, seed, torch.get_num_threads()) for record in records]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(evaluate_assistant, *zip(*tasks)))
+    else:
+        results = [evaluate_assistant(*task) for task in tasks]
     per_algo: dict[str, list[dict]] = {}
-    for record in records:
-        metrics = evaluation.evaluate(core, human, make_player("trained", core, ASSISTANT, run=str(record["run"])), episodes, batch, seed)
+    for record, metrics in zip(records, results):
         record["metrics"] = metrics
         per_algo.setdefault(record["config"].algo.name, []).append(record)
     alone = float(per_episode[HUMAN_ALONE]["human_actions"].mean())
@@ -203,11 +225,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
     parser.add_argument("--goal-split", help="build: evaluate on this goal split instead of the runs' (train, test, all)")
     parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
+    parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())
