@@ -12,7 +12,7 @@ from assist.llm.freetext import FreeTextPlayer
 from assist.llm.policy import load_policy
 from assist.players import make_player
 from assist.rollout import turn_for
-from envs.core import ASSISTANT, HUMAN
+from envs.core import ASSISTANT, HUMAN, ActionParseError
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,12 @@ def test_free_text_answers_that_name_legal_actions_are_played(tiny_lm_dir, core)
     actions = play_turns(core, player, ASSISTANT, batch=4, steps=1)
     assert player.last_answers == ["move +y"] * 4 and np.all(actions == target)
     assert player.unparseable == player.illegal == 0
+
+
+def test_a_free_text_answer_that_writes_on_after_its_action_is_read_up_to_the_action(tiny_lm_dir, core):
+    player = make_player("llm_text", core, ASSISTANT, path=str(tiny_lm_dir), device="cpu")
+    codec = player.encoder.codec
+    assert player.read("move +y") == (codec.parse(ASSISTANT, "move +y"), False)
+    assert player.read("place dirt 3 2 2 2 2 2") == (codec.parse(ASSISTANT, "place dirt 3 2 2"), True)
+    with pytest.raises(ActionParseError, match="'place dirt' is not an action"):
+        player.read("place dirt")

@@ -106,7 +106,8 @@ def frozen_reference(core: GameCore, init: str | None, device: torch.device) -> 
 def free_text_eval(core: GameCore, human: Player, policy: LMPolicy, tokenizer, episodes: int, seed: int) -> dict[str, float]:
     """The LM in free-text mode (greedy) with ``human`` for ``episodes`` held-out episodes:
     ``text_goal_pct`` (mean), ``parse_failure_rate`` and ``illegal_rate`` (shares of its
-    answers that named no action, or an illegal one; both are played as the no-op)."""
+    answers that named no action, or an illegal one; both are played as the no-op) and
+    ``trailing_text_rate`` (the share that wrote on after naming an action)."""
     player = FreeTextPlayer(core, ASSISTANT, policy.lm, tokenizer)
     answers_log = logging.getLogger(freetext.__name__)
     level = answers_log.level
@@ -116,7 +117,7 @@ def free_text_eval(core: GameCore, human: Player, policy: LMPolicy, tokenizer, e
     finally:
         answers_log.setLevel(level)
     answers = max(player.answers, 1)
-    return {"text_goal_pct": float(np.mean(results["goal_pct"])), "parse_failure_rate": player.unparseable / answers, "illegal_rate": player.illegal / answers}
+    return {"text_goal_pct": float(np.mean(results["goal_pct"])), "parse_failure_rate": player.unparseable / answers, "illegal_rate": player.illegal / answers, "trailing_text_rate": player.trailing / answers}
 
 
 def rollout_episodes(core: GameCore, human: Player, assistant: Player, episodes: int, seed: int) -> list[dict[str, Any]]:

@@ -2,7 +2,10 @@
 
 The LM continues each game's prompt (greedy, or sampled at a temperature) for at most
 ``max_new_tokens`` tokens or until EOS; the first line of the answer goes to
-``TextCodec.parse``. An answer that names no action (``ActionParseError``) or names an
+``TextCodec.parse``, and when the whole line names no action, its longest prefix of words
+that does is read (counted in :attr:`FreeTextPlayer.trailing`): an LM trained to score
+complete actions among candidates need not have learned to stop after one, and writes on
+(``place dirt 3 2 2 2 2 ...``). An answer that names no action (``ActionParseError``) or names an
 illegal one is replaced by the no-op (action 0), counted (:attr:`FreeTextPlayer.unparseable`,
 :attr:`FreeTextPlayer.illegal`) and logged on this module's logger
 (``assist.llm.freetext``, level INFO) with the answer and the reason.
@@ -37,6 +40,7 @@ class FreeTextPlayer(BasePlayer):
     Attributes:
         answers, unparseable, illegal: answers read so far, and how many of them named no
             action or an illegal one (both played as the no-op).
+        trailing: answers whose action was followed by more words (read without them).
         last_answers: the B answer texts of the latest turn.
     """
 
@@ -57,7 +61,7 @@ class FreeTextPlayer(BasePlayer):
         self.lm, self.tokenizer = lm, tokenizer
         self.encoder = TextEncoder(core, tokenizer, seat)
         self.temperature, self.max_new_tokens = float(temperature), max_new_tokens
-        self.answers = self.unparseable = self.illegal = 0
+        self.answers = self.unparseable = self.illegal = self.trailing = 0
         self.last_answers: list[str] = []
 
     def act(self, turn: Turn) -> np.ndarray:
@@ -66,17 +70,33 @@ class FreeTextPlayer(BasePlayer):
         for row, answer in enumerate(self.last_answers):
             self.answers += 1
             try:
-                action = self.encoder.codec.parse(self.seat, answer)
+                action, trailing = self.read(answer)
             except ActionParseError as err:
                 self.unparseable += 1
                 log.info("%s: %s; playing the no-op", self.seat, err)
                 continue
+            self.trailing += trailing
             if not turn.legal[row, action]:
                 self.illegal += 1
                 log.info("%s answer %r is illegal now; playing the no-op", self.seat, answer)
                 continue
             actions[row] = action
         return actions
+
+    def read(self, answer: str) -> tuple[int, bool]:
+        """The action ``answer`` names and whether more words followed it: the whole
+        answer's, else its longest word prefix's; the whole answer's ActionParseError when
+        no prefix names an action."""
+        try:
+            return self.encoder.codec.parse(self.seat, answer), False
+        except ActionParseError:
+            words = answer.split()
+            for end in range(len(words) - 1, 0, -1):
+                try:
+                    return self.encoder.codec.parse(self.seat, " ".join(words[:end])), True
+                except ActionParseError:
+                    continue
+            raise
 
     def generate(self, prompts: list[list[int]]) -> list[str]:
         """The LM's answer to each prompt (token ids): the decoded text up to EOS, first line only."""
