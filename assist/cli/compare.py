@@ -119,7 +119,6 @@ def compare(
     cfg = records[0]["config"]
     env = {**OmegaConf.to_container(cfg.env), **({"goal_split": goal_split} if goal_split else {})}
     human = OmegaConf.to_container(cfg.human)
-    core = schemas.make_core(OmegaConf.create(env))
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
     per_episode = {name: evaluate_assistant(env, human, name, {}, episodes, batch, seed) for name in baselines}
@@ -161,7 +160,7 @@ def compare(
         "training": training,
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
-            "goal_split": core.config.goal_split if hasattr(core.config, "goal_split") else None,
+            "goal_split": env.get("goal_split"),
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
             "seed": seed,

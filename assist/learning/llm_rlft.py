@@ -33,6 +33,7 @@ the games' metrics, group_return_std), ``perf/`` (tokens_per_s, env_steps_per_s)
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -78,15 +79,19 @@ class RLFTTrainer(LMTrainer):
         old_log_prob, values, reference = [], [], []
         self.policy.eval()
         with torch.no_grad():
-            for rows in np.array_split(np.arange(len(steps.action)), max(1, -(-len(steps.action) // self.config.batch))):
-                observation = {key: value[rows] for key, value in steps.observation.items()}
+            for rows in chunks(np.arange(len(steps.action)), self.config.batch):
+                observation, legal, action = self.step_inputs(steps, rows)
                 out, _ = self.policy.outputs(self.encoder, observation, steps.legal[rows])
-                legal, action = torch.from_numpy(steps.legal[rows]).to(self.device), torch.from_numpy(steps.action[rows]).to(self.device)
                 old_log_prob.append(chosen_log_prob(out.policy_logits, legal, action))
                 values.append(out.value)
                 reference.append(self.reference.outputs(self.encoder, observation, steps.legal[rows])[0].policy_logits)
         self.policy.train()
         return torch.cat(old_log_prob), torch.cat(values), torch.cat(reference)
+
+    def step_inputs(self, steps: recording.SeatSteps, rows: np.ndarray) -> tuple[dict[str, np.ndarray], torch.Tensor, torch.Tensor]:
+        """The observations of ``steps``' ``rows``, and their legal masks [n, A] and actions [n] on the device."""
+        observation = {key: value[rows] for key, value in steps.observation.items()}
+        return observation, torch.from_numpy(steps.legal[rows]).to(self.device), torch.from_numpy(steps.action[rows]).to(self.device)
 
     def targets(self, steps: recording.SeatSteps, returns: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-step advantages [N] and value targets [N] (see the module docstring);
@@ -101,6 +106,34 @@ class RLFTTrainer(LMTrainer):
         to_go = losses.discounted_returns(reward, ends, torch.zeros(1, device=self.device), cfg.discount)[:, 0]
         return group.to(self.device)[torch.from_numpy(steps.episode).to(self.device)], to_go
 
+    def update(self, steps: recording.SeatSteps, minibatch: np.ndarray, fixed: UpdateTargets) -> tuple[dict[str, float], int]:
+        """One Adam step on the steps ``minibatch`` (forward passes of ``batch`` steps): the
+        minibatch's mean of each loss term (and ``grad_norm``), and the tokens read."""
+        cfg = self.config
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        tokens = 0
+        for rows in chunks(minibatch, cfg.batch):
+            observation, legal, action = self.step_inputs(steps, rows)
+            out, read = self.policy.outputs(self.encoder, observation, steps.legal[rows])
+            index = torch.from_numpy(rows).to(self.device)
+            log_prob = chosen_log_prob(out.policy_logits, legal, action)
+            pg, approx_kl, clip_fraction = clipped_policy_loss(log_prob, fixed.old_log_prob[index], fixed.advantages[index], cfg.clip)
+            term = {
+                "pg": pg,
+                "kl": candidate_kl(out.policy_logits, fixed.reference[index], legal),
+                "value": losses.value_loss(out.value, fixed.value_targets[index]),
+                "goal": losses.goal_loss(out.goal_logits, torch.from_numpy(steps.goal[rows]).to(self.device)),
+            }
+            total = term["pg"] + cfg.kl_weight * term["kl"] + cfg.value_weight * term["value"] + cfg.goal_weight * term["goal"]
+            (total * len(rows) / len(minibatch)).backward()  # the gradient of the minibatch's mean
+            for key, value in {**term, "total": total, "approx_kl": approx_kl, "clip_fraction": clip_fraction}.items():
+                sums[key] = sums.get(key, 0.0) + value.item() * len(rows) / len(minibatch)
+            tokens += read
+        terms = {key: torch.tensor(value) for key, value in sums.items()}
+        sums["grad_norm"] = self.step_gradients(terms.pop("total"), cfg.grad_clip, terms)
+        return sums, tokens
+
     def iterate(self) -> dict[str, dict[str, float]]:
         cfg = self.config
         tic = time.perf_counter()
@@ -108,45 +141,34 @@ class RLFTTrainer(LMTrainer):
         collect_seconds = time.perf_counter() - tic
         tic = time.perf_counter()
         old_log_prob, values, reference = self.acting_outputs(steps)
-        advantages, value_targets = self.targets(steps, returns, values)
-        count, tokens, updates = len(steps.action), 0, 0
-        sums: dict[str, float] = {}
-        for _ in range(cfg.epochs):
-            for minibatch in np.array_split(self.rng.permutation(count), min(cfg.minibatches, count)):
-                self.optimizer.zero_grad(set_to_none=True)
-                step_sums: dict[str, float] = {}
-                for rows in np.array_split(minibatch, max(1, -(-len(minibatch) // cfg.batch))):
-                    observation = {key: value[rows] for key, value in steps.observation.items()}
-                    out, read = self.policy.outputs(self.encoder, observation, steps.legal[rows])
-                    legal, action = (
-                        torch.from_numpy(steps.legal[rows]).to(self.device),
-                        torch.from_numpy(steps.action[rows]).to(self.device),
-                    )
-                    index = torch.from_numpy(rows).to(self.device)
-                    pg, approx_kl, clip_fraction = clipped_policy_loss(
-                        chosen_log_prob(out.policy_logits, legal, action), old_log_prob[index], advantages[index], cfg.clip
-                    )
-                    term = {
-                        "pg": pg,
-                        "kl": candidate_kl(out.policy_logits, reference[index], legal),
-                        "value": losses.value_loss(out.value, value_targets[index]),
-                        "goal": losses.goal_loss(out.goal_logits, torch.from_numpy(steps.goal[rows]).to(self.device)),
-                    }
-                    total = term["pg"] + cfg.kl_weight * term["kl"] + cfg.value_weight * term["value"] + cfg.goal_weight * term["goal"]
-                    (total * len(rows) / len(minibatch)).backward()  # the gradient of the minibatch's mean
-                    for key, value in {**term, "total": total, "approx_kl": approx_kl, "clip_fraction": clip_fraction}.items():
-                        step_sums[key] = step_sums.get(key, 0.0) + value.item() * len(rows) / len(minibatch)
-                    tokens += read
-                terms = {key: torch.tensor(value) for key, value in step_sums.items()}
-                step_sums["grad_norm"] = self.step_gradients(terms.pop("total"), cfg.grad_clip, terms)
-                for key, value in step_sums.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                updates += 1
-        means = {key: value / updates for key, value in sums.items()}
+        fixed = UpdateTargets(old_log_prob, *self.targets(steps, returns, values), reference)
+        count = len(steps.action)
+        updates = [
+            self.update(steps, minibatch, fixed)
+            for _ in range(cfg.epochs)
+            for minibatch in np.array_split(self.rng.permutation(count), min(cfg.minibatches, count))
+        ]
+        means = {key: float(np.mean([sums[key] for sums, _ in updates])) for key in updates[0][0]}
         means["kl_weight"] = cfg.kl_weight
         learn_seconds = time.perf_counter() - tic
         return {
             "losses": means,
             "charts": charts,
-            "perf": {"tokens_per_s": tokens / learn_seconds, "env_steps_per_s": count / collect_seconds},
+            "perf": {"tokens_per_s": sum(read for _, read in updates) / learn_seconds, "env_steps_per_s": count / collect_seconds},
         }
+
+
+class UpdateTargets(NamedTuple):
+    """What the iteration's updates hold fixed, per step [N]: the acting policy's
+    ``old_log_prob`` of the action, the ``advantages``, the value head's ``value_targets``,
+    and the ``reference``'s logits [N, A]."""
+
+    old_log_prob: torch.Tensor
+    advantages: torch.Tensor
+    value_targets: torch.Tensor
+    reference: torch.Tensor
+
+
+def chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
+    """``rows`` in consecutive pieces of at most about ``size`` (forward passes)."""
+    return np.array_split(rows, max(1, -(-len(rows) // size)))

@@ -117,7 +117,12 @@ def free_text_eval(core: GameCore, human: Player, policy: LMPolicy, tokenizer, e
     finally:
         answers_log.setLevel(level)
     answers = max(player.answers, 1)
-    return {"text_goal_pct": float(np.mean(results["goal_pct"])), "parse_failure_rate": player.unparseable / answers, "illegal_rate": player.illegal / answers, "trailing_text_rate": player.trailing / answers}
+    return {
+        "text_goal_pct": float(np.mean(results["goal_pct"])),
+        "parse_failure_rate": player.unparseable / answers,
+        "illegal_rate": player.illegal / answers,
+        "trailing_text_rate": player.trailing / answers,
+    }
 
 
 def rollout_episodes(core: GameCore, human: Player, assistant: Player, episodes: int, seed: int) -> list[dict[str, Any]]:
