@@ -76,8 +76,9 @@ class ModelConfig:
 class TrainConfig:
     """``scripts/train.py``: train an assistant against a human model.
 
-    For `build`, self-play draws goals from the ``train`` split and evaluation from the
-    env config's ``goal_split`` (held-out ``test`` by default).
+    For `build`, self-play draws goals from the ``train_split`` (see
+    ``envs.build.goals.SPLITS``) and evaluation from the env config's ``goal_split``
+    (held-out ``test`` by default).
     """
 
     env: Any = MISSING
@@ -87,6 +88,7 @@ class TrainConfig:
     algo: Any = MISSING
     logger: LoggerConfig = MISSING
     seed: int = 0
+    train_split: str = "train"
     device: str = "auto"
     threads: int = 1
     """CPU threads for torch (0: torch's default). The small presets run fastest on one:

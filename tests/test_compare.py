@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 import envs
 from assist.cli.compare import main as compare
-from assist.cli.compare import paired_differences
+from assist.cli.compare import paired_differences, parse_baseline
 from assist.cli.train import run
 from assist.players import make_player
 from assist.players.policy import PolicyPlayer
@@ -79,8 +79,8 @@ def test_compare_refuses_runs_of_different_games(runs, tmp_path):
         compare([str(runs["az0"]), str(other), "--out", str(tmp_path / "out")])
 
 
-def fake_record(algo: str, seed: int, human_actions: list[float]) -> dict:
-    return {"config": OmegaConf.create({"algo": {"name": algo}, "seed": seed}), "metrics": {"human_actions": np.array(human_actions)}}
+def fake_record(algo: str, seed: int, human_actions: list[float], **config) -> dict:
+    return {"config": OmegaConf.create({"algo": {"name": algo}, "seed": seed, **config}), "metrics": {"human_actions": np.array(human_actions)}}
 
 
 def test_paired_differences_pair_runs_of_the_same_seed():
@@ -93,3 +93,17 @@ def test_paired_differences_pair_runs_of_the_same_seed():
         paired_differences(records, ["rlft-ppo"])
     with pytest.raises(ValueError, match="share 1 training seed"):
         paired_differences(records[:3], ["rlft-sft"])
+
+
+def test_runs_trained_on_another_goal_split_are_their_own_algorithm():
+    records = [fake_record("assistancezero", seed, [9]) for seed in (0, 1)]
+    records += [fake_record("assistancezero", seed, [7], train_split="train_wide") for seed in (0, 1)]
+    (difference,) = paired_differences(records, ["assistancezero/train_wide-assistancezero"]).values()
+    assert difference.n == 2 and difference.mean == pytest.approx(-2)
+
+
+def test_baselines_take_player_parameters():
+    assert parse_baseline("noop") == ("noop", {})
+    assert parse_baseline("library_bayes:split=test,threshold=0.6,samples=100") == ("library_bayes", {"split": "test", "threshold": 0.6, "samples": 100})
+    with pytest.raises(ValueError, match="key=value pairs"):
+        parse_baseline("library_bayes:split")

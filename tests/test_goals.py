@@ -119,9 +119,32 @@ def test_bad_params_range_is_rejected_with_the_expected_keys():
 def test_held_out_families_are_never_in_train():
     held_out = set(SPLITS["test"]) - set(SPLITS["train"])
     assert held_out == {"bridge", "furniture"}
-    for split in ("train", "test"):
+    for split in ("train", "train_wide", "test"):
         assert set(SPLITS[split]) <= set(FAMILIES)
+    assert not held_out & set(SPLITS["train_wide"])
+    assert SPLITS["train_wide"] == {**SPLITS["train"], "random": {"size": (0.0, 0.5)}}
     assert SPLITS["all"] == FULL_RANGES
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_random_structures_keep_to_their_size_range(shape):
+    interior = (shape[0] - 2) * (shape[1] - 2) * (shape[2] - 2)
+    rng = np.random.default_rng(0)
+    for lo, hi in ((0.0, 0.5), (0.5, 1.0), (0.9, 1.0)):
+        for _ in range(10):
+            goal = FAMILIES["random"](rng, shape, 4, {"size": (lo, hi)})
+            blocks = int((goal[:, 1:, :] != AIR).sum())
+            assert blocks == 2 or lo * interior < blocks <= hi * interior  # at least 2 blocks
+            assert supported(goal)
+
+
+def test_random_structures_use_every_colouring_and_overhangs():
+    goals = GoalGenerator(MBAG, 10, "train_wide", families="random").sample(np.random.default_rng(0), 200)
+    solid = goals[:, :, 1:, :] != AIR
+    materials = [len(np.unique(g[g > BEDROCK])) for g in goals]
+    assert set(materials) == {1, 2}  # one material, or two by caps, seeds or layers
+    overhang = solid[:, :, 1:, :] & ~solid[:, :, :-1, :]  # a block over air
+    assert overhang.any(axis=(1, 2, 3)).mean() > 0.2
 
 
 def test_families_in_both_splits_have_disjoint_parameter_ranges():
@@ -147,12 +170,12 @@ def test_train_and_test_samples_share_no_goal():
 
 
 def test_unknown_split_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"\['train', 'test', 'all'\]"):
+    with pytest.raises(ValueError, match=r"\['train', 'test', 'train_wide', 'all'\]"):
         GoalGenerator(TINY, 4, split="validation")
 
 
 def test_unknown_family_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"castle.*'house', 'tower', 'wall', 'pyramid', 'bridge', 'furniture'"):
+    with pytest.raises(ValueError, match=r"castle.*'house', 'tower', 'wall', 'pyramid', 'bridge', 'furniture', 'random'"):
         GoalGenerator(TINY, 4, families=["house", "castle"])
 
 

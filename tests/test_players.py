@@ -19,13 +19,14 @@ def core():
 
 
 TABULAR_ONLY = {"model", "bayes", "exact_search"}
+BUILD_ONLY = {"library_bayes"}
 # a person; a training run (tests/test_train.py, tests/test_compare.py, tests/test_bc.py); a model directory (tests/test_llm_players.py)
 NEEDS_MORE = {"terminal", "assistancezero", "ppo", "trained", "bc", "llm", "llm_text"}
-SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT, "llm": ASSISTANT}
+SEAT_ONLY = {"model": HUMAN, "bayes": ASSISTANT, "exact_search": ASSISTANT, "llm": ASSISTANT, "library_bayes": ASSISTANT}
 CASES = [
     (game, name, seat)
     for game in ("build", "kitchen")
-    for name in sorted(set(PLAYERS) - NEEDS_MORE - (TABULAR_ONLY if game == "build" else set()))
+    for name in sorted(set(PLAYERS) - NEEDS_MORE - (TABULAR_ONLY if game == "build" else BUILD_ONLY))
     for seat in (HUMAN, ASSISTANT)
     if SEAT_ONLY.get(name, seat) == seat
 ]

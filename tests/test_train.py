@@ -100,6 +100,11 @@ def test_a_resumed_run_continues_from_its_checkpoint(tmp_path):
     assert results["iterations"] == 3 and results["env_steps"] == 3 * 4 * 4
 
 
+def test_self_play_draws_goals_from_the_train_split(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown split 'validation'.*'train_wide'"):
+        run(compose_train(["env.preset=tiny", "train_split=validation"] + TINY), tmp_path)
+
+
 def test_bad_training_settings_fail_at_composition():
     from assist.learning.assistancezero import AssistanceZeroConfig
 

@@ -1,12 +1,13 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...] [--jobs 2]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
 held-out goals for ``build``). Every run is played as its algorithm plays it
 (AssistanceZero through its search, PPO from its policy) on the same episode seeds as
-the baselines (``noop`` is the human alone). Rows per algorithm pool the runs (training
+the baselines (``noop`` is the human alone; a baseline ``name:key=value,...`` passes the
+player parameters, e.g. ``library_bayes:split=test,threshold=0.6``). Rows per algorithm pool the runs (training
 seeds): the mean over runs of each run's mean, with a Student-t 95% interval over runs;
 each run also gets its own row with a bootstrap interval over episodes. ``human_actions
 ratio`` divides by the human-alone mean. ``--pairs A-B`` adds paired differences of
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from omegaconf import OmegaConf
 
 from assist import config as schemas
@@ -60,6 +62,13 @@ def read_runs(runs: list[Path]) -> list[dict]:
     return records
 
 
+def algo_label(config) -> str:
+    """A run's row label: its algorithm, plus ``/<split>`` when self-play drew goals from
+    another split than ``train`` (e.g. ``assistancezero/train_wide``)."""
+    split = config.get("train_split", "train")
+    return config.algo.name if split == "train" else f"{config.algo.name}/{split}"
+
+
 def wall_seconds(run: Path, results: dict) -> float:
     """A run's training time: ``results.json``'s ``wall_seconds``, or for runs that predate
     it, the time between writing its ``config.yaml`` (start) and ``results.json`` (end)."""
@@ -84,7 +93,7 @@ def paired_differences(records: list[dict], pairs: list[str], metric: str = "hum
     that is not two algorithms among the runs, or that shares fewer than two seeds."""
     by_algo: dict[str, dict[int, float]] = {}
     for record in records:
-        by_algo.setdefault(record["config"].algo.name, {})[int(record["config"].seed)] = float(record["metrics"][metric].mean())
+        by_algo.setdefault(algo_label(record["config"]), {})[int(record["config"].seed)] = float(record["metrics"][metric].mean())
     out = {}
     for pair in pairs:
         first, _, second = pair.partition("-")
@@ -95,6 +104,19 @@ def paired_differences(records: list[dict], pairs: list[str], metric: str = "hum
             raise ValueError(f"--pairs {pair!r}: {first} and {second} share {len(seeds)} training seed(s); an interval needs 2 or more")
         out[f"{first} - {second}"] = seed_interval([by_algo[first][s] - by_algo[second][s] for s in seeds])
     return out
+
+
+def parse_baseline(spec: str) -> tuple[str, dict]:
+    """``"name:key=value,key=value"`` -> ``(name, {key: value})`` (values read as YAML
+    scalars: ``0.6`` a float, ``test`` a string); a plain ``name`` has no parameters."""
+    name, _, rest = spec.partition(":")
+    params = {}
+    for item in filter(None, rest.split(",")):
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise ValueError(f"baseline {spec!r}: parameters are key=value pairs separated by commas, e.g. library_bayes:split=test,threshold=0.6")
+        params[key] = yaml.safe_load(value)
+    return name, params
 
 
 def evaluate_assistant(env: dict, human: dict, assistant: str, params: dict, episodes: int, batch: int, seed: int, threads: int = 0) -> dict[str, np.ndarray]:
@@ -121,7 +143,7 @@ def compare(
     human = OmegaConf.to_container(cfg.human)
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
-    per_episode = {name: evaluate_assistant(env, human, name, {}, episodes, batch, seed) for name in baselines}
+    per_episode = {spec: evaluate_assistant(env, human, *parse_baseline(spec), episodes, batch, seed) for spec in baselines}
     tasks = [(env, human, "trained", {"run": str(record["run"])}, episodes, batch, seed, torch.get_num_threads()) for record in records]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -131,20 +153,20 @@ def compare(
     per_algo: dict[str, list[dict]] = {}
     for record, metrics in zip(records, results):
         record["metrics"] = metrics
-        per_algo.setdefault(record["config"].algo.name, []).append(record)
+        per_algo.setdefault(algo_label(record["config"]), []).append(record)
     alone = float(per_episode[HUMAN_ALONE]["human_actions"].mean())
     baseline_rows = evaluation.summarize(per_episode, seed=seed)
     algo_rows = {
         algo: pooled([{key: float(v.mean()) for key, v in r["metrics"].items()} for r in group]) for algo, group in per_algo.items()
     }
     run_rows = {
-        f"{r['config'].algo.name} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"]
+        f"{algo_label(r['config'])} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"]
         for r in records
     }
     training = [
         {
             "run": str(r["run"]),
-            "algo": r["config"].algo.name,
+            "algo": algo_label(r["config"]),
             "seed": int(r["config"].seed),
             "env_steps": r["results"].get("env_steps"),
             "wall_seconds": wall_seconds(r["run"], r["results"]),
@@ -218,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("runs", type=Path, nargs="+", help="training run directories")
     parser.add_argument("--out", type=Path, required=True, help="where to write the table")
     parser.add_argument("--name", default="results", help="file stem of the table: <out>/<name>.md and <name>.json")
-    parser.add_argument("--baselines", nargs="*", default=["noop", "oracle"], help="assistants by name (default: noop oracle)")
+    parser.add_argument("--baselines", nargs="*", default=["noop", "oracle"], help="assistants by name, or name:key=value,... with player parameters (default: noop oracle)")
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")

@@ -143,7 +143,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    train_changes = {"goal_split": "train"} if cfg.env.name == "build" else {}
+    train_changes = {"goal_split": cfg.train_split} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)

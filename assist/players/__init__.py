@@ -6,7 +6,9 @@ names to their constructors: ``noop`` (the human-alone baseline in the assistant
 ``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, ``terminal`` (a person), and for
 games with tabular human models (kitchen) ``model`` (the game's own human model) and
 ``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
-exact model); ``assistancezero`` and ``ppo`` load a trained assistant from its run
+exact model); ``library_bayes`` (for ``build``: Bayes over a library of goals drawn
+from a goal split, ``split=train|test|...``: what goal inference with that prior is
+worth); ``assistancezero`` and ``ppo`` load a trained assistant from its run
 directory (``run=runs/train/...``), and ``trained`` loads either (or a run of the LM
 pipeline), as its run was trained;
 ``bc`` is a human cloned from recordings by ``scripts/train_bc.py`` (``path=runs/train_bc/...``);
@@ -22,6 +24,7 @@ import inspect
 from assist.players import scripted
 from assist.players.base import BasePlayer, Player, Turn
 from assist.players.bc import BCHumanPlayer
+from assist.players.library import GoalLibraryBayesPlayer
 from assist.players.llm import llm, llm_text
 from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
@@ -41,6 +44,7 @@ PLAYERS = {
     "model": HumanModelPlayer,
     "bayes": BayesOptimalPlayer,
     "exact_search": exact_search,
+    "library_bayes": GoalLibraryBayesPlayer,
     "assistancezero": assistancezero,
     "ppo": ppo,
     "trained": trained,

@@ -12,7 +12,7 @@ A *goal* is the target world: a ``[W, H, D]`` uint8 array of block ids indexed
 
 Generator card
 --------------
-Six families, each a pure function ``family(rng, shape, num_block_types, params_range=None)``
+Seven families, each a pure function ``family(rng, shape, num_block_types, params_range=None)``
 returning one ``[W, H, D]`` uint8 goal. Everything random (size, materials, a quarter turn
 about the y axis, placement inside the border) is drawn from ``rng``. Every structure is
 *supported*: each block touches the floor through a chain of face-adjacent blocks.
@@ -36,6 +36,10 @@ bridge        two pillars and a deck spanning them (air underneath),      length
               with arch corbels when long and tall enough
 furniture     one table (4 legs and a top), chair (seat and back) or bed  size
               (mattress, pillow, sometimes a headboard)
+random        grown block by block from 1-2 floor seeds, each new block   size (of the
+              face-adjacent to the structure (straight runs favoured),    interior volume)
+              coloured by one of four rules: one material, caps, one per
+              seed, alternating layers
 ============  ==========================================================  ==================
 
 ``params_range`` maps each parameter to a half-open interval ``(lo, hi]`` of fractions of
@@ -54,6 +58,10 @@ Split
 * ``"test"`` (held out): the families bridge and furniture, never seen in training, and
   tall towers, ``height`` in ``(0.5, 1]``, i.e. at least ``(H-2) // 2 + 1`` blocks tall,
   a parameter range training never produces;
+* ``"train_wide"``: ``"train"`` plus ``random`` structures up to half the interior, a
+  broad prior for training beliefs that must work on unseen families. ``random`` is
+  shapeless by design, so it can produce a structure that a held-out family also makes
+  (e.g. two pillars under a deck); no held-out generator is ever sampled;
 * ``"all"``: every family over its full range.
 
 So a test goal is either of a family train never samples, or a tower taller than any
@@ -126,6 +134,7 @@ FULL_RANGES: dict[str, dict[str, Range]] = {
     "pyramid": {"size": (0.0, 1.0)},
     "bridge": {"length": (0.0, 1.0), "height": (0.0, 1.0)},
     "furniture": {"size": (0.0, 1.0)},
+    "random": {"size": (0.0, 1.0)},
 }
 """Each family's parameters and their full ranges (fractions of the interior)."""
 
@@ -140,6 +149,13 @@ SPLITS: dict[str, dict[str, dict[str, Range]]] = {
         "bridge": FULL_RANGES["bridge"],
         "furniture": FULL_RANGES["furniture"],
         "tower": {"height": (0.5, 1.0)},
+    },
+    "train_wide": {
+        "house": FULL_RANGES["house"],
+        "tower": {"height": (0.0, 0.5)},
+        "wall": FULL_RANGES["wall"],
+        "pyramid": FULL_RANGES["pyramid"],
+        "random": {"size": (0.0, 0.5)},
     },
     "all": FULL_RANGES,
 }
@@ -270,6 +286,10 @@ def _materials(rng: np.random.Generator, num_block_types: int, k: int) -> np.nda
     """[k] structural block ids: placeable, not glass, distinct while the palette allows."""
     ids = np.arange(FIRST_PLACEABLE, num_block_types)
     return np.resize(rng.permutation(ids[ids != GLASS]), k)
+
+
+MOVES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+"""The six face-neighbour offsets (x, y, z)."""
 
 
 def _inset(w: int, d: int) -> np.ndarray:
@@ -421,6 +441,45 @@ def furniture(
     return _paste(rng, world, part, quarter)
 
 
+def random_structure(
+    rng: np.random.Generator, shape: Shape, num_block_types: int, params_range: Params | None = None
+) -> np.ndarray:
+    """A structure grown block by block from 1-2 floor seeds. [W, H, D] uint8.
+
+    Each new block is face-adjacent to one already placed (so the whole is supported);
+    half the time it continues the last block's direction, which makes straight runs. The
+    colouring is one of: one material, each column's top block in a second material
+    (caps, decks), one material per seed's growth, alternating layers.
+
+    params: ``size`` (blocks, as a fraction of the interior's volume; at least 2).
+    """
+    p = _ranges("random", params_range)
+    world, quarter, (w, h, d) = _frame(rng, shape, num_block_types)
+    blocks = _draw(rng, p["size"], w * h * d, 2)
+    seeds = rng.choice(w * d, size=min(int(rng.integers(1, 3)), blocks), replace=False)
+    owner = np.full((w, h, d), -1)
+    placed = [np.array([s // d, 0, s % d]) for s in seeds]
+    for i, at in enumerate(placed):
+        owner[tuple(at)] = i
+    direction = MOVES[int(rng.integers(len(MOVES)))]
+    while len(placed) < blocks:
+        last = placed[-1]
+        if rng.random() < 0.5:
+            last, direction = placed[int(rng.integers(len(placed)))], MOVES[int(rng.integers(len(MOVES)))]
+        at = last + direction
+        if np.all((0 <= at) & (at < (w, h, d))) and owner[tuple(at)] < 0:
+            owner[tuple(at)] = owner[tuple(last)]
+            placed.append(at)
+        else:
+            direction = MOVES[int(rng.integers(len(MOVES)))]
+    a, b = _materials(rng, num_block_types, 2)
+    solid = owner >= 0
+    top = solid & ~np.concatenate([solid[:, 1:], np.zeros((w, 1, d), bool)], axis=1)
+    second = (np.zeros_like(solid), top, owner == 1, (np.arange(h) % 2 == 1)[None, :, None])[int(rng.integers(4))]
+    part = np.where(solid, np.where(second, b, a), AIR).astype(np.uint8)
+    return _paste(rng, world, part, quarter)
+
+
 Family = Callable[[np.random.Generator, Shape, int, Params | None], np.ndarray]
 FAMILIES: dict[str, Family] = {
     "house": house,
@@ -429,6 +488,7 @@ FAMILIES: dict[str, Family] = {
     "pyramid": pyramid,
     "bridge": bridge,
     "furniture": furniture,
+    "random": random_structure,
 }
 """family name -> generator function."""
 
