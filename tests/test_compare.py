@@ -36,6 +36,8 @@ def test_trained_runs_play_as_their_algorithm_played(runs):
     assert isinstance(make_player("trained", core, ASSISTANT, run=str(runs["az0"])), SearchPlayer)
     assert isinstance(make_player("trained", core, ASSISTANT, run=str(runs["ppo0"])), PolicyPlayer)
     assert isinstance(make_player("ppo", core, ASSISTANT, run=str(runs["ppo0"])), PolicyPlayer)
+    assert make_player("trained", core, ASSISTANT, run=str(runs["az0"])).mcts.config.num_simulations == 2  # algo.eval_simulations
+    assert make_player("trained", core, ASSISTANT, run=str(runs["az0"]), simulations=5).mcts.config.num_simulations == 5
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...] [--jobs 2]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...] [--jobs 2] [--simulations 64]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -13,7 +13,8 @@ each run also gets its own row with a bootstrap interval over episodes. ``human_
 ratio`` divides by the human-alone mean. ``--pairs A-B`` adds paired differences of
 algorithm A's human actions minus B's, run by run for the runs of the same training seed
 (both on the same episodes), with a t-interval over seeds: negative means A saves the
-human more actions than B. ``--jobs N`` evaluates N runs at a time in worker processes
+human more actions than B. ``--simulations N`` plays every searching run at N
+simulations per move instead of its run's evaluation budget. ``--jobs N`` evaluates N runs at a time in worker processes
 (the same numbers: every evaluation is seeded by ``--seed`` alone). Writes ``<name>.md`` (headed by the command that
 made it and the commit) and ``<name>.json`` into ``--out``.
 """
@@ -131,7 +132,8 @@ def evaluate_assistant(env: dict, human: dict, assistant: str, params: dict, epi
 
 
 def compare(
-    runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None, pairs: list[str] = (), jobs: int = 1
+    runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None, pairs: list[str] = (), jobs: int = 1,
+    simulations: int = 0,
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
@@ -144,7 +146,7 @@ def compare(
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
     per_episode = {spec: evaluate_assistant(env, human, *parse_baseline(spec), episodes, batch, seed) for spec in baselines}
-    tasks = [(env, human, "trained", {"run": str(record["run"])}, episodes, batch, seed, torch.get_num_threads()) for record in records]
+    tasks = [(env, human, "trained", {"run": str(record["run"]), "simulations": simulations}, episodes, batch, seed, torch.get_num_threads()) for record in records]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(evaluate_assistant, *zip(*tasks)))
@@ -183,6 +185,7 @@ def compare(
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
             "goal_split": env.get("goal_split"),
+            "simulations": simulations or "each run's algo.eval_simulations",
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
             "seed": seed,
@@ -246,12 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
     parser.add_argument("--goal-split", help="build: evaluate on this goal split instead of the runs' (train, test, all)")
     parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
+    parser.add_argument("--simulations", type=int, default=0, help="search budget per move for searching runs (0: each run's algo.eval_simulations)")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())

@@ -43,37 +43,41 @@ def run_search(cfg) -> SearchConfig:
 
 def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, device: str = "auto") -> SearchPlayer:
     """The AssistanceZero assistant of training run ``run``: its network inside its search
-    (``simulations`` > 0 overrides the budget), best action, no root noise."""
+    at the run's evaluation budget (``algo.eval_simulations``; ``simulations`` > 0
+    overrides it), best action, no root noise."""
     net, cfg = load_network(core, run)
-    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg).for_evaluation(simulations))
+    budget = simulations or cfg.algo.get("eval_simulations", 0)
+    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg).for_evaluation(budget))
 
 
-def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str = "auto") -> PolicyPlayer:
+def ppo(core: GameCore, seat: str, run: str, sample: bool = False, simulations: int = 0, device: str = "auto") -> PolicyPlayer:
     """The PPO assistant of training run ``run``: its network's policy (best legal action,
-    or a sample), no search, as PPO is trained and evaluated."""
+    or a sample), no search (``simulations`` is ignored), as PPO is trained and evaluated."""
     net, _ = load_network(core, run)
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
 
-def lm_stage(core: GameCore, seat: str, run: str, device: str = "auto"):
+def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, device: str = "auto"):
     """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
     it: a ``search_loop`` run inside the search (the run's search settings at its
-    ``algo.eval_simulations``, no root noise), the other stages by the most likely legal action."""
+    ``algo.eval_simulations``, or ``simulations`` when > 0; no root noise), the other
+    stages by the most likely legal action."""
     cfg = OmegaConf.load(Path(run) / "config.yaml")
     if cfg.algo.name != "search_loop":
         return llm(core, seat, path=run, device=device)
     from assist.llm.evaluator import LMEvaluator
 
-    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg).for_evaluation(cfg.algo.eval_simulations))
+    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg).for_evaluation(simulations or cfg.algo.eval_simulations))
 
 
 TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage)}
 """The player of each training algorithm (``algo.name`` in a run's config)."""
 
 
-def trained(core: GameCore, seat: str, run: str, device: str = "auto"):
-    """The assistant of any training run, played as its algorithm plays it."""
+def trained(core: GameCore, seat: str, run: str, simulations: int = 0, device: str = "auto"):
+    """The assistant of any training run, played as its algorithm plays it (a search at
+    ``simulations`` per move when > 0, else at the run's evaluation budget)."""
     name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
     if name not in TRAINED:
         raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
-    return TRAINED[name](core, seat, run, device=device)
+    return TRAINED[name](core, seat, run, simulations=simulations, device=device)
