@@ -6,7 +6,8 @@ by how often they were drawn: the prior). Each step the posterior over the libra
 updated with the likelihood of the human's last action under each library goal, for a
 human that is greedy on the game's goal-directed action values with probability
 ``1 - epsilon`` (ties broken uniformly) and otherwise picks a legal action uniformly (the
-``greedy`` human). The assistant then takes the action with the largest expected score
+``greedy`` human; ``fix_others=True``: the ``corrective`` one), or, given ``beta``,
+Boltzmann-rational on those values (the ``boltzmann`` human). The assistant then takes the action with the largest expected score
 change under the posterior belief when it exceeds ``2 * threshold - 1`` (placing a block
 it believes with probability above ``threshold``, breaking one it believes wrong with
 probability above ``threshold``), else the move toward the work of the most probable
@@ -41,24 +42,30 @@ class GoalLibraryBayesPlayer(BasePlayer):
         split: the goal split the library is drawn from.
         samples: goals drawn for the library (its distinct ones are kept).
         epsilon: the human model's probability of a uniformly random legal action.
+        fix_others: whether the human model also breaks the assistant's wrong blocks.
+        beta: if given, the human model is Boltzmann-rational with this inverse
+            temperature instead of greedy with noise.
         threshold: the belief a placement (or a break) needs to be taken.
         seed: the library's draw.
     """
 
     privileged: ClassVar[bool] = True
 
-    def __init__(self, core: GameCore, seat: str, split: str = "train", samples: int = 20000, epsilon: float = 0.1, threshold: float = 0.5, seed: int = 0):
+    def __init__(self, core: GameCore, seat: str, split: str = "train", samples: int = 20000, epsilon: float = 0.1, fix_others: bool = False, beta: float | None = None, threshold: float = 0.5, seed: int = 0):
         super().__init__(core, seat)
         if core.name != "build" or seat != ASSISTANT:
             raise ValueError(f"player 'library_bayes' plays the assistant seat of a game whose goal is a target world ('build'); got {core.name!r}, {seat!r}")
-        if not 0.0 < epsilon <= 1.0 or not 0.0 <= threshold < 1.0:
-            raise ValueError(f"epsilon={epsilon} must be in (0, 1] (a zero would rule the true goal out after one noisy action) and threshold={threshold} in [0, 1)")
+        if not 0.0 < epsilon <= 1.0 or not 0.0 <= threshold < 1.0 or (beta is not None and not beta > 0):
+            raise ValueError(
+                f"epsilon={epsilon} must be in (0, 1] (a zero would rule the true goal out after one noisy action), "
+                f"threshold={threshold} in [0, 1) and beta={beta} None or > 0"
+            )
         source = envs.make_core("build", **{**dataclasses.asdict(core.config), "goal_split": split, "goal_families": None, "goal_file": None})
         goals, counts = np.unique(source.sample_goals(samples, np.random.default_rng(seed)), axis=0, return_counts=True)
         self.library = goals  # [K, V] uint8
         self.log_prior = np.log(counts / counts.sum())  # [K]
         self.one_hot = np.eye(core.n, dtype=np.float32)[goals].reshape(len(goals), -1)  # [K, V * n]
-        self.epsilon, self.threshold = epsilon, threshold
+        self.epsilon, self.fix_others, self.beta, self.threshold = epsilon, fix_others, beta, threshold
         self.log_posterior = np.zeros((0, len(goals)))
         self.previous = None
 
@@ -98,13 +105,23 @@ class GoalLibraryBayesPlayer(BasePlayer):
             k = len(goals)
             tiled = state.take(np.repeat(np.arange(B), k))
             tiled.goal = np.tile(goals, (B, 1))
-            values = self.core.goal_action_values(tiled, HUMAN, tiled.goal, fix_others=False).reshape(B, k, -1)
-            best = values.max(axis=2)
-            ties = (values >= best[:, :, None] - 1e-6).sum(axis=2)
+            values = self.core.goal_action_values(tiled, HUMAN, tiled.goal, fix_others=self.fix_others).reshape(B, k, -1)
             chosen = np.take_along_axis(values, human_action[:, None, None].repeat(k, 1), axis=2)[:, :, 0]
-            greedy = np.where(chosen >= best - 1e-6, (1.0 - self.epsilon) / ties, 0.0)
-            out[:, first : first + k] = np.log(greedy + uniform[:, None])
+            out[:, first : first + k] = self.log_policy(values, chosen, uniform)
         return out
+
+    def log_policy(self, values: np.ndarray, chosen: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """[B, k] the human model's log-probability of the action it took: ``values`` [B, k, A]
+        its goal-directed action values (-inf where illegal) under k goals, ``chosen`` [B, k]
+        the taken action's value, ``uniform`` [B] epsilon over the number of legal actions."""
+        if self.beta is not None:
+            scaled = self.beta * values
+            top = scaled.max(axis=2)
+            return self.beta * chosen - top - np.log(np.exp(scaled - top[:, :, None]).sum(axis=2))
+        best = values.max(axis=2)
+        ties = (values >= best[:, :, None] - 1e-6).sum(axis=2)
+        greedy = np.where(chosen >= best - 1e-6, (1.0 - self.epsilon) / ties, 0.0)
+        return np.log(greedy + uniform[:, None])
 
     def choose(self, state, legal: np.ndarray) -> np.ndarray:
         """[B] the best expected-score action above the threshold, else the move toward the
