@@ -13,6 +13,7 @@ from assist.cli.train import run
 from assist.players import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
+from envs.build.goals import save_goals
 from envs.core import ASSISTANT
 from tests.test_ppo import TINY as PPO_TINY
 from tests.test_train import TINY as AZ_TINY
@@ -71,6 +72,18 @@ def test_compare_pools_seeds_and_keeps_each_run(runs, tmp_path):
     assert data["pairs"] == {} and "Paired differences" not in text
     compare([str(runs["az0"]), str(runs["az1"]), str(runs["ppo0"]), "--out", str(tmp_path / "jobs"), "--episodes", "6", "--batch", "6", "--goal-split", "train", "--jobs", "2"])
     assert json.loads((tmp_path / "jobs" / "results.json").read_text())["runs"] == data["runs"]  # worker processes: the same numbers
+
+
+@pytest.mark.slow
+def test_compare_plays_the_goals_of_a_goal_file(runs, tmp_path):
+    goal = np.zeros((5, 4, 5), np.uint8)
+    goal[:, 0, :] = 1
+    goal[2, 1, 2] = goal[2, 2, 2] = 2  # a two-block column
+    save_goals(tmp_path / "column.npy", goal)
+    compare([str(runs["az0"]), "--out", str(tmp_path), "--episodes", "6", "--batch", "6", "--goal-file", str(tmp_path / "column.npy")])
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["meta"]["goal_file"] == str(tmp_path / "column.npy")
+    assert data["baselines"]["noop"]["human_actions"]["mean"] <= 4  # two blocks, not a held-out structure of ~9
 
 
 @pytest.mark.slow

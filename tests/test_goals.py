@@ -15,7 +15,9 @@ from envs.build.goals import (
     SPLITS,
     GoalGenerator,
     load_goals,
+    novel_goals,
     save_goals,
+    split_overlap,
     validate_goal,
 )
 
@@ -167,6 +169,23 @@ def test_train_and_test_samples_share_no_goal():
     train = GoalGenerator(MBAG, 10, "train").sample(np.random.default_rng(0), 200)
     test = GoalGenerator(MBAG, 10, "test").sample(np.random.default_rng(0), 200)
     assert not {g.tobytes() for g in train} & {g.tobytes() for g in test}
+
+
+def test_split_overlap_counts_held_out_goals_that_training_also_draws():
+    tiny = split_overlap(TINY, 4, samples=3000)
+    assert set(tiny) == {"bridge", "furniture", "tower", "all"}
+    assert tiny["bridge"] == 0.0 and tiny["tower"] > 0.5  # on tiny a 2-tall tower can be a short wall
+    assert split_overlap(TINY, 4, held_out="train", samples=3000)["all"] > 0.9  # a split overlaps itself
+    assert split_overlap(MBAG, 10, samples=300)["all"] == 0.0
+
+
+def test_novel_goals_are_held_out_goals_training_did_not_draw():
+    novel = novel_goals(TINY, 4, samples=20000)  # enough draws to meet every train goal on tiny
+    train = {g.tobytes() for g in GoalGenerator(TINY, 4, "train").sample(np.random.default_rng(1), 20000)}
+    assert 0.4 * 20000 < len(novel) < 0.9 * 20000
+    assert not any(g.tobytes() in train for g in novel)
+    for goal in novel[:50]:
+        validate_goal(goal, 4)
 
 
 def test_unknown_split_lists_the_valid_ones():

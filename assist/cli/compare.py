@@ -132,16 +132,25 @@ def evaluate_assistant(env: dict, human: dict, assistant: str, params: dict, epi
 
 
 def compare(
-    runs: list[Path], baselines: list[str], episodes: int, batch: int, seed: int, goal_split: str | None = None, pairs: list[str] = (), jobs: int = 1,
+    runs: list[Path],
+    baselines: list[str],
+    episodes: int,
+    batch: int,
+    seed: int,
+    goal_split: str | None = None,
+    pairs: list[str] = (),
+    jobs: int = 1,
     simulations: int = 0,
+    goal_file: str | None = None,
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
-    training families; ``pairs``: see :func:`paired_differences`; ``jobs``: runs
+    training families; ``goal_file`` plays goals from that file instead (e.g. held-out goals
+no training goal equals, ``envs.build.goals.novel_goals``); ``pairs``: see :func:`paired_differences`; ``jobs``: runs
     evaluated at a time (in worker processes when more than 1)."""
     records = read_runs(runs)
     cfg = records[0]["config"]
-    env = {**OmegaConf.to_container(cfg.env), **({"goal_split": goal_split} if goal_split else {})}
+    env = {**OmegaConf.to_container(cfg.env), **({"goal_split": goal_split} if goal_split else {}), **({"goal_file": goal_file} if goal_file else {})}
     human = OmegaConf.to_container(cfg.human)
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
@@ -185,6 +194,7 @@ def compare(
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
             "goal_split": env.get("goal_split"),
+            "goal_file": env.get("goal_file"),
             "simulations": simulations or "each run's algo.eval_simulations",
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
@@ -248,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="the evaluation episodes' seed (not a training seed)")
     parser.add_argument("--goal-split", help="build: evaluate on this goal split instead of the runs' (train, test, all)")
+    parser.add_argument("--goal-file", help="build: evaluate on the goals of this file (.npy, .npz, .json) instead")
     parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
     parser.add_argument("--simulations", type=int, default=0, help="search budget per move for searching runs (0: each run's algo.eval_simulations)")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
@@ -255,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())

@@ -548,6 +548,41 @@ class GoalGenerator:
         return goals
 
 
+def split_overlap(
+    shape: Sequence[int], num_block_types: int, held_out: str = "test", train: str = "train", samples: int = 20000, seed: int = 0
+) -> dict[str, float]:
+    """How new a held-out split really is: per family of ``held_out`` (and ``"all"`` of it),
+    the fraction of ``samples`` goals drawn from it that are among ``samples`` goals drawn
+    from ``train``. On small worlds different families can build the same structure (on
+    the tiny preset a 2-tall tower can equal a short wall)."""
+    rng = np.random.default_rng(seed)
+    seen = _drawn(shape, num_block_types, train, samples, rng)
+    out = {}
+    for family in GoalGenerator(shape, num_block_types, held_out).families:
+        goals = GoalGenerator(shape, num_block_types, held_out, family).sample(rng, samples)
+        out[family] = float(np.mean([goal.tobytes() in seen for goal in goals]))
+    goals = GoalGenerator(shape, num_block_types, held_out).sample(rng, samples)
+    out["all"] = float(np.mean([goal.tobytes() in seen for goal in goals]))
+    return out
+
+
+def novel_goals(
+    shape: Sequence[int], num_block_types: int, held_out: str = "test", train: str = "train", samples: int = 20000, seed: int = 0
+) -> np.ndarray:
+    """[N, W, H, D] the goals among ``samples`` draws from ``held_out`` that none of
+    ``samples`` draws from ``train`` equals (repeats kept, so a goal file of them keeps the
+    held-out split's frequencies): held-out goals training can hardly have met."""
+    rng = np.random.default_rng(seed)
+    seen = _drawn(shape, num_block_types, train, samples, rng)
+    goals = GoalGenerator(shape, num_block_types, held_out).sample(rng, samples)
+    return goals[[goal.tobytes() not in seen for goal in goals]]
+
+
+def _drawn(shape: Sequence[int], num_block_types: int, split: str, samples: int, rng: np.random.Generator) -> set[bytes]:
+    """The distinct goals (as bytes) among ``samples`` draws from ``split``."""
+    return {goal.tobytes() for goal in GoalGenerator(shape, num_block_types, split).sample(rng, samples)}
+
+
 # ----------------------------------------------------------------------------- files
 
 
