@@ -1,22 +1,27 @@
 """Compare trained assistants with the baselines on the same held-out episodes.
 
-    python scripts/compare.py RUN [RUN ...] --out DIR [--name results] [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100] [--seed 1000] [--pairs rlft-sft ...] [--jobs 2] [--simulations 64]
+    python scripts/compare.py RUN [RUN ...] --out DIR [--name results]
+        [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100]
+        [--seed 1000] [--goal-split train | --goal-file GOALS] [--pairs rlft-sft ...]
+        [--simulations 64] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
 held-out goals for ``build``). Every run is played as its algorithm plays it
 (AssistanceZero through its search, PPO from its policy) on the same episode seeds as
 the baselines (``noop`` is the human alone; a baseline ``name:key=value,...`` passes the
-player parameters, e.g. ``library_bayes:split=test,threshold=0.6``). Rows per algorithm pool the runs (training
-seeds): the mean over runs of each run's mean, with a Student-t 95% interval over runs;
-each run also gets its own row with a bootstrap interval over episodes. ``human_actions
-ratio`` divides by the human-alone mean. ``--pairs A-B`` adds paired differences of
+player parameters, e.g. ``library_bayes:split=test,threshold=0.6``). Rows per algorithm
+(a run's ``algo.name``, plus ``/<train_split>`` for runs whose self-play goals came from
+another split than ``train``) pool the runs (training seeds): the mean over runs of each
+run's mean, with a Student-t 95% interval over runs; each run also gets its own row with
+a bootstrap interval over episodes. ``human_actions ratio`` divides by the human-alone mean. ``--pairs A-B`` adds paired differences of
 algorithm A's human actions minus B's, run by run for the runs of the same training seed
 (both on the same episodes), with a t-interval over seeds: negative means A saves the
 human more actions than B. ``--simulations N`` plays every searching run at N
-simulations per move instead of its run's evaluation budget. ``--jobs N`` evaluates N runs at a time in worker processes
-(the same numbers: every evaluation is seeded by ``--seed`` alone). Writes ``<name>.md`` (headed by the command that
-made it and the commit) and ``<name>.json`` into ``--out``.
+simulations per move instead of its run's evaluation budget. ``--jobs N`` evaluates N
+runs at a time in worker processes (the same numbers: every evaluation is seeded by
+``--seed`` alone). Writes ``<name>.md`` (headed by the command that made it and the
+commit) and ``<name>.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -145,12 +150,15 @@ def compare(
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
-    training families; ``goal_file`` plays goals from that file instead (e.g. held-out goals
-no training goal equals, ``envs.build.goals.novel_goals``); ``pairs``: see :func:`paired_differences`; ``jobs``: runs
-    evaluated at a time (in worker processes when more than 1)."""
+    training families; ``goal_file`` plays goals from that file instead (e.g. held-out
+    goals no training goal equals, ``envs.build.goals.novel_goals``); ``pairs``: see
+    :func:`paired_differences`; ``jobs``: runs evaluated at a time (in worker processes
+    when more than 1); ``simulations``: every searching run's budget per move (0: its
+    run's ``algo.eval_simulations``)."""
     records = read_runs(runs)
     cfg = records[0]["config"]
-    env = {**OmegaConf.to_container(cfg.env), **({"goal_split": goal_split} if goal_split else {}), **({"goal_file": goal_file} if goal_file else {})}
+    changes = {key: value for key, value in (("goal_split", goal_split), ("goal_file", goal_file)) if value}
+    env = {**OmegaConf.to_container(cfg.env), **changes}
     human = OmegaConf.to_container(cfg.human)
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]

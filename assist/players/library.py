@@ -7,16 +7,16 @@ updated with the likelihood of the human's last action under each library goal, 
 human that is greedy on the game's goal-directed action values with probability
 ``1 - epsilon`` (ties broken uniformly) and otherwise picks a legal action uniformly (the
 ``greedy`` human; ``fix_others=True``: the ``corrective`` one), or, given ``beta``,
-Boltzmann-rational on those values (the ``boltzmann`` human). The assistant then takes the action with the largest expected score
-change under the posterior belief when it exceeds ``2 * threshold - 1`` (placing a block
-it believes with probability above ``threshold``, breaking one it believes wrong with
-probability above ``threshold``), else the move toward the work of the most probable
-goal, else the no-op.
+Boltzmann-rational on those values (the ``boltzmann`` human). The assistant then takes
+the action with the largest expected score change under the posterior belief when it
+exceeds ``2 * threshold - 1`` (placing a block it believes with probability above
+``threshold``, breaking one it believes wrong with probability above ``threshold``),
+else the move toward the work of the most probable goal, else the no-op.
 
-It receives the game state (to simulate the human's choices) and conceals its goal
-first (``core.conceal_goal``), so the true goal is never read: with the library drawn from the split the game draws from,
-the player knows the goal *distribution* (an upper reference); drawn from the training
-split, it knows what a trained assistant could know.
+It receives the game state (to simulate the human's choices) and conceals its goal first
+(``core.conceal_goal``), so the true goal is never read: with the library drawn from the
+split the game draws from, the player knows the goal *distribution* (an upper
+reference); drawn from the training split, it knows what a trained assistant could know.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 import envs
 from assist.players.base import BasePlayer, Turn
+from assist.players.policy import masked_log_policy
 from envs.build.core import FIRST_MOVE, FIRST_PLACE
 from envs.core import ASSISTANT, HUMAN, GameCore
 
@@ -106,20 +107,21 @@ class GoalLibraryBayesPlayer(BasePlayer):
             tiled = state.take(np.repeat(np.arange(B), k))
             tiled.goal = np.tile(goals, (B, 1))
             values = self.core.goal_action_values(tiled, HUMAN, tiled.goal, fix_others=self.fix_others).reshape(B, k, -1)
-            chosen = np.take_along_axis(values, human_action[:, None, None].repeat(k, 1), axis=2)[:, :, 0]
-            out[:, first : first + k] = self.log_policy(values, chosen, uniform)
+            out[:, first : first + k] = self.log_policy(values, human_action, uniform)
         return out
 
-    def log_policy(self, values: np.ndarray, chosen: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-        """[B, k] the human model's log-probability of the action it took: ``values`` [B, k, A]
-        its goal-directed action values (-inf where illegal) under k goals, ``chosen`` [B, k]
-        the taken action's value, ``uniform`` [B] epsilon over the number of legal actions."""
+    def log_policy(self, values: np.ndarray, action: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """[B, k] the human model's log-probability of ``action`` ([B], the one it took):
+        ``values`` [B, k, A] its goal-directed action values (-inf where illegal) under k
+        goals, ``uniform`` [B] epsilon over the number of legal actions."""
+        B, k, A = values.shape
+        taken = np.broadcast_to(action[:, None, None], (B, k, 1))
         if self.beta is not None:
-            scaled = self.beta * values
-            top = scaled.max(axis=2)
-            return self.beta * chosen - top - np.log(np.exp(scaled - top[:, :, None]).sum(axis=2))
+            log_policy = masked_log_policy(self.beta * values.reshape(B * k, A), np.isfinite(values).reshape(B * k, A))
+            return np.take_along_axis(log_policy.reshape(B, k, A), taken, axis=2)[:, :, 0]
         best = values.max(axis=2)
         ties = (values >= best[:, :, None] - 1e-6).sum(axis=2)
+        chosen = np.take_along_axis(values, taken, axis=2)[:, :, 0]
         greedy = np.where(chosen >= best - 1e-6, (1.0 - self.epsilon) / ties, 0.0)
         return np.log(greedy + uniform[:, None])
 

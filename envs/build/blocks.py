@@ -5,6 +5,8 @@ up and the layer ``y = 0`` is bedrock. A preset with ``num_block_types = n`` use
 first ``n`` names of :data:`BLOCK_NAMES`; the placeable ones are ids ``2 .. n - 1``.
 """
 
+import numpy as np
+
 BLOCK_NAMES: tuple[str, ...] = (
     "air",
     "bedrock",
@@ -22,6 +24,8 @@ BEDROCK = 1
 FIRST_PLACEABLE = 2
 MIN_BLOCK_TYPES = 3
 """air, bedrock and at least one placeable block."""
+FACE_OFFSETS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
+"""[6, 3] the six face neighbours' offsets (x, y, z): +x, -x, +y, -y, +z, -z."""
 
 
 def check_num_block_types(n: int) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.build import render
-from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
+from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE
 from envs.build.config import BuildConfig
 from envs.build.goals import GoalGenerator, load_goals, validate_goal
 from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, check_actions, seat_index
@@ -48,7 +48,6 @@ NUM_MOVES = 6
 FIRST_MOVE = 1
 FIRST_PLACE = FIRST_MOVE + NUM_MOVES
 MOVE_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z")
-MOVE_DELTAS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 UNTOUCHED, TOUCHED_BY_HUMAN, TOUCHED_BY_ASSISTANT = 0, 1, 2
 CONCEALED = 255
 """Goal id that stands for "unknown" in states a planner simulates (never a block id)."""
@@ -143,7 +142,7 @@ class BuildCore:
         dist = np.linalg.norm(coords[:, None, :] - coords[None, :, :], axis=-1)
         self.reach_table = dist <= config.reach  # [V, V] player voxel -> reachable voxels
         self.distance = dist.astype(np.float32)  # [V, V] voxel-to-voxel distance
-        targets = coords[:, None, :] + MOVE_DELTAS[None]  # [V, 6, 3]
+        targets = coords[:, None, :] + FACE_OFFSETS[None]  # [V, 6, 3]
         inside = np.all((targets >= 0) & (targets < np.array(self.shape)), axis=-1)
         flat = np.ravel_multi_index(tuple(np.clip(targets, 0, np.array(self.shape) - 1).transpose(2, 0, 1)), self.shape)
         self.move_target = np.where(inside, flat, -1)  # [V, 6] voxel after each move, -1 outside

@@ -113,7 +113,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE, check_num_block_types
+from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE, check_num_block_types
 
 GLASS = BLOCK_NAMES.index("glass")
 MIN_SHAPE: tuple[int, int, int] = (5, 4, 5)
@@ -288,10 +288,6 @@ def _materials(rng: np.random.Generator, num_block_types: int, k: int) -> np.nda
     return np.resize(rng.permutation(ids[ids != GLASS]), k)
 
 
-MOVES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
-"""The six face-neighbour offsets (x, y, z)."""
-
-
 def _inset(w: int, d: int) -> np.ndarray:
     """[w, d] ints: each column's distance to the nearest edge of a w x d footprint."""
     x = np.arange(w)[:, None]
@@ -461,17 +457,17 @@ def random_structure(
     placed = [np.array([s // d, 0, s % d]) for s in seeds]
     for i, at in enumerate(placed):
         owner[tuple(at)] = i
-    direction = MOVES[int(rng.integers(len(MOVES)))]
+    direction = FACE_OFFSETS[int(rng.integers(len(FACE_OFFSETS)))]
     while len(placed) < blocks:
         last = placed[-1]
         if rng.random() < 0.5:
-            last, direction = placed[int(rng.integers(len(placed)))], MOVES[int(rng.integers(len(MOVES)))]
+            last, direction = placed[int(rng.integers(len(placed)))], FACE_OFFSETS[int(rng.integers(len(FACE_OFFSETS)))]
         at = last + direction
         if np.all((0 <= at) & (at < (w, h, d))) and owner[tuple(at)] < 0:
             owner[tuple(at)] = owner[tuple(last)]
             placed.append(at)
         else:
-            direction = MOVES[int(rng.integers(len(MOVES)))]
+            direction = FACE_OFFSETS[int(rng.integers(len(FACE_OFFSETS)))]
     a, b = _materials(rng, num_block_types, 2)
     solid = owner >= 0
     top = solid & ~np.concatenate([solid[:, 1:], np.zeros((w, 1, d), bool)], axis=1)
@@ -558,11 +554,9 @@ def split_overlap(
     rng = np.random.default_rng(seed)
     seen = _drawn(shape, num_block_types, train, samples, rng)
     out = {}
-    for family in GoalGenerator(shape, num_block_types, held_out).families:
-        goals = GoalGenerator(shape, num_block_types, held_out, family).sample(rng, samples)
-        out[family] = float(np.mean([goal.tobytes() in seen for goal in goals]))
-    goals = GoalGenerator(shape, num_block_types, held_out).sample(rng, samples)
-    out["all"] = float(np.mean([goal.tobytes() in seen for goal in goals]))
+    for name, families in [*((f, f) for f in GoalGenerator(shape, num_block_types, held_out).families), ("all", None)]:
+        goals = GoalGenerator(shape, num_block_types, held_out, families).sample(rng, samples)
+        out[name] = float(np.mean([goal.tobytes() in seen for goal in goals]))
     return out
 
 
