@@ -7,8 +7,8 @@ import pytest
 from omegaconf import OmegaConf
 
 import envs
+from assist.cli.compare import algo_label, paired_differences, parse_baseline
 from assist.cli.compare import main as compare
-from assist.cli.compare import paired_differences, parse_baseline
 from assist.cli.train import run
 from assist.players import make_player
 from assist.players.policy import PolicyPlayer
@@ -87,6 +87,19 @@ def test_compare_plays_the_goals_of_a_goal_file(runs, tmp_path):
 
 
 @pytest.mark.slow
+def test_compare_also_plays_searching_runs_with_a_library_belief(runs, tmp_path):
+    args = [str(runs["az0"]), str(runs["az1"]), str(runs["ppo0"]), "--out", str(tmp_path), "--episodes", "4", "--batch", "4", "--baselines", "noop"]
+    compare([*args, "--library-prior", "0.5", "--pairs", "assistancezero+library-assistancezero"])
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert set(data["algorithms"]) == {"assistancezero", "assistancezero+library", "ppo"}  # PPO does not search
+    assert data["algorithms"]["assistancezero+library"]["human_actions"]["n"] == 2
+    assert list(data["pairs"]) == ["assistancezero+library - assistancezero"]
+    assert len(data["training"]) == 3 and data["meta"]["library_prior"] == 0.5
+    player = make_player("trained", envs.make_core("build", preset="tiny"), ASSISTANT, run=str(runs["az0"]), library_prior=0.5)
+    assert player.root_belief.library.goals.shape[1] == player.core.V
+
+
+@pytest.mark.slow
 def test_compare_refuses_runs_of_different_games(runs, tmp_path):
     other = tmp_path / "kitchen_run"
     run(compose_train(["env=kitchen", "human=model"] + AZ_TINY), other, progress=False)
@@ -95,7 +108,8 @@ def test_compare_refuses_runs_of_different_games(runs, tmp_path):
 
 
 def fake_record(algo: str, seed: int, human_actions: list[float], **config) -> dict:
-    return {"config": OmegaConf.create({"algo": {"name": algo}, "seed": seed, **config}), "metrics": {"human_actions": np.array(human_actions)}}
+    config = OmegaConf.create({"algo": {"name": algo}, "seed": seed, **config})
+    return {"config": config, "label": algo_label(config), "metrics": {"human_actions": np.array(human_actions)}}
 
 
 def test_paired_differences_pair_runs_of_the_same_seed():

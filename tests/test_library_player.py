@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 import envs
+from assist.models.base import ModelOutput
 from assist.players import make_player
+from assist.players.library import GoalLibrary, LibraryMixture
 from assist.rollout import play, turn_for
 from envs import build
 from envs.build.blocks import FIRST_PLACEABLE
@@ -36,8 +38,9 @@ def posterior_gain(core, human: str, **params) -> float:
     """The posterior's mean mass on the true goal over its prior mass, after 4 steps of
     ``human`` building 16 library goals."""
     player = make_player("library_bayes", core, ASSISTANT, split="test", samples=4000, **params)
-    goals = player.library[:: len(player.library) // 16][:16]
-    true = np.array([np.flatnonzero((player.library == g).all(axis=1))[0] for g in goals])
+    library = player.library
+    goals = library.goals[:: len(library.goals) // 16][:16]
+    true = np.array([np.flatnonzero((library.goals == g).all(axis=1))[0] for g in goals])
     rng = np.random.default_rng(0)
     person = make_player(human, core, HUMAN)
     person.reset(16, rng)
@@ -46,7 +49,7 @@ def posterior_gain(core, human: str, **params) -> float:
     for _ in range(4):
         core.step(state, np.stack([person.act(turn_for(core, person, state, HUMAN)), player.act(turn_for(core, player, state, ASSISTANT))], axis=1))
     player.act(turn_for(core, player, state, ASSISTANT))
-    return player.posterior()[np.arange(16), true].mean() / np.exp(player.log_prior[true]).mean()
+    return library.posterior()[np.arange(16), true].mean() / np.exp(library.log_prior[true]).mean()
 
 
 @pytest.mark.parametrize("human, params", [("greedy", {}), ("corrective", {"fix_others": True}), ("boltzmann", {"beta": 5.0})])
@@ -59,7 +62,7 @@ def test_the_true_goal_is_never_read(core):
     """Replaying the same human actions under other true goals gives the same assistant
     (goals of 8+ blocks, so no episode ends within the 5 steps)."""
     player = make_player("library_bayes", core, ASSISTANT, split="test", samples=2000)
-    big = player.library[(player.library >= FIRST_PLACEABLE).sum(axis=1) >= 8]
+    big = player.library.goals[(player.library.goals >= FIRST_PLACEABLE).sum(axis=1) >= 8]
     goals, other = big[:8], big[8:16]
     taken, _ = rollout(core, player, goals, steps=5)
     human = make_player("greedy", core, HUMAN, epsilon=0.1)
@@ -94,3 +97,71 @@ def test_it_refuses_other_games_seats_and_settings(core):
     with pytest.raises(ValueError, match="unknown split"):
         make_player("library_bayes", core, ASSISTANT, split="validation")
 
+
+
+def mixture_weight_after(core, goals, informed: bool, steps=6):
+    """The library's weight in a mixture with a network whose goal belief is uniform and
+    whose human-action head is uniform (``informed=False``) or the greedy human's choice
+    under the true goal (as a network that learned those goals would predict), after
+    ``steps`` of the greedy human building ``goals``; with the last averaged logits."""
+    mixture = LibraryMixture(core, GoalLibrary(core, "train", samples=4000), 0.5)
+    human = make_player("greedy", core, HUMAN, epsilon=0.1)
+    rng = np.random.default_rng(0)
+    human.reset(len(goals), rng)
+    mixture.reset(len(goals))
+    state = core.reset(len(goals), rng, goals=goals)
+    for _ in range(steps):
+        human_logits = np.zeros((len(goals), core.num_actions(HUMAN)))
+        if informed:
+            values = core.goal_action_values(state, HUMAN, state.goal, fix_others=False)
+            human_logits = np.where(values >= values.max(axis=1, keepdims=True) - 1e-6, 4.0, 0.0)
+        mixture.observe(state)
+        logits = mixture(ModelOutput(None, None, np.zeros((len(goals), core.V, core.n), np.float32), human_logits.astype(np.float32)))
+        core.step(state, np.stack([human.act(turn_for(core, human, state, HUMAN)), np.zeros(len(goals), np.int64)], axis=1))
+    return mixture.library_weight(), logits, mixture
+
+
+def test_the_mixture_follows_the_model_that_predicts_the_human_better(core):
+    """Goals the training library holds, against a network that cannot predict the
+    human: the library takes over, and the averaged belief is its posterior's. Held-out
+    goals no training goal equals, against a network that predicts the human: the
+    network takes over."""
+    library = GoalLibrary(core, "train", samples=4000).goals
+    big = library[(library >= FIRST_PLACEABLE).sum(axis=1) >= 6]
+    known, logits, mixture = mixture_weight_after(core, big[:: len(big) // 12][:12], informed=False)
+    assert np.median(known) > 0.99 and known.min() > 0.5
+    sure = known > 0.99
+    assert np.allclose(np.exp(logits[sure]), mixture.library.belief()[sure], atol=0.01)
+    held_out = core.sample_goals(200, np.random.default_rng(3))
+    novel = np.array([g for g in held_out if not (library == g).all(axis=1).any() and (g >= FIRST_PLACEABLE).sum() >= 6][:12])
+    unknown, logits, _ = mixture_weight_after(core, novel, informed=True)
+    assert np.median(unknown) < 0.01
+    assert np.allclose(np.exp(logits[unknown < 0.01]), 1 / core.n, atol=0.01)  # the network's uniform belief
+
+
+def test_the_mixture_never_reads_the_true_goal(core):
+    """The same states with other true goals give the same averaged belief."""
+    goals = core.sample_goals(4, np.random.default_rng(0))
+    mixture = LibraryMixture(core, GoalLibrary(core, "train", samples=1000), 0.5)
+    output = ModelOutput(None, None, np.zeros((4, core.V, core.n), np.float32), np.zeros((4, core.num_actions(HUMAN)), np.float32))
+    human = make_player("greedy", core, HUMAN, epsilon=0.1)
+    human.reset(4, np.random.default_rng(0))
+    state = core.reset(4, np.random.default_rng(0), goals=goals)
+    beliefs, swapped = [], []
+    mixture.reset(4)
+    twin = LibraryMixture(core, GoalLibrary(core, "train", samples=1000), 0.5)
+    twin.reset(4)
+    for _ in range(3):
+        mixture.observe(state)
+        beliefs.append(mixture(output))
+        changed = state.copy()
+        changed.goal = goals[::-1].copy()
+        twin.observe(changed)
+        swapped.append(twin(output))
+        core.step(state, np.stack([human.act(turn_for(core, human, state, HUMAN)), np.zeros(4, np.int64)], axis=1))
+    assert all(np.array_equal(a, b) for a, b in zip(beliefs, swapped))
+
+
+def test_the_mixture_refuses_a_certain_prior(core):
+    with pytest.raises(ValueError, match="prior weight"):
+        LibraryMixture(core, GoalLibrary(core, "train", samples=100), 1.0)

@@ -178,6 +178,31 @@ def test_search_never_reads_the_true_goal():
     assert np.array_equal(out_a.tree.reward, out_b.tree.reward)
 
 
+def test_a_root_belief_prices_every_edge_under_the_root_rule():
+    """A root belief that is sure of the true goal replaces the model's uniform one at the
+    root, and under ``reward_belief="root"`` every edge's reward is the true one."""
+    core, mcts = build_search(reward_belief="root", num_simulations=16)
+    state = core.reset(3, np.random.default_rng(3))
+    seen = []
+
+    def sure(root_output):
+        seen.append(root_output)
+        return np.where(np.eye(core.n, dtype=bool)[state.goal], 0.0, -30.0).astype(np.float32)
+
+    out = mcts.search(state, mcts.evaluator.initial_memory(3), np.random.default_rng(0), root_belief=sure)
+    assert len(seen) == 1 and out.root_output is seen[0] and np.all(out.root_output.goal_logits == 0)
+    root = out.tree.goal_logits.take(np.arange(3), np.zeros(3, np.int64))
+    assert np.array_equal(root.argmax(axis=2), state.goal)
+    tree, games = out.tree, np.arange(3)
+    for node in range(1, 17):
+        made = games[tree.node_valid[games, node]]
+        parents = tree.parent[made, node]
+        parent_states = tree.states.take(tree.state_rows(parents, made))
+        assistant = tree.slot_action[made, parents, tree.parent_slot[made, node]]
+        result = core.step(parent_states, np.stack([tree.human_action[made, node], assistant], axis=1))
+        assert np.allclose(tree.reward[made, node], core.true_reward(result.transition, state.goal[made]).sum(axis=1), atol=1e-5)
+
+
 def test_search_leaves_the_root_state_untouched():
     core, mcts = build_search()
     state = core.reset(2, np.random.default_rng(0))

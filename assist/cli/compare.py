@@ -3,7 +3,7 @@
     python scripts/compare.py RUN [RUN ...] --out DIR [--name results]
         [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100]
         [--seed 1000] [--goal-split train | --goal-file GOALS] [--pairs rlft-sft ...]
-        [--simulations 64] [--jobs 2]
+        [--simulations 64] [--library-prior 0.5] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -18,7 +18,10 @@ a bootstrap interval over episodes. ``human_actions ratio`` divides by the human
 algorithm A's human actions minus B's, run by run for the runs of the same training seed
 (both on the same episodes), with a t-interval over seeds: negative means A saves the
 human more actions than B. ``--simulations N`` plays every searching run at N
-simulations per move instead of its run's evaluation budget. ``--jobs N`` evaluates N
+simulations per move instead of its run's evaluation budget. ``--library-prior P``
+also plays every searching run with its root belief the Bayesian average of its
+network's and a library of its training goals' (prior weight P for the library), in
+rows ``<algo>+library``, on the same episodes. ``--jobs N`` evaluates N
 runs at a time in worker processes (the same numbers: every evaluation is seeded by
 ``--seed`` alone). Writes ``<name>.md`` (headed by the command that made it and the
 commit) and ``<name>.json`` into ``--out``.
@@ -48,18 +51,21 @@ from assist.sweep import seed_interval
 from envs.core import ASSISTANT, HUMAN
 
 HUMAN_ALONE = "noop"
+SEARCHING = ("assistancezero", "search_loop")
+"""Algorithms whose runs play through a search (and so take a library root belief)."""
 
 
 def read_runs(runs: list[Path]) -> list[dict]:
-    """Each run's config (``config.yaml``) and training record (``results.json``); the
-    runs must share the game and human model."""
+    """Each run's config (``config.yaml``), training record (``results.json``) and row
+    label (:func:`algo_label`); the runs must share the game and human model."""
     records = []
     for run in runs:
         if not (run / "config.yaml").exists() or not (run / "results.json").exists():
             raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
         records.append(
-            {"run": run, "config": OmegaConf.load(run / "config.yaml"), "results": json.loads((run / "results.json").read_text())}
+            {"run": run, "config": OmegaConf.load(run / "config.yaml"), "results": json.loads((run / "results.json").read_text()), "player": {}}
         )
+        records[-1]["label"] = algo_label(records[-1]["config"])
     first = records[0]["config"]
     for record in records[1:]:
         for key in ("env", "human"):
@@ -99,7 +105,7 @@ def paired_differences(records: list[dict], pairs: list[str], metric: str = "hum
     that is not two algorithms among the runs, or that shares fewer than two seeds."""
     by_algo: dict[str, dict[int, float]] = {}
     for record in records:
-        by_algo.setdefault(algo_label(record["config"]), {})[int(record["config"].seed)] = float(record["metrics"][metric].mean())
+        by_algo.setdefault(record["label"], {})[int(record["config"].seed)] = float(record["metrics"][metric].mean())
     out = {}
     for pair in pairs:
         first, _, second = pair.partition("-")
@@ -147,6 +153,7 @@ def compare(
     jobs: int = 1,
     simulations: int = 0,
     goal_file: str | None = None,
+    library_prior: float = 0.0,
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
@@ -154,8 +161,14 @@ def compare(
     goals no training goal equals, ``envs.build.goals.novel_goals``); ``pairs``: see
     :func:`paired_differences`; ``jobs``: runs evaluated at a time (in worker processes
     when more than 1); ``simulations``: every searching run's budget per move (0: its
-    run's ``algo.eval_simulations``)."""
+    run's ``algo.eval_simulations``); ``library_prior`` > 0: every searching run is also
+    played with its root belief averaged with a library of its training goals, in rows
+    labelled ``<algo>+library`` (``library_prior`` of :func:`assist.players.trained.assistancezero`)."""
     records = read_runs(runs)
+    if library_prior:
+        records += [
+            {**r, "label": r["label"] + "+library", "player": {"library_prior": library_prior}} for r in records if r["config"].algo.name in SEARCHING
+        ]
     cfg = records[0]["config"]
     changes = {key: value for key, value in (("goal_split", goal_split), ("goal_file", goal_file)) if value}
     env = {**OmegaConf.to_container(cfg.env), **changes}
@@ -163,7 +176,7 @@ def compare(
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
     per_episode = {spec: evaluate_assistant(env, human, *parse_baseline(spec), episodes, batch, seed) for spec in baselines}
-    tasks = [(env, human, "trained", {"run": str(record["run"]), "simulations": simulations}, episodes, batch, seed, torch.get_num_threads()) for record in records]
+    tasks = [(env, human, "trained", {"run": str(record["run"]), "simulations": simulations, **record["player"]}, episodes, batch, seed, torch.get_num_threads()) for record in records]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(evaluate_assistant, *zip(*tasks)))
@@ -172,25 +185,26 @@ def compare(
     per_algo: dict[str, list[dict]] = {}
     for record, metrics in zip(records, results):
         record["metrics"] = metrics
-        per_algo.setdefault(algo_label(record["config"]), []).append(record)
+        per_algo.setdefault(record["label"], []).append(record)
     alone = float(per_episode[HUMAN_ALONE]["human_actions"].mean())
     baseline_rows = evaluation.summarize(per_episode, seed=seed)
     algo_rows = {
         algo: pooled([{key: float(v.mean()) for key, v in r["metrics"].items()} for r in group]) for algo, group in per_algo.items()
     }
     run_rows = {
-        f"{algo_label(r['config'])} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"]
+        f"{r['label']} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"]
         for r in records
     }
     training = [
         {
             "run": str(r["run"]),
-            "algo": algo_label(r["config"]),
+            "algo": r["label"],
             "seed": int(r["config"].seed),
             "env_steps": r["results"].get("env_steps"),
             "wall_seconds": wall_seconds(r["run"], r["results"]),
         }
         for r in records
+        if not r["player"]
     ]
     return {
         "human_alone_actions": alone,
@@ -204,6 +218,7 @@ def compare(
             "goal_split": env.get("goal_split"),
             "goal_file": env.get("goal_file"),
             "simulations": simulations or "each run's algo.eval_simulations",
+            "library_prior": library_prior,
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
             "seed": seed,
@@ -269,12 +284,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--goal-file", help="build: evaluate on the goals of this file (.npy, .npz, .json) instead")
     parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
     parser.add_argument("--simulations", type=int, default=0, help="search budget per move for searching runs (0: each run's algo.eval_simulations)")
+    parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight (rows <algo>+library)")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())

@@ -17,6 +17,10 @@ It receives the game state (to simulate the human's choices) and conceals its go
 (``core.conceal_goal``), so the true goal is never read: with the library drawn from the
 split the game draws from, the player knows the goal *distribution* (an upper
 reference); drawn from the training split, it knows what a trained assistant could know.
+
+The posterior itself is :class:`GoalLibrary`; :class:`LibraryMixture` averages it with a
+trained network's belief at the root of an AssistanceZero search (``library_prior``
+of the ``assistancezero`` player).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import ClassVar
 import numpy as np
 
 import envs
+from assist.models.base import ModelOutput
 from assist.players.base import BasePlayer, Turn
 from assist.players.policy import masked_log_policy
 from envs.build.core import FIRST_MOVE, FIRST_PLACE
@@ -36,73 +41,77 @@ TILED_ROWS = 1 << 15
 """Game copies (rows x library goals) scored at once when updating the posterior."""
 
 
-class GoalLibraryBayesPlayer(BasePlayer):
-    """Bayes over a goal library for games whose goal is a target world (``build``).
+class GoalLibrary:
+    """A posterior over a library of goals of a ``build`` game, from the human's actions.
 
     Args:
+        core: the game (its goals are target worlds).
         split: the goal split the library is drawn from.
-        samples: goals drawn for the library (its distinct ones are kept).
+        samples: goals drawn for the library (its distinct ones are kept, weighted by how
+            often they were drawn: the prior).
         epsilon: the human model's probability of a uniformly random legal action.
         fix_others: whether the human model also breaks the assistant's wrong blocks.
         beta: if given, the human model is Boltzmann-rational with this inverse
             temperature instead of greedy with noise.
-        threshold: the belief a placement (or a break) needs to be taken.
         seed: the library's draw.
     """
 
-    privileged: ClassVar[bool] = True
-
-    def __init__(self, core: GameCore, seat: str, split: str = "train", samples: int = 20000, epsilon: float = 0.1, fix_others: bool = False, beta: float | None = None, threshold: float = 0.5, seed: int = 0):
-        super().__init__(core, seat)
-        if core.name != "build" or seat != ASSISTANT:
-            raise ValueError(f"player 'library_bayes' plays the assistant seat of a game whose goal is a target world ('build'); got {core.name!r}, {seat!r}")
-        if not 0.0 < epsilon <= 1.0 or not 0.0 <= threshold < 1.0 or (beta is not None and not beta > 0):
-            raise ValueError(
-                f"epsilon={epsilon} must be in (0, 1] (a zero would rule the true goal out after one noisy action), "
-                f"threshold={threshold} in [0, 1) and beta={beta} None or > 0"
-            )
+    def __init__(self, core: GameCore, split: str = "train", samples: int = 20000, epsilon: float = 0.1, fix_others: bool = False, beta: float | None = None, seed: int = 0):
+        if core.name != "build":
+            raise ValueError(f"a goal library needs a game whose goal is a target world ('build'); got {core.name!r}")
+        if not 0.0 < epsilon <= 1.0 or (beta is not None and not beta > 0):
+            raise ValueError(f"epsilon={epsilon} must be in (0, 1] (a zero would rule the true goal out after one noisy action) and beta={beta} None or > 0")
+        self.core = core
         source = envs.make_core("build", **{**dataclasses.asdict(core.config), "goal_split": split, "goal_families": None, "goal_file": None})
         goals, counts = np.unique(source.sample_goals(samples, np.random.default_rng(seed)), axis=0, return_counts=True)
-        self.library = goals  # [K, V] uint8
+        self.goals = goals  # [K, V] uint8
         self.log_prior = np.log(counts / counts.sum())  # [K]
         self.one_hot = np.eye(core.n, dtype=np.float32)[goals].reshape(len(goals), -1)  # [K, V * n]
-        self.epsilon, self.fix_others, self.beta, self.threshold = epsilon, fix_others, beta, threshold
-        self.log_posterior = np.zeros((0, len(goals)))
+        self.epsilon, self.fix_others, self.beta = epsilon, fix_others, beta
+        self.log_joint = np.zeros((0, len(goals)))
         self.previous = None
 
-    def reset(self, batch: int, rng: np.random.Generator) -> None:
-        super().reset(batch, rng)
-        self.log_posterior = np.tile(self.log_prior, (batch, 1))
+    def reset(self, batch: int) -> None:
+        self.log_joint = np.tile(self.log_prior, (batch, 1))
         self.previous = None
 
-    def posterior(self) -> np.ndarray:
-        """[B, K] the posterior over the library."""
-        weights = np.exp(self.log_posterior - self.log_posterior.max(axis=1, keepdims=True))
-        return weights / weights.sum(axis=1, keepdims=True)
-
-    def belief(self) -> np.ndarray:
-        """[B, V, n] the posterior's probability of each block in each voxel."""
-        return (self.posterior() @ self.one_hot).reshape(len(self.log_posterior), self.core.V, self.core.n)
-
-    def act(self, turn: Turn) -> np.ndarray:
-        state = turn.state
+    def observe(self, state) -> object:
+        """Update with the human's action since the last observed state (B rows of
+        ``state``, which is not changed); returns a concealed copy of ``state``."""
         if self.previous is not None:
             live = ~self.previous.done
             human_action = state.recent[:, -1].astype(np.int64) - 1
-            self.log_posterior[live] += self.log_likelihood(self.previous.take(np.flatnonzero(live)), human_action[live])
+            self.log_joint[live] += self.log_likelihood(self.previous.take(np.flatnonzero(live)), human_action[live])
         self.previous = state.copy()
         self.core.conceal_goal(self.previous)
-        return self.choose(self.previous, turn.legal)
+        return self.previous
+
+    def log_evidence(self) -> np.ndarray:
+        """[B] log-probability of the human's actions so far under the library's goal prior."""
+        top = self.log_joint.max(axis=1)
+        return top + np.log(np.exp(self.log_joint - top[:, None]).sum(axis=1))
+
+    def posterior(self) -> np.ndarray:
+        """[B, K] the posterior over the library."""
+        return np.exp(self.log_joint - self.log_evidence()[:, None])
+
+    def belief(self) -> np.ndarray:
+        """[B, V, n] the posterior's probability of each block in each voxel."""
+        return (self.posterior() @ self.one_hot).reshape(len(self.log_joint), self.core.V, self.core.n)
+
+    def most_probable(self) -> np.ndarray:
+        """[B, V] the most probable library goal."""
+        return self.goals[self.log_joint.argmax(axis=1)]
 
     def log_likelihood(self, state, human_action: np.ndarray) -> np.ndarray:
         """[B, K] log-probability of the human's ``human_action`` ([B]) in ``state`` under each library goal."""
-        B, K = len(human_action), len(self.library)
+        B, K = len(human_action), len(self.goals)
         legal = self.core.legal_mask(state, HUMAN)
         uniform = self.epsilon / legal.sum(axis=1)  # [B]
         out = np.empty((B, K))
         per_chunk = max(1, TILED_ROWS // max(B, 1))
         for first in range(0, K, per_chunk):
-            goals = self.library[first : first + per_chunk]
+            goals = self.goals[first : first + per_chunk]
             k = len(goals)
             tiled = state.take(np.repeat(np.arange(B), k))
             tiled.goal = np.tile(goals, (B, 1))
@@ -125,15 +134,90 @@ class GoalLibraryBayesPlayer(BasePlayer):
         greedy = np.where(chosen >= best - 1e-6, (1.0 - self.epsilon) / ties, 0.0)
         return np.log(greedy + uniform[:, None])
 
+
+class GoalLibraryBayesPlayer(BasePlayer):
+    """Bayes over a goal library for games whose goal is a target world (``build``).
+
+    Args (the library's: see :class:`GoalLibrary`): split, samples, epsilon, fix_others,
+    beta, seed; threshold: the belief a placement (or a break) needs to be taken.
+    """
+
+    privileged: ClassVar[bool] = True
+
+    def __init__(self, core: GameCore, seat: str, split: str = "train", samples: int = 20000, epsilon: float = 0.1, fix_others: bool = False, beta: float | None = None, threshold: float = 0.5, seed: int = 0):
+        super().__init__(core, seat)
+        if core.name != "build" or seat != ASSISTANT:
+            raise ValueError(f"player 'library_bayes' plays the assistant seat of a game whose goal is a target world ('build'); got {core.name!r}, {seat!r}")
+        if not 0.0 <= threshold < 1.0:
+            raise ValueError(f"threshold={threshold} must be in [0, 1)")
+        self.library = GoalLibrary(core, split, samples, epsilon, fix_others, beta, seed)
+        self.threshold = threshold
+
+    def reset(self, batch: int, rng: np.random.Generator) -> None:
+        super().reset(batch, rng)
+        self.library.reset(batch)
+
+    def act(self, turn: Turn) -> np.ndarray:
+        return self.choose(self.library.observe(turn.state), turn.legal)
+
     def choose(self, state, legal: np.ndarray) -> np.ndarray:
         """[B] the best expected-score action above the threshold, else the move toward the
         most probable goal's work, else the no-op."""
-        rewards = self.core.expected_action_rewards(state, self.seat, self.belief())
+        rewards = self.core.expected_action_rewards(state, self.seat, self.library.belief())
         rewards[:, :FIRST_PLACE] = -np.inf
         best = rewards.argmax(axis=1)
         act = rewards[np.arange(len(best)), best] > 2 * self.threshold - 1
-        likely = self.library[self.log_posterior.argmax(axis=1)]
-        moves = self.core.goal_action_values(state, self.seat, likely, fix_others=True)[:, FIRST_MOVE:FIRST_PLACE]
+        moves = self.core.goal_action_values(state, self.seat, self.library.most_probable(), fix_others=True)[:, FIRST_MOVE:FIRST_PLACE]
         move = np.where(moves.max(axis=1) > 0, FIRST_MOVE + moves.argmax(axis=1), 0)
         actions = np.where(act, best, move)
         return np.where(legal[np.arange(len(actions)), actions], actions, 0).astype(np.int64)
+
+
+class LibraryMixture:
+    """A search's root belief: the Bayesian average of two models of the goal, the
+    network's own belief and a goal library's posterior, each weighted by its prior
+    (``prior`` for the library) times the probability it gave the human's actions so far
+    (the network through its human-action head, the library through its human model).
+
+    Where the human builds a goal the library holds, its exact posterior takes over; where
+    the human's actions are improbable under every library goal (a goal of a family the
+    library never drew), the network's belief does. Call :meth:`observe` with each step's
+    state (B games) before the search, then the search calls the mixture with the root's
+    model output.
+    """
+
+    def __init__(self, core: GameCore, library: GoalLibrary, prior: float = 0.5):
+        if not 0.0 < prior < 1.0:
+            raise ValueError(f"the library's prior weight must be in (0, 1); got {prior}")
+        self.core, self.library, self.log_odds_prior = core, library, np.log(prior / (1.0 - prior))
+        self.network_log_evidence = np.zeros(0)
+        self.human_log_policy: np.ndarray | None = None
+
+    def reset(self, batch: int) -> None:
+        self.library.reset(batch)
+        self.network_log_evidence = np.zeros(batch)
+        self.human_log_policy = None
+
+    def observe(self, state) -> None:
+        """Score the human's action since the last observed state under both models."""
+        if self.human_log_policy is not None:
+            live = ~self.library.previous.done
+            human_action = state.recent[live, -1].astype(np.int64) - 1
+            self.network_log_evidence[live] += self.human_log_policy[np.flatnonzero(live), human_action]
+        self.library.observe(state)
+        self.human_legal = self.core.legal_mask(state, HUMAN)
+
+    def library_weight(self) -> np.ndarray:
+        """[B] the library's posterior weight."""
+        log_odds = self.log_odds_prior + self.library.log_evidence() - self.network_log_evidence
+        return 1.0 / (1.0 + np.exp(-np.clip(log_odds, -50.0, 50.0)))
+
+    def __call__(self, root: ModelOutput) -> np.ndarray:
+        """[B, V, n] goal logits of the averaged belief, from the root's model output."""
+        legal = self.human_legal | ~self.human_legal.any(axis=1, keepdims=True)  # finished games: any
+        self.human_log_policy = masked_log_policy(root.human_logits, legal)
+        logits = root.goal_logits.astype(np.float64)
+        network = np.exp(logits - logits.max(axis=2, keepdims=True))
+        network /= network.sum(axis=2, keepdims=True)
+        weight = self.library_weight()[:, None, None]
+        return np.log(np.maximum(weight * self.library.belief() + (1.0 - weight) * network, 1e-12)).astype(np.float32)

@@ -21,18 +21,34 @@ class SearchPlayer(MemoryPlayer):
     """Plays the assistant seat by searching from every state.
 
     ``sample``: draw the action from the search target (self-play) instead of taking
-    its best slot (evaluation). ``last`` holds the latest :class:`SearchOutput`.
+    its best slot (evaluation). ``root_belief``: a belief that replaces the model's at the
+    root (e.g. :class:`~assist.players.library.LibraryMixture`): it is reset with the
+    player, shown every step's state, then called with the root's model output (see
+    :meth:`MCTS.search`). ``last`` holds the latest :class:`SearchOutput`.
     """
 
     privileged: ClassVar[bool] = True
 
-    def __init__(self, core: GameCore, seat: str, evaluator: Evaluator, config: SearchConfig, sample: bool = False):
+    def __init__(self, core: GameCore, seat: str, evaluator: Evaluator, config: SearchConfig, sample: bool = False, root_belief=None):
         super().__init__(core, seat, evaluator)
         self.mcts = MCTS(core, evaluator, config)
         self.sample = sample
+        self.root_belief = root_belief
         self.last: SearchOutput | None = None
 
+    def reset(self, batch: int, rng: np.random.Generator) -> None:
+        super().reset(batch, rng)
+        if self.root_belief is not None:
+            self.root_belief.reset(batch)
+
+    def forget(self, rows: np.ndarray) -> None:
+        if self.root_belief is not None:
+            raise NotImplementedError("a root belief follows whole batches of episodes; start them together (reset)")
+        super().forget(rows)
+
     def act(self, turn: Turn) -> np.ndarray:
-        self.last = self.mcts.search(turn.state, self.memory, self.rng, sample_action=self.sample)
+        if self.root_belief is not None:
+            self.root_belief.observe(turn.state)
+        self.last = self.mcts.search(turn.state, self.memory, self.rng, sample_action=self.sample, root_belief=self.root_belief)
         self.memory = self.last.memory
         return self.last.action

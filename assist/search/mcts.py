@@ -18,6 +18,7 @@ the model's belief (the assistant's part under the parent's, the human's under t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -353,9 +354,19 @@ class MCTS:
 
     # -------------------------------------------------------------------- root
 
-    def search(self, root_states: BatchState, memory: np.ndarray, rng: np.random.Generator, sample_action: bool = False) -> SearchOutput:
+    def search(
+        self,
+        root_states: BatchState,
+        memory: np.ndarray,
+        rng: np.random.Generator,
+        sample_action: bool = False,
+        root_belief: Callable[[ModelOutput], np.ndarray] | None = None,
+    ) -> SearchOutput:
         """Search from ``root_states`` (B games; copied and concealed, never changed) with
-        the model's ``memory`` [B, M] before the roots' observations."""
+        the model's ``memory`` [B, M] before the roots' observations. ``root_belief``, if
+        given, maps the roots' model output to the goal logits [B, F, K] the search uses
+        at the roots instead of the model's (which price every edge when
+        ``reward_belief="root"``); ``root_output`` stays the model's."""
         cfg = self.config
         states = root_states.copy()
         self.core.conceal_goal(states)
@@ -363,6 +374,8 @@ class MCTS:
         tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
         games = np.arange(B)
         root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
+        if root_belief is not None:
+            tree.goal_logits.put(games, 0, root_belief(root_output))
         self._build_nodes(tree, games, np.zeros(B, np.int64))
         tree.visits[:, 0] = 1
         q_min = np.full(B, np.inf)
