@@ -62,10 +62,8 @@ def read_runs(runs: list[Path]) -> list[dict]:
     for run in runs:
         if not (run / "config.yaml").exists() or not (run / "results.json").exists():
             raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
-        records.append(
-            {"run": run, "config": OmegaConf.load(run / "config.yaml"), "results": json.loads((run / "results.json").read_text()), "player": {}}
-        )
-        records[-1]["label"] = algo_label(records[-1]["config"])
+        config = OmegaConf.load(run / "config.yaml")
+        records.append({"run": run, "config": config, "label": algo_label(config), "results": json.loads((run / "results.json").read_text()), "player": {}})
     first = records[0]["config"]
     for record in records[1:]:
         for key in ("env", "human"):

@@ -190,8 +190,9 @@ class LibraryMixture:
         if not 0.0 < prior < 1.0:
             raise ValueError(f"the library's prior weight must be in (0, 1); got {prior}")
         self.core, self.library, self.log_odds_prior = core, library, np.log(prior / (1.0 - prior))
-        self.network_log_evidence = np.zeros(0)
-        self.human_log_policy: np.ndarray | None = None
+        self.network_log_evidence = np.zeros(0)  # [B] the network's log-probability of the human's actions so far
+        self.human_log_policy: np.ndarray | None = None  # [B, A_H] the network's last prediction of the human
+        self.human_legal = np.zeros((0, core.num_actions(HUMAN)), bool)  # [B, A_H] the human's legal actions now
 
     def reset(self, batch: int) -> None:
         self.library.reset(batch)
