@@ -47,12 +47,11 @@ from omegaconf import OmegaConf
 from assist import config as schemas
 from assist import evaluation
 from assist.players import make_player
+from assist.players.trained import SEARCHING
 from assist.sweep import seed_interval
 from envs.core import ASSISTANT, HUMAN
 
 HUMAN_ALONE = "noop"
-SEARCHING = ("assistancezero", "search_loop")
-"""Algorithms whose runs play through a search (and so take a library root belief)."""
 
 
 def read_runs(runs: list[Path]) -> list[dict]:

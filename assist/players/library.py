@@ -29,9 +29,10 @@ import dataclasses
 from typing import ClassVar
 
 import numpy as np
+from scipy.special import logsumexp
 
 import envs
-from assist.models.base import ModelOutput
+from assist.models.base import ModelOutput, softmax
 from assist.players.base import BasePlayer, Turn
 from assist.players.policy import masked_log_policy
 from envs.build.core import FIRST_MOVE, FIRST_PLACE
@@ -39,6 +40,12 @@ from envs.core import ASSISTANT, HUMAN, GameCore
 
 TILED_ROWS = 1 << 15
 """Game copies (rows x library goals) scored at once when updating the posterior."""
+
+
+def last_human_action(state) -> np.ndarray:
+    """[B] int64 the human's action in the step that led to ``state`` (a ``build`` state;
+    the no-op before the first step and where the action was illegal)."""
+    return np.maximum(state.recent[:, -1].astype(np.int64) - 1, 0)
 
 
 class GoalLibrary:
@@ -80,16 +87,14 @@ class GoalLibrary:
         ``state``, which is not changed); returns a concealed copy of ``state``."""
         if self.previous is not None:
             live = ~self.previous.done
-            human_action = state.recent[:, -1].astype(np.int64) - 1
-            self.log_joint[live] += self.log_likelihood(self.previous.take(np.flatnonzero(live)), human_action[live])
+            self.log_joint[live] += self.log_likelihood(self.previous.take(np.flatnonzero(live)), last_human_action(state)[live])
         self.previous = state.copy()
         self.core.conceal_goal(self.previous)
         return self.previous
 
     def log_evidence(self) -> np.ndarray:
         """[B] log-probability of the human's actions so far under the library's goal prior."""
-        top = self.log_joint.max(axis=1)
-        return top + np.log(np.exp(self.log_joint - top[:, None]).sum(axis=1))
+        return logsumexp(self.log_joint, axis=1)
 
     def posterior(self) -> np.ndarray:
         """[B, K] the posterior over the library."""
@@ -203,8 +208,7 @@ class LibraryMixture:
         """Score the human's action since the last observed state under both models."""
         if self.human_log_policy is not None:
             live = ~self.library.previous.done
-            human_action = state.recent[live, -1].astype(np.int64) - 1
-            self.network_log_evidence[live] += self.human_log_policy[np.flatnonzero(live), human_action]
+            self.network_log_evidence[live] += self.human_log_policy[np.flatnonzero(live), last_human_action(state)[live]]
         self.library.observe(state)
         self.human_legal = self.core.legal_mask(state, HUMAN)
 
@@ -217,8 +221,6 @@ class LibraryMixture:
         """[B, V, n] goal logits of the averaged belief, from the root's model output."""
         legal = self.human_legal | ~self.human_legal.any(axis=1, keepdims=True)  # finished games: any
         self.human_log_policy = masked_log_policy(root.human_logits, legal)
-        logits = root.goal_logits.astype(np.float64)
-        network = np.exp(logits - logits.max(axis=2, keepdims=True))
-        network /= network.sum(axis=2, keepdims=True)
+        network = softmax(root.goal_logits.astype(np.float64), axis=2)
         weight = self.library_weight()[:, None, None]
         return np.log(np.maximum(weight * self.library.belief() + (1.0 - weight) * network, 1e-12)).astype(np.float32)

@@ -107,6 +107,9 @@ def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_
 TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage)}
 """The player of each training algorithm (``algo.name`` in a run's config)."""
 
+SEARCHING = ("assistancezero", "search_loop")
+"""The algorithms whose runs play through a search (``simulations`` and ``library_prior`` apply)."""
+
 
 def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, device: str = "auto"):
     """The assistant of any training run, played as its algorithm plays it (a search at

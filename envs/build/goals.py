@@ -138,25 +138,20 @@ FULL_RANGES: dict[str, dict[str, Range]] = {
 }
 """Each family's parameters and their full ranges (fractions of the interior)."""
 
+_TRAIN: dict[str, dict[str, Range]] = {
+    "house": FULL_RANGES["house"],
+    "tower": {"height": (0.0, 0.5)},
+    "wall": FULL_RANGES["wall"],
+    "pyramid": FULL_RANGES["pyramid"],
+}
 SPLITS: dict[str, dict[str, dict[str, Range]]] = {
-    "train": {
-        "house": FULL_RANGES["house"],
-        "tower": {"height": (0.0, 0.5)},
-        "wall": FULL_RANGES["wall"],
-        "pyramid": FULL_RANGES["pyramid"],
-    },
+    "train": _TRAIN,
     "test": {
         "bridge": FULL_RANGES["bridge"],
         "furniture": FULL_RANGES["furniture"],
         "tower": {"height": (0.5, 1.0)},
     },
-    "train_wide": {
-        "house": FULL_RANGES["house"],
-        "tower": {"height": (0.0, 0.5)},
-        "wall": FULL_RANGES["wall"],
-        "pyramid": FULL_RANGES["pyramid"],
-        "random": {"size": (0.0, 0.5)},
-    },
+    "train_wide": {**_TRAIN, "random": {"size": (0.0, 0.5)}},
     "all": FULL_RANGES,
 }
 """split -> {family: params_range}; see the module docstring."""
