@@ -104,7 +104,7 @@ def mixture_weight_after(core, goals, informed: bool, steps=6):
     whose human-action head is uniform (``informed=False``) or the greedy human's choice
     under the true goal (as a network that learned those goals would predict), after
     ``steps`` of the greedy human building ``goals``; with the last averaged logits."""
-    mixture = LibraryMixture(core, GoalLibrary(core, "train", samples=4000), 0.5)
+    mixture = LibraryMixture(GoalLibrary(core, "train", samples=4000), 0.5)
     human = make_player("greedy", core, HUMAN, epsilon=0.1)
     rng = np.random.default_rng(0)
     human.reset(len(goals), rng)
@@ -142,14 +142,14 @@ def test_the_mixture_follows_the_model_that_predicts_the_human_better(core):
 def test_the_mixture_never_reads_the_true_goal(core):
     """The same states with other true goals give the same averaged belief."""
     goals = core.sample_goals(4, np.random.default_rng(0))
-    mixture = LibraryMixture(core, GoalLibrary(core, "train", samples=1000), 0.5)
+    mixture = LibraryMixture(GoalLibrary(core, "train", samples=1000), 0.5)
     output = ModelOutput(None, None, np.zeros((4, core.V, core.n), np.float32), np.zeros((4, core.num_actions(HUMAN)), np.float32))
     human = make_player("greedy", core, HUMAN, epsilon=0.1)
     human.reset(4, np.random.default_rng(0))
     state = core.reset(4, np.random.default_rng(0), goals=goals)
     beliefs, swapped = [], []
     mixture.reset(4)
-    twin = LibraryMixture(core, GoalLibrary(core, "train", samples=1000), 0.5)
+    twin = LibraryMixture(GoalLibrary(core, "train", samples=1000), 0.5)
     twin.reset(4)
     for _ in range(3):
         mixture.observe(state)
@@ -164,4 +164,4 @@ def test_the_mixture_never_reads_the_true_goal(core):
 
 def test_the_mixture_refuses_a_certain_prior(core):
     with pytest.raises(ValueError, match="prior weight"):
-        LibraryMixture(core, GoalLibrary(core, "train", samples=100), 1.0)
+        LibraryMixture(GoalLibrary(core, "train", samples=100), 1.0)

@@ -25,17 +25,16 @@ of the ``assistancezero`` player).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar
 
 import numpy as np
 from scipy.special import logsumexp
 
-import envs
 from assist.models.base import ModelOutput, softmax
 from assist.players.base import BasePlayer, Turn
 from assist.players.policy import masked_log_policy
 from envs.build.core import FIRST_MOVE, FIRST_PLACE
+from envs.build.goals import GoalGenerator
 from envs.core import ASSISTANT, HUMAN, GameCore
 
 TILED_ROWS = 1 << 15
@@ -69,8 +68,8 @@ class GoalLibrary:
         if not 0.0 < epsilon <= 1.0 or (beta is not None and not beta > 0):
             raise ValueError(f"epsilon={epsilon} must be in (0, 1] (a zero would rule the true goal out after one noisy action) and beta={beta} None or > 0")
         self.core = core
-        source = envs.make_core("build", **{**dataclasses.asdict(core.config), "goal_split": split, "goal_families": None, "goal_file": None})
-        goals, counts = np.unique(source.sample_goals(samples, np.random.default_rng(seed)), axis=0, return_counts=True)
+        drawn = GoalGenerator(core.shape, core.n, split).sample(np.random.default_rng(seed), samples).reshape(samples, core.V)
+        goals, counts = np.unique(drawn, axis=0, return_counts=True)
         self.goals = goals  # [K, V] uint8
         self.log_prior = np.log(counts / counts.sum())  # [K]
         self.one_hot = np.eye(core.n, dtype=np.float32)[goals].reshape(len(goals), -1)  # [K, V * n]
@@ -191,13 +190,13 @@ class LibraryMixture:
     model output.
     """
 
-    def __init__(self, core: GameCore, library: GoalLibrary, prior: float = 0.5):
+    def __init__(self, library: GoalLibrary, prior: float = 0.5):
         if not 0.0 < prior < 1.0:
             raise ValueError(f"the library's prior weight must be in (0, 1); got {prior}")
-        self.core, self.library, self.log_odds_prior = core, library, np.log(prior / (1.0 - prior))
+        self.library, self.log_odds_prior = library, np.log(prior / (1.0 - prior))
         self.network_log_evidence = np.zeros(0)  # [B] the network's log-probability of the human's actions so far
         self.human_log_policy: np.ndarray | None = None  # [B, A_H] the network's last prediction of the human
-        self.human_legal = np.zeros((0, core.num_actions(HUMAN)), bool)  # [B, A_H] the human's legal actions now
+        self.human_legal = np.zeros((0, library.core.num_actions(HUMAN)), bool)  # [B, A_H] the human's legal actions now
 
     def reset(self, batch: int) -> None:
         self.library.reset(batch)
@@ -210,7 +209,7 @@ class LibraryMixture:
             live = ~self.library.previous.done
             self.network_log_evidence[live] += self.human_log_policy[np.flatnonzero(live), last_human_action(state)[live]]
         self.library.observe(state)
-        self.human_legal = self.core.legal_mask(state, HUMAN)
+        self.human_legal = self.library.core.legal_mask(state, HUMAN)
 
     def library_weight(self) -> np.ndarray:
         """[B] the library's posterior weight."""

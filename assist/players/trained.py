@@ -66,7 +66,7 @@ def library_mixture(core: GameCore, cfg, prior: float, samples: int = 20000) -> 
         raise ValueError(f"library_prior: the goal library models the human as one of {sorted(LIBRARY_HUMANS)}; this run trained beside {human['name']!r}")
     model = LIBRARY_HUMANS[human["name"]](params)
     library = GoalLibrary(core, cfg.get("train_split", "train"), samples, **model)
-    return LibraryMixture(core, library, prior)
+    return LibraryMixture(library, prior)
 
 
 def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, device: str = "auto") -> SearchPlayer:
