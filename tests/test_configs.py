@@ -52,8 +52,10 @@ def test_every_group_is_used_by_a_primary_config():
 
 
 def pins_algo(experiment):
+    """Whether the preset sets the algo, itself or through a preset it builds on."""
     defaults = OmegaConf.load(Path(CONFIG_DIR) / "experiment" / f"{experiment}.yaml").get("defaults", [])
-    return any("/algo" in str(entry) for entry in defaults)
+    based_on = [entry for entry in defaults if isinstance(entry, str) and entry in GROUPS["experiment"]]
+    return any("/algo" in str(entry) for entry in defaults) or any(pins_algo(base) for base in based_on)
 
 
 @pytest.mark.parametrize("experiment", [e for e in GROUPS["experiment"] if not pins_algo(e)])
