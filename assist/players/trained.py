@@ -42,16 +42,16 @@ def run_search(cfg) -> SearchConfig:
     return SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
 
 
+UNMODELLED = 0.05
+"""Noise the library's human model keeps for a human trained without any, so that one
+action it does not model (an idle step, a chat message) cannot rule the true goal out."""
+
 LIBRARY_HUMANS = {
     "greedy": lambda p: {"epsilon": p.get("epsilon") or UNMODELLED},
     "corrective": lambda p: {"epsilon": p.get("epsilon") or UNMODELLED, "fix_others": True},
     "boltzmann": lambda p: {"beta": p.get("beta", 5.0)},
 }
 """A scripted human's parameters as the goal library's human model."""
-
-UNMODELLED = 0.05
-"""Noise the library's human model keeps for a human trained without any, so that one
-action it does not model (an idle step, a chat message) cannot rule the true goal out."""
 
 
 def library_mixture(core: GameCore, cfg, prior: float, samples: int = 20000) -> LibraryMixture | None:
