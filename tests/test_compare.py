@@ -100,6 +100,22 @@ def test_compare_also_plays_searching_runs_with_a_library_belief(runs, tmp_path)
 
 
 @pytest.mark.slow
+def test_compare_draws_the_library_from_other_splits(runs, tmp_path):
+    """--library-split: one row per split, the library drawn from it (prior 1: alone)."""
+    args = [str(runs["az0"]), str(runs["az1"]), "--out", str(tmp_path), "--episodes", "4", "--batch", "4", "--baselines", "noop"]
+    compare([*args, "--library-prior", "1", "--library-split", "test", "all"])
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert set(data["algorithms"]) == {"assistancezero", "assistancezero+library:test", "assistancezero+library:all"}
+    assert data["meta"]["library_splits"] == ["test", "all"] and len(data["training"]) == 2
+    player = make_player("trained", envs.make_core("build", preset="tiny"), ASSISTANT, run=str(runs["az0"]), library_prior=1.0, library_split="test")
+    assert player.root_belief.library.split == "test"
+    with pytest.raises(ValueError, match="--library-prior"):
+        compare([*args, "--library-split", "test"])
+    with pytest.raises(ValueError, match="unknown split 'tset'"):
+        compare([*args, "--library-prior", "1", "--library-split", "tset"])
+
+
+@pytest.mark.slow
 def test_compare_refuses_runs_of_different_games(runs, tmp_path):
     other = tmp_path / "kitchen_run"
     run(compose_train(["env=kitchen", "human=model"] + AZ_TINY), other, progress=False)

@@ -99,12 +99,13 @@ def test_it_refuses_other_games_seats_and_settings(core):
 
 
 
-def mixture_weight_after(core, goals, informed: bool, steps=6):
-    """The library's weight in a mixture with a network whose goal belief is uniform and
-    whose human-action head is uniform (``informed=False``) or the greedy human's choice
-    under the true goal (as a network that learned those goals would predict), after
-    ``steps`` of the greedy human building ``goals``; with the last averaged logits."""
-    mixture = LibraryMixture(GoalLibrary(core, "train", samples=4000), 0.5)
+def mixture_weight_after(core, goals, informed: bool, steps=6, prior=0.5):
+    """The library's weight in a mixture (library prior ``prior``) with a network whose
+    goal belief is uniform and whose human-action head is uniform (``informed=False``) or
+    the greedy human's choice under the true goal (as a network that learned those goals
+    would predict), after ``steps`` of the greedy human building ``goals``; with the last
+    averaged logits."""
+    mixture = LibraryMixture(GoalLibrary(core, "train", samples=4000), prior)
     human = make_player("greedy", core, HUMAN, epsilon=0.1)
     rng = np.random.default_rng(0)
     human.reset(len(goals), rng)
@@ -162,6 +163,12 @@ def test_the_mixture_never_reads_the_true_goal(core):
     assert all(np.array_equal(a, b) for a, b in zip(beliefs, swapped))
 
 
-def test_the_mixture_refuses_a_certain_prior(core):
-    with pytest.raises(ValueError, match="prior weight"):
-        LibraryMixture(GoalLibrary(core, "train", samples=100), 1.0)
+def test_a_certain_prior_keeps_the_library_posterior_alone(core):
+    """Prior 1: the library's posterior however well the network predicts the human."""
+    goals = core.sample_goals(6, np.random.default_rng(5))
+    weight, logits, mixture = mixture_weight_after(core, goals, informed=True, steps=4, prior=1.0)
+    assert np.array_equal(weight, np.ones(6))
+    assert np.allclose(np.exp(logits), mixture.library.belief(), atol=1e-6)
+    for prior in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"prior weight must be in \(0, 1\]"):
+            LibraryMixture(GoalLibrary(core, "train", samples=100), prior)

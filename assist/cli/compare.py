@@ -3,7 +3,7 @@
     python scripts/compare.py RUN [RUN ...] --out DIR [--name results]
         [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100]
         [--seed 1000] [--goal-split train | --goal-file GOALS] [--pairs rlft-sft ...]
-        [--simulations 64] [--library-prior 0.5] [--jobs 2]
+        [--simulations 64] [--library-prior 0.5 [--library-split test all]] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -21,7 +21,10 @@ human more actions than B. ``--simulations N`` plays every searching run at N
 simulations per move instead of its run's evaluation budget. ``--library-prior P``
 also plays every searching run with its root belief the Bayesian average of its
 network's and a library of its training goals' (prior weight P for the library), in
-rows ``<algo>+library``, on the same episodes. ``--jobs N`` evaluates N
+rows ``<algo>+library``, on the same episodes; with ``--library-split S ...`` the library
+is drawn from goal split S instead, in rows ``<algo>+library:S`` (``--library-prior 1``:
+the library's posterior alone, e.g. over the evaluation's own split, a privileged
+reference of what a search with an exact belief achieves). ``--jobs N`` evaluates N
 runs at a time in worker processes (the same numbers: every evaluation is seeded by
 ``--seed`` alone). Writes ``<name>.md`` (headed by the command that made it and the
 commit) and ``<name>.json`` into ``--out``.
@@ -151,6 +154,7 @@ def compare(
     simulations: int = 0,
     goal_file: str | None = None,
     library_prior: float = 0.0,
+    library_splits: list[str] = (),
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
@@ -160,11 +164,19 @@ def compare(
     when more than 1); ``simulations``: every searching run's budget per move (0: its
     run's ``algo.eval_simulations``); ``library_prior`` > 0: every searching run is also
     played with its root belief averaged with a library of its training goals, in rows
-    labelled ``<algo>+library`` (``library_prior`` of :func:`assist.players.trained.assistancezero`)."""
+    labelled ``<algo>+library`` (``library_prior`` of :func:`assist.players.trained.assistancezero`);
+    ``library_splits``: draw the library from each of these goal splits instead, in rows
+    ``<algo>+library:<split>``."""
+    if library_splits and not library_prior:
+        raise ValueError(f"--library-split {' '.join(library_splits)}: give the library's prior weight too (--library-prior, in (0, 1])")
     records = read_runs(runs)
     if library_prior:
+        variants = {f"+library:{split}": {"library_split": split} for split in library_splits} or {"+library": {}}
         records += [
-            {**r, "label": r["label"] + "+library", "player": {"library_prior": library_prior}} for r in records if r["config"].algo.name in SEARCHING
+            {**r, "label": r["label"] + suffix, "player": {"library_prior": library_prior, **player}}
+            for suffix, player in variants.items()
+            for r in records
+            if r["config"].algo.name in SEARCHING
         ]
     cfg = records[0]["config"]
     changes = {key: value for key, value in (("goal_split", goal_split), ("goal_file", goal_file)) if value}
@@ -216,6 +228,7 @@ def compare(
             "goal_file": env.get("goal_file"),
             "simulations": simulations or "each run's algo.eval_simulations",
             "library_prior": library_prior,
+            "library_splits": list(library_splits) or "each run's train_split",
             "human": OmegaConf.to_container(cfg.human),
             "episodes": episodes,
             "seed": seed,
@@ -281,13 +294,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--goal-file", help="build: evaluate on the goals of this file (.npy, .npz, .json) instead")
     parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
     parser.add_argument("--simulations", type=int, default=0, help="search budget per move for searching runs (0: each run's algo.eval_simulations)")
-    parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight (rows <algo>+library)")
+    parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight, in (0, 1] (1: the library alone; rows <algo>+library)")
+    parser.add_argument("--library-split", nargs="+", default=[], help="draw the --library-prior library from each of these goal splits instead of each run's training split (rows <algo>+library:<split>)")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())

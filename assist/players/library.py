@@ -67,7 +67,7 @@ class GoalLibrary:
             raise ValueError(f"a goal library needs a game whose goal is a target world ('build'); got {core.name!r}")
         if not 0.0 < epsilon <= 1.0 or (beta is not None and not beta > 0):
             raise ValueError(f"epsilon={epsilon} must be in (0, 1] (a zero would rule the true goal out after one noisy action) and beta={beta} None or > 0")
-        self.core = core
+        self.core, self.split = core, split
         drawn = GoalGenerator(core.shape, core.n, split).sample(np.random.default_rng(seed), samples).reshape(samples, core.V)
         goals, counts = np.unique(drawn, axis=0, return_counts=True)
         self.goals = goals  # [K, V] uint8
@@ -185,15 +185,17 @@ class LibraryMixture:
 
     Where the human builds a goal the library holds, its exact posterior takes over; where
     the human's actions are improbable under every library goal (a goal of a family the
-    library never drew), the network's belief does. Call :meth:`observe` with each step's
+    library never drew), the network's belief does. A prior of 1 keeps the library's
+    posterior alone (e.g. a privileged reference: the exact posterior over the goals an
+    evaluation draws, as the search's root belief). Call :meth:`observe` with each step's
     state (B games) before the search, then the search calls the mixture with the root's
     model output.
     """
 
     def __init__(self, library: GoalLibrary, prior: float = 0.5):
-        if not 0.0 < prior < 1.0:
-            raise ValueError(f"the library's prior weight must be in (0, 1); got {prior}")
-        self.library, self.log_odds_prior = library, np.log(prior / (1.0 - prior))
+        if not 0.0 < prior <= 1.0:
+            raise ValueError(f"the library's prior weight must be in (0, 1] (1: the library's posterior alone); got {prior}")
+        self.library, self.log_odds_prior = library, np.log(prior / (1.0 - prior)) if prior < 1.0 else np.inf
         self.network_log_evidence = np.zeros(0)  # [B] the network's log-probability of the human's actions so far
         self.human_log_policy: np.ndarray | None = None  # [B, A_H] the network's last prediction of the human
         self.human_legal = np.zeros((0, library.core.num_actions(HUMAN)), bool)  # [B, A_H] the human's legal actions now
@@ -212,7 +214,9 @@ class LibraryMixture:
         self.human_legal = self.library.core.legal_mask(state, HUMAN)
 
     def library_weight(self) -> np.ndarray:
-        """[B] the library's posterior weight."""
+        """[B] the library's posterior weight (1 everywhere for a prior of 1)."""
+        if self.log_odds_prior == np.inf:
+            return np.ones(len(self.network_log_evidence))
         log_odds = self.log_odds_prior + self.library.log_evidence() - self.network_log_evidence
         return 1.0 / (1.0 + np.exp(-np.clip(log_odds, -50.0, 50.0)))
 

@@ -54,10 +54,11 @@ LIBRARY_HUMANS = {
 """A scripted human's parameters as the goal library's human model."""
 
 
-def library_mixture(core: GameCore, cfg, prior: float, samples: int = 20000) -> LibraryMixture | None:
+def library_mixture(core: GameCore, cfg, prior: float, split: str | None = None, samples: int = 20000) -> LibraryMixture | None:
     """The root belief that averages a run's network belief with a library of the goals
-    its self-play drew (``train_split``) under the human model it trained against, the
-    library weighted ``prior`` before the human acts; None when ``prior`` is 0."""
+    its self-play drew (``train_split``; ``split`` names another goal split) under the
+    human model it trained against, the library weighted ``prior`` before the human acts
+    (1: the library alone); None when ``prior`` is 0."""
     if not prior:
         return None
     human = OmegaConf.to_container(cfg.human, resolve=True)
@@ -65,42 +66,43 @@ def library_mixture(core: GameCore, cfg, prior: float, samples: int = 20000) -> 
     if human["name"] not in LIBRARY_HUMANS:
         raise ValueError(f"library_prior: the goal library models the human as one of {sorted(LIBRARY_HUMANS)}; this run trained beside {human['name']!r}")
     model = LIBRARY_HUMANS[human["name"]](params)
-    library = GoalLibrary(core, cfg.get("train_split", "train"), samples, **model)
+    library = GoalLibrary(core, split or cfg.get("train_split", "train"), samples, **model)
     return LibraryMixture(library, prior)
 
 
-def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, device: str = "auto") -> SearchPlayer:
+def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto") -> SearchPlayer:
     """The AssistanceZero assistant of training run ``run``: its network inside its search
     at the run's evaluation budget (``algo.eval_simulations``; ``simulations`` > 0
     overrides it), best action, no root noise. ``library_prior`` > 0 (``build`` only):
-    the root belief averages the network's with a library of the run's training goals
-    (:func:`library_mixture`)."""
+    the root belief averages the network's with a library of the run's training goals,
+    or of the goal split ``library_split`` (:func:`library_mixture`)."""
     net, cfg = load_network(core, run)
     budget = simulations or cfg.algo.get("eval_simulations", 0)
-    belief = library_mixture(core, cfg, library_prior)
+    belief = library_mixture(core, cfg, library_prior, library_split)
     return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg).for_evaluation(budget), root_belief=belief)
 
 
-def ppo(core: GameCore, seat: str, run: str, sample: bool = False, simulations: int = 0, library_prior: float = 0.0, device: str = "auto") -> PolicyPlayer:
+def ppo(core: GameCore, seat: str, run: str, sample: bool = False, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto") -> PolicyPlayer:
     """The PPO assistant of training run ``run``: its network's policy (best legal action,
-    or a sample), no search (``simulations`` and ``library_prior``, search settings, are
-    ignored), as PPO is trained and evaluated."""
+    or a sample), no search (``simulations`` and the ``library_*`` root belief, search
+    settings, are ignored), as PPO is trained and evaluated."""
     net, _ = load_network(core, run)
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
 
-def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, device: str = "auto"):
+def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto"):
     """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
     it: a ``search_loop`` run inside the search (the run's search settings at its
     ``algo.eval_simulations``, or ``simulations`` when > 0; no root noise; a root belief
-    averaged with a goal library when ``library_prior`` > 0), the other stages by the most
-    likely legal action (the search settings are ignored)."""
+    averaged with a goal library when ``library_prior`` > 0, as for
+    :func:`assistancezero`), the other stages by the most likely legal action (the search
+    settings are ignored)."""
     cfg = OmegaConf.load(Path(run) / "config.yaml")
     if cfg.algo.name != "search_loop":
         return llm(core, seat, path=run, device=device)
     from assist.llm.evaluator import LMEvaluator
 
-    belief = library_mixture(core, cfg, library_prior)
+    belief = library_mixture(core, cfg, library_prior, library_split)
     return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg).for_evaluation(simulations or cfg.algo.eval_simulations), root_belief=belief)
 
 
@@ -108,14 +110,15 @@ TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretr
 """The player of each training algorithm (``algo.name`` in a run's config)."""
 
 SEARCHING = ("assistancezero", "search_loop")
-"""The algorithms whose runs play through a search (``simulations`` and ``library_prior`` apply)."""
+"""The algorithms whose runs play through a search (``simulations`` and the ``library_*`` root belief apply)."""
 
 
-def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, device: str = "auto"):
+def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto"):
     """The assistant of any training run, played as its algorithm plays it (a search at
     ``simulations`` per move when > 0, else at the run's evaluation budget; its root
-    belief averaged with a library of the run's training goals when ``library_prior`` > 0)."""
+    belief averaged with a library of the run's training goals, or of ``library_split``,
+    when ``library_prior`` > 0)."""
     name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
     if name not in TRAINED:
         raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
-    return TRAINED[name](core, seat, run, simulations=simulations, library_prior=library_prior, device=device)
+    return TRAINED[name](core, seat, run, simulations=simulations, library_prior=library_prior, library_split=library_split, device=device)
