@@ -136,6 +136,18 @@ def test_a_resumed_ppo_run_matches_one_that_never_stopped(tmp_path):
     assert all(np.array_equal(ours[key], theirs[key]) for key in theirs)
 
 
+def test_a_resumed_run_that_reuses_subtrees_matches_one_that_never_stopped(tmp_path):
+    """Self-play grows fresh trees at every rollout, so a checkpoint needs none: with
+    search.reuse_subtree on, stopping after iteration 2 and resuming changes nothing."""
+    settings = RUN + ["search.reuse_subtree=true", "search.num_simulations=6", "algo.iterations=4", "algo.eval_every=4"]
+    whole = run(compose_train(settings), tmp_path / "whole")
+    run(compose_train([*settings, "algo.iterations=2"]), tmp_path / "parts")
+    resumed = run(compose_train([*settings, "resume=true"]), tmp_path / "parts")
+    assert resumed == whole
+    ours, theirs = weights(tmp_path / "parts"), weights(tmp_path / "whole")
+    assert all(np.array_equal(ours[key], theirs[key]) for key in theirs)
+
+
 @pytest.fixture(scope="module")
 def trained_once(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("trained")

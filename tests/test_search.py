@@ -8,7 +8,8 @@ import envs.kitchen
 from assist.models.base import LazyBelief, ModelOutput, softmax
 from assist.models.exact import ExactKitchenEvaluator
 from assist.players import make_player
-from assist.rollout import play
+from assist.players.search import SearchPlayer
+from assist.rollout import play, turn_for
 from assist.search.mcts import MCTS, SearchConfig, sample_categorical, sample_from_logits, top_k_slots
 from assist.search.tree import NodeArrays
 from envs.core import ASSISTANT, HUMAN
@@ -252,3 +253,113 @@ def test_bad_search_settings_are_refused():
     for bad in (dict(num_simulations=0), dict(discount=0.0), dict(root="beam"), dict(reward_belief="prior")):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
+
+
+def step_into_the_tree(core, out, state, seed=0):
+    """Play each game's searched action beside a human action the search sampled under it
+    (the first sample with a child); returns the stepped state and the children taken."""
+    tree, games = out.tree, np.arange(state.batch_size)
+    slot = np.argmax(out.slot_actions == out.action[:, None], axis=1)
+    children = tree.child[games, 0, slot]  # [B, S]
+    sample = np.argmax(children >= 0, axis=1)
+    human = tree.human_samples[games, 0, sample]
+    after = state.copy()
+    core.step(after, np.stack([human, out.action], axis=1))
+    return after, children[games, sample].astype(np.int64)
+
+
+def test_a_reused_subtree_keeps_the_statistics_under_the_step_taken():
+    """The next search's root is the child the game stepped into, with its visits, slot
+    statistics and descendants; the new simulations add to them."""
+    core, mcts = build_search(reuse_subtree=True, num_simulations=40)
+    state = core.reset(4, np.random.default_rng(0))
+    first = mcts.search(state, mcts.evaluator.initial_memory(4), np.random.default_rng(1))
+    after, children = step_into_the_tree(core, first, state)
+    old, games = first.tree, np.arange(4)
+    assert np.all(children > 0) and np.all(old.visits[games, children] > 1)
+    second = mcts.search(after, first.memory, np.random.default_rng(2), previous=first)
+    tree = second.tree
+    assert np.array_equal(tree.visits[:, 0], old.visits[games, children] + 40)
+    assert np.array_equal(tree.slot_action[:, 0], old.slot_action[games, children])
+    carried = tree.slot_visits[:, 0].sum(axis=1) - 40
+    assert np.array_equal(carried, old.slot_visits[games, children].sum(axis=1))
+    assert np.array_equal(second.memory, old.memory[games, children])
+    valid = tree.node_valid.sum(axis=1)
+    assert np.all(valid > 41) and tree.num_nodes >= valid.max()
+    made = np.nonzero(tree.node_valid[:, 1:])
+    b, n = made[0], made[1] + 1
+    assert np.all(tree.parent[b, n] < n) and np.all(tree.node_valid[b, tree.parent[b, n]])
+    for g, node in zip(b, n):  # every edge still leads from its parent's state by its actions
+        parent = tree.parent[g, node]
+        stepped = tree.states.take(tree.state_rows(np.array([parent]), np.array([g])))
+        assistant = tree.slot_action[g, parent, tree.parent_slot[g, node]]
+        core.step(stepped, np.array([[tree.human_action[g, node], assistant]]))
+        here = tree.states.take(tree.state_rows(np.array([node]), np.array([g])))
+        assert np.array_equal(stepped.world, here.world) and np.array_equal(stepped.pos, here.pos)
+
+
+def test_a_step_the_tree_never_made_and_a_forgotten_game_start_afresh():
+    core, mcts = build_search(reuse_subtree=True)
+    state = core.reset(3, np.random.default_rng(0))
+    first = mcts.search(state, mcts.evaluator.initial_memory(3), np.random.default_rng(1))
+    after = state.copy()
+    core.step(after, np.stack([np.zeros(3, np.int64), first.action], axis=1))  # the human idles: no sample does
+    assert not (first.tree.human_samples[:, 0] == 0).any()
+    fresh = mcts.search(after, first.memory, np.random.default_rng(2), previous=first)
+    assert np.all(fresh.tree.visits[:, 0] == 25) and fresh.tree.num_nodes == 25
+    stepped, _ = step_into_the_tree(core, first, state)
+    kept = mcts.search(stepped, first.memory, np.random.default_rng(2), previous=first, keep=np.array([True, False, True]))
+    assert kept.tree.visits[1, 0] == 25 and np.all(kept.tree.visits[[0, 2], 0] > 25)
+
+
+def test_a_reused_search_never_reads_the_true_goal():
+    core, mcts = build_search(reuse_subtree=True)
+    goals = core.sample_goals(3, np.random.default_rng(7))
+    outputs = []
+    for order in (goals, goals[::-1]):
+        state = core.reset(3, np.random.default_rng(3), goals=order)
+        first = mcts.search(state, mcts.evaluator.initial_memory(3), np.random.default_rng(11))
+        after, _ = step_into_the_tree(core, first, state)
+        outputs.append(mcts.search(after, first.memory, np.random.default_rng(12), previous=first))
+    a, b = outputs
+    assert np.all(a.tree.visits[:, 0] > 25)
+    for field in ("action", "slot_actions", "target", "value"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert np.array_equal(a.tree.reward, b.tree.reward)
+
+
+def test_reuse_needs_the_puct_root():
+    with pytest.raises(ValueError, match="reuse_subtree needs root='puct'"):
+        SearchConfig(reuse_subtree=True, root="gumbel")
+
+
+def test_a_player_that_reuses_its_trees_does_so_exactly_when_the_step_is_in_them():
+    """Beside the greedy human, a reusing player's search starts from the child of the
+    last root that the step taken leads to, in the live games where the last tree had
+    made it (the root's visits: that child's plus one search's budget), and afresh in the
+    others; every action is legal; a reset drops the trees."""
+    core = envs.build.make_core("tiny")
+    config = SearchConfig(num_simulations=16, max_children=6, human_samples=4, reuse_subtree=True, dirichlet_fraction=0.0)
+    player = SearchPlayer(core, ASSISTANT, StubEvaluator(core), config)
+    human = make_player("greedy", core, HUMAN, epsilon=0.1)
+    rng = np.random.default_rng(0)
+    state = core.reset(6, rng)
+    player.reset(6, rng)
+    human.reset(6, rng)
+    games, expected, reused = np.arange(6), None, 0
+    for _ in range(8):
+        live = ~state.done
+        action = player.act(turn_for(core, player, state, ASSISTANT))
+        assert core.legal_mask(state, ASSISTANT)[games, action].all()
+        tree = player.last.tree
+        if expected is not None:
+            assert np.array_equal(tree.visits[live, 0], expected[live] + 16)
+            reused += int((expected[live] > 1).sum())
+        human_action = human.act(turn_for(core, human, state, HUMAN))
+        slot = np.argmax(player.last.slot_actions == action[:, None], axis=1)
+        children = np.where(tree.human_samples[games, 0] == human_action[:, None], tree.child[games, 0, slot], -1).max(axis=1)
+        expected = np.where(children >= 0, tree.visits[games, np.maximum(children, 0)], 1)
+        core.step(state, np.stack([human_action, action], axis=1))
+    assert reused > 0
+    player.reset(6, rng)
+    assert player.last is None

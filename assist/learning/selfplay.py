@@ -113,6 +113,7 @@ class SelfPlay(RunningGames):
         core, state = self.core, self.state
         records: dict[str, list] = {key: [] for key in Rollout._fields if key != "bootstrap"}
         self.depths, self.entropies = [], []
+        self.assistant.start_afresh()  # the model changed since the last rollout (and a resumed run has no trees)
         for _ in range(steps):
             observation = core.observe(state, ASSISTANT)
             records["observation"].append(observation)

@@ -72,6 +72,11 @@ class SearchConfig:
         that reward rather than the mean alone (0: off). It lets the search try what the
         belief already says is good before the policy has learned it.
     gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
+    reuse_subtree: start each search from the subtree the previous search grew under the
+        step the game then took (PUCT root only; :meth:`MCTS.search`'s ``previous``): the
+        new root is the old child whose observation equals it, with every statistic
+        below it, and the new simulations add to them. Edges keep the rewards priced when
+        they were made (under the belief of the search that made them).
     """
 
     num_simulations: int = 32
@@ -89,6 +94,7 @@ class SearchConfig:
     reward_slots: int = 0
     gumbel_c_visit: float = 50.0
     gumbel_c_scale: float = 0.1
+    reuse_subtree: bool = False
 
     def __post_init__(self):
         if self.num_simulations < 1:
@@ -107,6 +113,8 @@ class SearchConfig:
             raise ValueError(f"reward_belief={self.reward_belief!r}; choose one of {list(REWARD_BELIEFS)}")
         if self.root not in ROOTS:
             raise ValueError(f"root={self.root!r}; choose one of {list(ROOTS)}")
+        if self.reuse_subtree and self.root != "puct":
+            raise ValueError("reuse_subtree needs root='puct': the Gumbel root plans its simulations for a root without visits")
 
     def for_evaluation(self, simulations: int = 0) -> SearchConfig:
         """This search as an evaluation plays it: no root noise (neither Dirichlet nor
@@ -361,25 +369,40 @@ class MCTS:
         rng: np.random.Generator,
         sample_action: bool = False,
         root_belief: Callable[[ModelOutput], np.ndarray] | None = None,
+        previous: SearchOutput | None = None,
+        keep: np.ndarray | None = None,
     ) -> SearchOutput:
         """Search from ``root_states`` (B games; copied and concealed, never changed) with
         the model's ``memory`` [B, M] before the roots' observations. ``root_belief``, if
         given, maps the roots' model output to the goal logits [B, F, K] the search uses
         at the roots instead of the model's (which price every edge when
-        ``reward_belief="root"``); ``root_output`` stays the model's."""
+        ``reward_belief="root"``); ``root_output`` stays the model's. With
+        ``config.reuse_subtree``, ``previous`` (the last search of these B games, whose
+        chosen actions were played) lends each game in ``keep`` ([B] bool, default all)
+        the subtree under the step it took, if that step's child is in its tree; the
+        other games start afresh."""
         cfg = self.config
         states = root_states.copy()
         self.core.conceal_goal(states)
         B = states.batch_size
-        tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
         games = np.arange(B)
-        root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
-        if root_belief is not None:
-            tree.goal_logits.put(games, 0, root_belief(root_output))
-        self._build_nodes(tree, games, np.zeros(B, np.int64))
-        tree.visits[:, 0] = 1
         q_min = np.full(B, np.inf)
         q_max = np.full(B, -np.inf)
+        carried = self._children_taken(previous, keep, states) if cfg.reuse_subtree and previous is not None else None
+        if carried is not None and len(carried[0]):
+            tree, root_output = self._reuse(previous.tree, *carried, states, memory, rng)
+            visited = tree.slot_visits > 0
+            q = tree.slot_value_sum / np.maximum(tree.slot_visits, 1)
+            q_min, q_max = np.where(visited, q, np.inf).min(axis=(1, 2)), np.where(visited, q, -np.inf).max(axis=(1, 2))
+        else:
+            tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
+            root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
+        if root_belief is not None:
+            tree.goal_logits.put(games, 0, root_belief(root_output))
+        unbuilt = np.flatnonzero(~tree.built[:, 0])
+        self._build_nodes(tree, unbuilt, np.zeros(len(unbuilt), np.int64))
+        tree.visits[:, 0] = np.maximum(tree.visits[:, 0], 1)
+        first_new = tree.num_nodes - cfg.num_simulations
         schedule = None
         if cfg.root == "gumbel":
             schedule = GumbelRoot(tree, cfg, rng)
@@ -389,7 +412,7 @@ class MCTS:
             root_slot = schedule.next_slot(tree, q_min, q_max, sim) if schedule is not None else None
             parents, slots, human, reached = self._simulate(tree, root_slot, q_min, q_max, rng)
             expand = reached < 0
-            new = sim + 1
+            new = first_new + sim
             if expand.any():
                 self._expand(tree, new, games[expand], parents[expand], slots[expand], human[expand], rng)
             leaf = np.where(expand, new, reached)
@@ -427,6 +450,86 @@ class MCTS:
         total = sharpened.sum(axis=1, keepdims=True)
         prior = tree.slot_prior[:, 0].astype(np.float64)
         return np.where(total > 0, sharpened / np.maximum(total, 1e-12), prior)
+
+    # ------------------------------------------------------------ subtree reuse
+
+    def _children_taken(self, previous: SearchOutput, keep: np.ndarray | None, states: BatchState) -> tuple[np.ndarray, np.ndarray]:
+        """([R] games, [R] nodes of ``previous.tree``): for each game of ``keep`` whose new
+        root is a child of its previous root under the slot it played (the child's
+        assistant observation equals the new root's), that child."""
+        old, B = previous.tree, states.batch_size
+        if old.batch_size != B:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        played = previous.slot_actions == previous.action[:, None]
+        slot = np.argmax(played, axis=1)
+        open_games = played.any(axis=1) & (np.ones(B, bool) if keep is None else keep)
+        observed = self.core.observe(states, ASSISTANT)
+        match = np.full(B, UNUSED, np.int64)
+        for sample in range(old.human_samples.shape[2]):
+            child = old.child[np.arange(B), 0, slot, sample].astype(np.int64)
+            look = np.flatnonzero(open_games & (match < 0) & (child >= 0))
+            if not len(look):
+                continue
+            seen = self.core.observe(old.states.take(old.state_rows(child[look], look)), ASSISTANT)
+            same = np.ones(len(look), bool)
+            for key, value in observed.items():
+                same &= (np.asarray(seen[key]) == np.asarray(value)[look]).reshape(len(look), -1).all(axis=1)
+            match[look[same]] = child[look[same]]
+        games = np.flatnonzero(match >= 0)
+        return games, match[games]
+
+    def _reuse(
+        self, old: Tree, games: np.ndarray, children: np.ndarray, states: BatchState, memory: np.ndarray, rng: np.random.Generator
+    ) -> tuple[Tree, ModelOutput]:
+        """A tree whose roots are ``children`` ([R] nodes of ``old``) of ``games`` ([R])
+        with their subtrees, renumbered in creation order from 0 (so every parent still
+        precedes its children), and room for ``num_simulations`` new nodes after the
+        largest; the other games' roots are evaluated afresh. Returns it and the roots'
+        model output (B games)."""
+        cfg, B = self.config, states.batch_size
+        inside = np.zeros(old.node_valid.shape, bool)
+        inside[games, children] = True
+        rows = np.arange(B)
+        for n in range(1, old.num_nodes):  # a node is made after its parent
+            parent = old.parent[:, n]
+            inside[:, n] |= old.node_valid[:, n] & (parent >= 0) & inside[rows, np.maximum(parent, 0)]
+        index = np.cumsum(inside, axis=1) - 1  # [B, N_old] each kept node's new number
+        size = inside.sum(axis=1)
+        tree = Tree.empty(states, int(size.max()) + cfg.num_simulations, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
+        b, n = np.nonzero(inside)
+        i = index[b, n]
+        for name in ("node_valid", "parent_slot", "human_action", "reward", "value", "terminal", "visits", "built", "slot_action",
+                     "slot_prior", "slot_visits", "slot_value_sum", "slot_reward", "human_samples", "human_uniforms", "memory"):
+            getattr(tree, name)[b, i] = getattr(old, name)[b, n]
+        below = i > 0
+        tree.parent[b[below], i[below]] = index[b[below], old.parent[b[below], n[below]]]
+        tree.parent_slot[games, 0] = tree.human_action[games, 0] = UNUSED
+        tree.reward[games, 0] = 0.0
+        child = old.child[b, n].astype(np.int64)
+        tree.child[b, i] = np.where(child >= 0, index[b[:, None, None], np.maximum(child, 0)], UNUSED)
+        tree.states.put(tree.state_rows(i[below], b[below]), old.states.take(old.state_rows(n[below], b[below])))
+        for name in ("policy_logits", "human_logits", "goal_logits"):
+            for node in range(1, int(size.max())):
+                at = i == node
+                if at.any():
+                    getattr(tree, name).put(b[at], node, getattr(old, name).take(b[at], n[at]))
+        fresh = np.flatnonzero(size == 0)
+        outputs = {
+            "policy_logits": old.policy_logits.take(games, children),
+            "value": old.value[games, children],
+            "goal_logits": old.goal_logits.take(games, children),
+            "human_logits": old.human_logits.take(games, children),
+        }
+        made = self._evaluate_nodes(tree, fresh, 0, states.take(fresh), memory[fresh], rng)._asdict() if len(fresh) else {}
+        root = {}
+        for key, kept in outputs.items():
+            root[key] = np.empty((B,) + kept.shape[1:], kept.dtype)
+            root[key][games] = kept
+            if len(fresh):
+                root[key][fresh] = made[key]
+        for name in ("policy_logits", "human_logits", "goal_logits"):
+            getattr(tree, name).put(rows, 0, root[name])
+        return tree, ModelOutput(**root)
 
 
 class GumbelRoot:

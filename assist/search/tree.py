@@ -1,7 +1,9 @@
 """The search tree: pure data, a struct of batched numpy arrays (DESIGN.md, contract 6).
 
 One tree per game, B games at once. Node ``n`` of game ``b`` is created by simulation
-``n - 1`` (the root is node 0). A node is an assistant decision point; its children are
+``n - 1`` (the root is node 0); a search that reuses the last one's subtree
+(``SearchConfig.reuse_subtree``) keeps its nodes first, renumbered ``0 .. m_b - 1`` in
+creation order, and simulation ``s`` creates node ``max_b m_b + s``. A node is an assistant decision point; its children are
 compacted to at most K *slots*, the top-K legal assistant actions by prior. Following a
 slot also draws the human's simultaneous action (a chance outcome) from S samples of the
 model's human-action head stored at the node; each distinct (slot, human action) pair
@@ -37,8 +39,9 @@ class NodeArrays:
     """Per-node data of B games and N nodes, kept as the arrays an evaluation returned.
 
     One evaluation creates the same node index in several games (the roots, or node ``n``
-    of the games that expanded at simulation ``n - 1``), so node ``n``'s data is one array
-    for the G_n games that made it, with rows in the order they were put.
+    of the games that expanded at the same simulation; a reused subtree's nodes are put
+    once per index too), so node ``n``'s data is one array for the G_n games that made
+    it, with rows in the order they were put.
 
     arrays: N entries; entry ``n`` is the [G_n, ...] array of node ``n``'s data (None
         until a node ``n`` is made).
