@@ -363,3 +363,25 @@ def test_a_player_that_reuses_its_trees_does_so_exactly_when_the_step_is_in_them
     assert reused > 0
     player.reset(6, rng)
     assert player.last is None
+
+
+def test_a_reused_root_reserves_its_reward_slots_under_the_root_belief():
+    """With a root belief and reward slots, a reused root's slots are those a fresh search
+    would reserve under that belief; slots whose action stays keep their statistics."""
+    core, mcts = build_search(reuse_subtree=True, reward_slots=2, num_simulations=40, max_children=5, human_samples=2, dirichlet_fraction=0.0)
+    F, K = core.goal_shape
+    peaked = np.random.default_rng(5).normal(size=(1, F, K)).astype(np.float32) * 5
+
+    def belief(output):
+        return np.repeat(peaked, len(output.value), axis=0)
+
+    state = core.reset(3, np.random.default_rng(0))
+    first = mcts.search(state, mcts.evaluator.initial_memory(3), np.random.default_rng(1), root_belief=belief)
+    after, children = step_into_the_tree(core, first, state)
+    assert first.tree.built[np.arange(3), children].all()
+    reused = mcts.search(after, first.memory, np.random.default_rng(2), root_belief=belief, previous=first)
+    fresh = mcts.search(after, first.memory, np.random.default_rng(2), root_belief=belief)
+    assert np.array_equal(reused.tree.slot_action[:, 0], fresh.tree.slot_action[:, 0])
+    assert np.array_equal(reused.tree.slot_reward[:, 0], fresh.tree.slot_reward[:, 0])
+    tree = reused.tree
+    assert np.all(tree.visits[:, 0] == 1 + tree.slot_visits[:, 0].sum(axis=1)) and np.all(tree.visits[:, 0] > 41)

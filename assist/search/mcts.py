@@ -76,7 +76,8 @@ class SearchConfig:
         step the game then took (PUCT root only; :meth:`MCTS.search`'s ``previous``): the
         new root is the old child whose observation equals it, with every statistic
         below it, and the new simulations add to them. Edges keep the rewards priced when
-        they were made (under the belief of the search that made them).
+        they were made (under the belief of the search that made them); a root given a
+        ``root_belief`` with reward slots reserves them again under it.
     """
 
     num_simulations: int = 32
@@ -399,6 +400,9 @@ class MCTS:
             root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
         if root_belief is not None:
             tree.goal_logits.put(games, 0, root_belief(root_output))
+            reused_built = np.flatnonzero(tree.built[:, 0])
+            if cfg.reward_slots and len(reused_built):  # reused roots reserve their slots under this belief
+                self._rebuild_roots(tree, reused_built)
         unbuilt = np.flatnonzero(~tree.built[:, 0])
         self._build_nodes(tree, unbuilt, np.zeros(len(unbuilt), np.int64))
         tree.visits[:, 0] = np.maximum(tree.visits[:, 0], 1)
@@ -477,6 +481,20 @@ class MCTS:
             match[look[same]] = child[look[same]]
         games = np.flatnonzero(match >= 0)
         return games, match[games]
+
+    def _rebuild_roots(self, tree: Tree, games: np.ndarray) -> None:
+        """Build the reused roots of ``games`` ([G]) again (after their belief changed), each
+        slot whose action stays keeping its statistics and children; the subtrees of
+        dropped actions are left unreachable."""
+        actions, visits = tree.slot_action[games, 0].copy(), tree.slot_visits[games, 0].copy()
+        value_sum, child = tree.slot_value_sum[games, 0].copy(), tree.child[games, 0].copy()
+        self._build_nodes(tree, games, np.zeros(len(games), np.int64))
+        same = (tree.slot_action[games, 0][:, :, None] == actions[:, None, :]) & (actions[:, None, :] >= 0)  # [G, K new, K old]
+        kept, old = same.any(axis=2), same.argmax(axis=2)
+        tree.slot_visits[games, 0] = np.where(kept, np.take_along_axis(visits, old, axis=1), 0)
+        tree.slot_value_sum[games, 0] = np.where(kept, np.take_along_axis(value_sum, old, axis=1), 0.0)
+        tree.child[games, 0] = np.where(kept[:, :, None], np.take_along_axis(child, old[:, :, None], axis=1), UNUSED)
+        tree.visits[games, 0] = 1 + tree.slot_visits[games, 0].sum(axis=1)
 
     def _reuse(
         self, old: Tree, games: np.ndarray, children: np.ndarray, states: BatchState, memory: np.ndarray, rng: np.random.Generator
