@@ -146,6 +146,8 @@ def test_a_resumed_run_that_reuses_subtrees_matches_one_that_never_stopped(tmp_p
     assert resumed == whole
     ours, theirs = weights(tmp_path / "parts"), weights(tmp_path / "whole")
     assert all(np.array_equal(ours[key], theirs[key]) for key in theirs)
+    times = json.loads((tmp_path / "parts" / "results.json").read_text())
+    assert times["train_seconds"] > times["wall_seconds"] > 0  # the first invocation's time counts too
 
 
 @pytest.fixture(scope="module")

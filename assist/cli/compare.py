@@ -82,10 +82,12 @@ def algo_label(config) -> str:
 
 
 def wall_seconds(run: Path, results: dict) -> float:
-    """A run's training time: ``results.json``'s ``wall_seconds``, or for runs that predate
-    it, the time between writing its ``config.yaml`` (start) and ``results.json`` (end)."""
-    if "wall_seconds" in results:
-        return float(results["wall_seconds"])
+    """A run's training time: ``results.json``'s ``train_seconds`` (the whole run, across
+    resumes), else its ``wall_seconds`` (the last invocation), or for runs that predate
+    both, the time between writing its ``config.yaml`` (start) and ``results.json`` (end)."""
+    for key in ("train_seconds", "wall_seconds"):
+        if key in results:
+            return float(results[key])
     return round((run / "results.json").stat().st_mtime - (run / "config.yaml").stat().st_mtime, 1)
 
 

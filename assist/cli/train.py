@@ -5,8 +5,9 @@ The run directory holds the resolved config (``config.yaml``), TensorBoard event
 :mod:`assist.learning.llm_stage`) and ``results.json``: ``summary`` (the last held-out evaluation,
 ``{algo: {metric: {mean, low, high, n}}}`` with 95% CIs over its episodes, the layout of
 ``scripts/evaluate.py``'s), ``final_eval`` (its means), ``iterations``, ``env_steps``,
-``wall_seconds`` (this invocation's training time), ``overrides`` (the command line's) and
-``config``.
+``wall_seconds`` (this invocation's training time), ``train_seconds`` (the whole run's:
+for a resumed run, its earlier invocations' time up to the checkpoint it resumed from
+too), ``overrides`` (the command line's) and ``config``.
 
 Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
 starts the run if it has none). SIGINT or SIGTERM stops the run at the end of the current
@@ -175,6 +176,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
                 "iterations": trainer.iteration,
                 "env_steps": trainer.env_steps,
                 "wall_seconds": round(time.perf_counter() - started, 1),
+                "train_seconds": round(trainer.train_seconds(), 1),
                 "overrides": list(overrides),
                 "config": OmegaConf.to_container(cfg, resolve=True),
             }

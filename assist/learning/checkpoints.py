@@ -63,7 +63,7 @@ class Loaded(NamedTuple):
     """A checkpoint as read back: the counters, the latest evaluation (``{metric: {mean,
     low, high, n}}``) and this rank's state."""
 
-    counters: dict[str, int]
+    counters: dict[str, int | float]
     last_eval: dict[str, dict[str, float]]
     rank: RankState
 
@@ -118,7 +118,7 @@ class RunCheckpoint:
     def fix(self) -> str:
         return f"delete {self.directory} to start the run afresh, or point hydra.run.dir at a new folder"
 
-    def save(self, net: nn.Module, optimizer: torch.optim.Optimizer, counters: dict[str, int], last_eval: dict[str, dict[str, float]], rank: RankState) -> None:
+    def save(self, net: nn.Module, optimizer: torch.optim.Optimizer, counters: dict[str, int | float], last_eval: dict[str, dict[str, float]], rank: RankState) -> None:
         """Write a checkpoint (a collective: every rank calls it with its own ``rank`` state)."""
         group, name = self.group, f"{counters['iteration']:06d}"
         staging = self.directory / f"{TEMPORARY}{name}"
@@ -159,7 +159,7 @@ class RunCheckpoint:
                 shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir(parents=True)
 
-    def _publish(self, staging: Path, name: str, counters: dict[str, int]) -> None:
+    def _publish(self, staging: Path, name: str, counters: dict[str, int | float]) -> None:
         """Rename the written checkpoint into place, name it in the manifest, drop older ones."""
         final = self.directory / name
         shutil.rmtree(final, ignore_errors=True)

@@ -10,6 +10,7 @@ draws the same numbers and sees the same data as one that never stopped.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -102,6 +103,9 @@ class Trainer:
         self.stopped = False
         self.saved_iteration = 0
         """The iteration of the run's latest checkpoint (0: none)."""
+        self.seconds_before = 0.0
+        """Training time of the run's earlier invocations, up to the checkpoint this one resumed from (s)."""
+        self.invocation_start = time.perf_counter()
 
     def parameter_groups(self):
         """The optimizer's parameters (all at ``config.lr``); a subclass may return groups
@@ -188,8 +192,19 @@ class Trainer:
         """The latest held-out evaluation's means."""
         return {key: summary.mean for key, summary in self.last_eval.items()}
 
-    def counters(self) -> dict[str, int]:
-        return {"iteration": self.iteration, "env_steps": self.env_steps, "skipped_updates": self.skipped_updates, "nonfinite_streak": self.nonfinite_streak}
+    def train_seconds(self) -> float:
+        """The whole run's training time so far (s): this invocation's plus, for a resumed
+        run, its earlier ones' up to the checkpoint it resumed from."""
+        return self.seconds_before + time.perf_counter() - self.invocation_start
+
+    def counters(self) -> dict[str, int | float]:
+        return {
+            "iteration": self.iteration,
+            "env_steps": self.env_steps,
+            "skipped_updates": self.skipped_updates,
+            "nonfinite_streak": self.nonfinite_streak,
+            "train_seconds": round(self.train_seconds(), 1),
+        }
 
     def save(self) -> None:
         """Write a checkpoint of everything the run needs to continue exactly (a collective)."""
@@ -221,6 +236,7 @@ class Trainer:
         self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
         self.saved_iteration = self.iteration
         self.skipped_updates, self.nonfinite_streak = counters.get("skipped_updates", 0), counters.get("nonfinite_streak", 0)
+        self.seconds_before, self.invocation_start = counters.get("train_seconds", 0.0), time.perf_counter()
         self.last_eval = {key: evaluation.Summary(**summary) for key, summary in loaded.last_eval.items()}
         self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
         self.logger = RunLogger(self.run_dir, self.logger.config, purge_step=self.env_steps + 1, active=self.group.is_main)
