@@ -116,6 +116,19 @@ def test_compare_draws_the_library_from_other_splits(runs, tmp_path):
 
 
 @pytest.mark.slow
+def test_compare_plays_searching_runs_with_other_search_settings(runs, tmp_path):
+    compare([str(runs["az0"]), str(runs["ppo0"]), "--out", str(tmp_path), "--episodes", "4", "--batch", "4", "--baselines", "noop", "--search", "reuse_subtree=true,c_puct=2"])
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["search"] == {"reuse_subtree": True, "c_puct": 2}
+    core = envs.make_core("build", preset="tiny")
+    config = make_player("trained", core, ASSISTANT, run=str(runs["az0"]), simulations=5, search={"reuse_subtree": True}).mcts.config
+    assert config.reuse_subtree and config.num_simulations == 5 and config.dirichlet_fraction == 0
+    with pytest.raises(ValueError, match=r"search settings \['reuse'\] do not exist; the settings are \['num_simulations'"):
+        make_player("trained", core, ASSISTANT, run=str(runs["az0"]), search={"reuse": True})
+    with pytest.raises(ValueError, match="--search: parameters are key=value pairs"):
+        compare([str(runs["az0"]), "--out", str(tmp_path), "--search", "reuse_subtree"])
+
+
+@pytest.mark.slow
 def test_compare_refuses_runs_of_different_games(runs, tmp_path):
     other = tmp_path / "kitchen_run"
     run(compose_train(["env=kitchen", "human=model"] + AZ_TINY), other, progress=False)

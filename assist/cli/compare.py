@@ -3,7 +3,7 @@
     python scripts/compare.py RUN [RUN ...] --out DIR [--name results]
         [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100]
         [--seed 1000] [--goal-split train | --goal-file GOALS] [--pairs rlft-sft ...]
-        [--simulations 64] [--library-prior 0.5 [--library-split test all]] [--jobs 2]
+        [--simulations 64] [--search reuse_subtree=true] [--library-prior 0.5 [--library-split test all]] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
@@ -18,7 +18,8 @@ a bootstrap interval over episodes. ``human_actions ratio`` divides by the human
 algorithm A's human actions minus B's, run by run for the runs of the same training seed
 (both on the same episodes), with a t-interval over seeds: negative means A saves the
 human more actions than B. ``--simulations N`` plays every searching run at N
-simulations per move instead of its run's evaluation budget. ``--library-prior P``
+simulations per move instead of its run's evaluation budget, ``--search k=v,...`` with
+those search settings instead of its run's (e.g. ``reuse_subtree=true``). ``--library-prior P``
 also plays every searching run with its root belief the Bayesian average of its
 network's and a library of its training goals' (prior weight P for the library), in
 rows ``<algo>+library``, on the same episodes; with ``--library-split S ...`` the library
@@ -121,16 +122,22 @@ def paired_differences(records: list[dict], pairs: list[str], metric: str = "hum
 
 
 def parse_baseline(spec: str) -> tuple[str, dict]:
-    """``"name:key=value,key=value"`` -> ``(name, {key: value})`` (values read as YAML
-    scalars: ``0.6`` a float, ``test`` a string); a plain ``name`` has no parameters."""
+    """``"name:key=value,key=value"`` -> ``(name, {key: value})`` (:func:`parse_settings`);
+    a plain ``name`` has no parameters."""
     name, _, rest = spec.partition(":")
-    params = {}
-    for item in filter(None, rest.split(",")):
+    return name, parse_settings(rest, f"baseline {spec!r}", "library_bayes:split=test,threshold=0.6")
+
+
+def parse_settings(text: str, what: str, example: str) -> dict:
+    """``"key=value,key=value"`` -> ``{key: value}``, values read as YAML scalars (``0.6``
+    a float, ``true`` a bool, ``test`` a string); a ValueError naming ``what`` otherwise."""
+    settings = {}
+    for item in filter(None, text.split(",")):
         key, equals, value = item.partition("=")
         if not equals or not key:
-            raise ValueError(f"baseline {spec!r}: parameters are key=value pairs separated by commas, e.g. library_bayes:split=test,threshold=0.6")
-        params[key] = yaml.safe_load(value)
-    return name, params
+            raise ValueError(f"{what}: parameters are key=value pairs separated by commas, e.g. {example}")
+        settings[key] = yaml.safe_load(value)
+    return settings
 
 
 def evaluate_assistant(env: dict, human: dict, assistant: str, params: dict, episodes: int, batch: int, seed: int, threads: int = 0) -> dict[str, np.ndarray]:
@@ -157,6 +164,7 @@ def compare(
     goal_file: str | None = None,
     library_prior: float = 0.0,
     library_splits: list[str] = (),
+    search: dict | None = None,
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
@@ -168,7 +176,8 @@ def compare(
     played with its root belief averaged with a library of its training goals, in rows
     labelled ``<algo>+library`` (``library_prior`` of :func:`assist.players.trained.assistancezero`);
     ``library_splits``: draw the library from each of these goal splits instead, in rows
-    ``<algo>+library:<split>``."""
+    ``<algo>+library:<split>``; ``search``: search settings every searching run plays with
+    instead of its own (``{setting: value}``)."""
     if library_splits and not library_prior:
         raise ValueError(f"--library-split {' '.join(library_splits)}: give the library's prior weight too (--library-prior, in (0, 1])")
     records = read_runs(runs)
@@ -187,7 +196,8 @@ def compare(
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
     per_episode = {spec: evaluate_assistant(env, human, *parse_baseline(spec), episodes, batch, seed) for spec in baselines}
-    tasks = [(env, human, "trained", {"run": str(record["run"]), "simulations": simulations, **record["player"]}, episodes, batch, seed, torch.get_num_threads()) for record in records]
+    common = {"simulations": simulations, "search": search or {}}
+    tasks = [(env, human, "trained", {"run": str(record["run"]), **common, **record["player"]}, episodes, batch, seed, torch.get_num_threads()) for record in records]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(evaluate_assistant, *zip(*tasks)))
@@ -229,6 +239,7 @@ def compare(
             "goal_split": env.get("goal_split"),
             "goal_file": env.get("goal_file"),
             "simulations": simulations or "each run's algo.eval_simulations",
+            "search": search or "each run's own",
             "library_prior": library_prior,
             "library_splits": list(library_splits) or "each run's train_split",
             "human": OmegaConf.to_container(cfg.human),
@@ -296,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--goal-file", help="build: evaluate on the goals of this file (.npy, .npz, .json) instead")
     parser.add_argument("--pairs", nargs="*", default=[], help="A-B algorithm pairs: paired differences of human actions over seeds")
     parser.add_argument("--simulations", type=int, default=0, help="search budget per move for searching runs (0: each run's algo.eval_simulations)")
+    parser.add_argument("--search", default="", help="search settings for searching runs instead of their own, key=value,... (e.g. reuse_subtree=true,c_puct=2)")
     parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight, in (0, 1] (1: the library alone; rows <algo>+library)")
     parser.add_argument("--library-split", nargs="+", default=[], help="draw the --library-prior library from each of these goal splits instead of each run's training split (rows <algo>+library:<split>)")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
@@ -303,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split, parse_settings(args.search, "--search", "reuse_subtree=true,c_puct=2"))
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())

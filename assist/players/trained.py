@@ -9,6 +9,7 @@ loaded from safetensors (no code is executed).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -37,9 +38,14 @@ def load_network(core: GameCore, run: str | Path):
     return net, cfg
 
 
-def run_search(cfg) -> SearchConfig:
-    """The search settings a training run's config (``config.yaml``) recorded."""
-    return SearchConfig(**OmegaConf.to_container(cfg.search, resolve=True))
+def run_search(cfg, changes: dict | None = None) -> SearchConfig:
+    """The search settings a training run's config (``config.yaml``) recorded, with
+    ``changes`` (``{setting: value}``, e.g. ``{"reuse_subtree": True}``) applied."""
+    settings = {**OmegaConf.to_container(cfg.search, resolve=True), **(changes or {})}
+    unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(SearchConfig)})
+    if unknown:
+        raise ValueError(f"search settings {unknown} do not exist; the settings are {[f.name for f in dataclasses.fields(SearchConfig)]}")
+    return SearchConfig(**settings)
 
 
 UNMODELLED = 0.05
@@ -70,31 +76,32 @@ def library_mixture(core: GameCore, cfg, prior: float, split: str | None = None,
     return LibraryMixture(library, prior)
 
 
-def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto") -> SearchPlayer:
+def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto") -> SearchPlayer:
     """The AssistanceZero assistant of training run ``run``: its network inside its search
     at the run's evaluation budget (``algo.eval_simulations``; ``simulations`` > 0
-    overrides it), best action, no root noise. ``library_prior`` > 0 (``build`` only):
-    the root belief averages the network's with a library of the run's training goals,
-    or of the goal split ``library_split`` (:func:`library_mixture`)."""
+    overrides it), best action, no root noise; ``search`` changes other search settings
+    (:func:`run_search`). ``library_prior`` > 0 (``build`` only): the root belief
+    averages the network's with a library of the run's training goals, or of the goal
+    split ``library_split`` (:func:`library_mixture`)."""
     net, cfg = load_network(core, run)
     budget = simulations or cfg.algo.get("eval_simulations", 0)
     belief = library_mixture(core, cfg, library_prior, library_split)
-    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg).for_evaluation(budget), root_belief=belief)
+    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg, search).for_evaluation(budget), root_belief=belief)
 
 
-def ppo(core: GameCore, seat: str, run: str, sample: bool = False, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto") -> PolicyPlayer:
+def ppo(core: GameCore, seat: str, run: str, sample: bool = False, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto") -> PolicyPlayer:
     """The PPO assistant of training run ``run``: its network's policy (best legal action,
-    or a sample), no search (``simulations`` and the ``library_*`` root belief, search
-    settings, are ignored), as PPO is trained and evaluated."""
+    or a sample), no search (``simulations``, ``search`` and the ``library_*`` root
+    belief, search settings, are ignored), as PPO is trained and evaluated."""
     net, _ = load_network(core, run)
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
 
-def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto"):
+def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto"):
     """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
-    it: a ``search_loop`` run inside the search (the run's search settings at its
-    ``algo.eval_simulations``, or ``simulations`` when > 0; no root noise; a root belief
-    averaged with a goal library when ``library_prior`` > 0, as for
+    it: a ``search_loop`` run inside the search (the run's search settings changed by
+    ``search``, at its ``algo.eval_simulations`` or ``simulations`` when > 0; no root
+    noise; a root belief averaged with a goal library when ``library_prior`` > 0, as for
     :func:`assistancezero`), the other stages by the most likely legal action (the search
     settings are ignored)."""
     cfg = OmegaConf.load(Path(run) / "config.yaml")
@@ -103,22 +110,22 @@ def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_
     from assist.llm.evaluator import LMEvaluator
 
     belief = library_mixture(core, cfg, library_prior, library_split)
-    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg).for_evaluation(simulations or cfg.algo.eval_simulations), root_belief=belief)
+    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg, search).for_evaluation(simulations or cfg.algo.eval_simulations), root_belief=belief)
 
 
 TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage)}
 """The player of each training algorithm (``algo.name`` in a run's config)."""
 
 SEARCHING = ("assistancezero", "search_loop")
-"""The algorithms whose runs play through a search (``simulations`` and the ``library_*`` root belief apply)."""
+"""The algorithms whose runs play through a search (``simulations``, ``search`` and the ``library_*`` root belief apply)."""
 
 
-def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, device: str = "auto"):
+def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto"):
     """The assistant of any training run, played as its algorithm plays it (a search at
     ``simulations`` per move when > 0, else at the run's evaluation budget; its root
     belief averaged with a library of the run's training goals, or of ``library_split``,
-    when ``library_prior`` > 0)."""
+    when ``library_prior`` > 0; ``search`` changes the run's other search settings)."""
     name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
     if name not in TRAINED:
         raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
-    return TRAINED[name](core, seat, run, simulations=simulations, library_prior=library_prior, library_split=library_split, device=device)
+    return TRAINED[name](core, seat, run, simulations=simulations, library_prior=library_prior, library_split=library_split, search=search, device=device)
