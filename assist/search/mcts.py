@@ -28,6 +28,8 @@ from assist.search.tree import UNUSED, Tree
 from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
 
 ROOTS = ("puct", "gumbel")
+NODE_OUTPUTS = ("policy_logits", "human_logits", "goal_logits")
+"""The model outputs a tree keeps per node (:class:`~assist.search.tree.NodeArrays`)."""
 REWARD_BELIEFS = ("paper", "posterior", "human", "root")
 
 
@@ -389,12 +391,12 @@ class MCTS:
         games = np.arange(B)
         q_min = np.full(B, np.inf)
         q_max = np.full(B, -np.inf)
-        carried = self._children_taken(previous, keep, states) if cfg.reuse_subtree and previous is not None else None
-        if carried is not None and len(carried[0]):
-            tree, root_output = self._reuse(previous.tree, *carried, states, memory, rng)
-            visited = tree.slot_visits > 0
-            q = tree.slot_value_sum / np.maximum(tree.slot_visits, 1)
-            q_min, q_max = np.where(visited, q, np.inf).min(axis=(1, 2)), np.where(visited, q, -np.inf).max(axis=(1, 2))
+        reused, children = (np.zeros(0, np.int64),) * 2
+        if cfg.reuse_subtree and previous is not None:
+            reused, children = self._children_taken(previous, keep, states)
+        if len(reused):
+            tree, root_output = self._reuse(previous.tree, reused, children, states, memory, rng)
+            q_min, q_max = tree.q_bounds()
         else:
             tree = Tree.empty(states, cfg.num_simulations + 1, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
             root_output = self._evaluate_nodes(tree, games, 0, states, memory, rng)
@@ -518,7 +520,7 @@ class MCTS:
         i = index[b, n]
         for name in ("node_valid", "parent_slot", "human_action", "reward", "value", "terminal", "visits", "built", "slot_action",
                      "slot_prior", "slot_visits", "slot_value_sum", "slot_reward", "human_samples", "human_uniforms", "memory"):
-            getattr(tree, name)[b, i] = getattr(old, name)[b, n]
+            getattr(tree, name)[b, i] = getattr(old, name)[b, n]  # per-node arrays; the model outputs follow
         below = i > 0
         tree.parent[b[below], i[below]] = index[b[below], old.parent[b[below], n[below]]]
         tree.parent_slot[games, 0] = tree.human_action[games, 0] = UNUSED
@@ -526,26 +528,22 @@ class MCTS:
         child = old.child[b, n].astype(np.int64)
         tree.child[b, i] = np.where(child >= 0, index[b[:, None, None], np.maximum(child, 0)], UNUSED)
         tree.states.put(tree.state_rows(i[below], b[below]), old.states.take(old.state_rows(n[below], b[below])))
-        for name in ("policy_logits", "human_logits", "goal_logits"):
+        for name in NODE_OUTPUTS:
             for node in range(1, int(size.max())):
                 at = i == node
                 if at.any():
                     getattr(tree, name).put(b[at], node, getattr(old, name).take(b[at], n[at]))
+        kept = {name: getattr(old, name).take(games, children) for name in NODE_OUTPUTS}
+        kept["value"] = old.value[games, children]
         fresh = np.flatnonzero(size == 0)
-        outputs = {
-            "policy_logits": old.policy_logits.take(games, children),
-            "value": old.value[games, children],
-            "goal_logits": old.goal_logits.take(games, children),
-            "human_logits": old.human_logits.take(games, children),
-        }
-        made = self._evaluate_nodes(tree, fresh, 0, states.take(fresh), memory[fresh], rng)._asdict() if len(fresh) else {}
+        made = self._evaluate_nodes(tree, fresh, 0, states.take(fresh), memory[fresh], rng) if len(fresh) else None
         root = {}
-        for key, kept in outputs.items():
-            root[key] = np.empty((B,) + kept.shape[1:], kept.dtype)
-            root[key][games] = kept
-            if len(fresh):
-                root[key][fresh] = made[key]
-        for name in ("policy_logits", "human_logits", "goal_logits"):
+        for key, values in kept.items():  # the B roots' model outputs, in game order
+            root[key] = np.empty((B,) + values.shape[1:], values.dtype)
+            root[key][games] = values
+            if made is not None:
+                root[key][fresh] = getattr(made, key)
+        for name in NODE_OUTPUTS:
             getattr(tree, name).put(rows, 0, root[name])
         return tree, ModelOutput(**root)
 

@@ -3,11 +3,12 @@
 One tree per game, B games at once. Node ``n`` of game ``b`` is created by simulation
 ``n - 1`` (the root is node 0); a search that reuses the last one's subtree
 (``SearchConfig.reuse_subtree``) keeps its nodes first, renumbered ``0 .. m_b - 1`` in
-creation order, and simulation ``s`` creates node ``max_b m_b + s``. A node is an assistant decision point; its children are
-compacted to at most K *slots*, the top-K legal assistant actions by prior. Following a
-slot also draws the human's simultaneous action (a chance outcome) from S samples of the
-model's human-action head stored at the node; each distinct (slot, human action) pair
-leads to its own child node. Statistics are kept per slot, pooled over human outcomes.
+creation order, and simulation ``s`` creates node ``max_b m_b + s``. A node is an
+assistant decision point; its children are compacted to at most K *slots*, the top-K
+legal assistant actions by prior. Following a slot also draws the human's simultaneous
+action (a chance outcome) from S samples of the model's human-action head stored at the
+node; each distinct (slot, human action) pair leads to its own child node. Statistics
+are kept per slot, pooled over human outcomes.
 
 The game state of every node is kept in ``states``, one batch of B * N rows (row
 ``b * N + n``), so a simulation steps the game once from its parent's row: no replay
@@ -183,6 +184,13 @@ class Tree:
         visits = self.slot_visits[games, nodes]
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(visits > 0, self.slot_value_sum[games, nodes] / visits, np.nan)
+
+    def q_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """([B], [B]) the smallest and largest mean return of any visited slot in each tree
+        (+inf and -inf where none is visited)."""
+        visited = self.slot_visits > 0
+        q = self.slot_value_sum / np.maximum(self.slot_visits, 1)
+        return np.where(visited, q, np.inf).min(axis=(1, 2)), np.where(visited, q, -np.inf).max(axis=(1, 2))
 
     def depth(self) -> np.ndarray:
         """[B] depth of the deepest node of each tree (the root has depth 0)."""
