@@ -89,10 +89,9 @@ def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, li
     return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg, search).for_evaluation(budget), root_belief=belief)
 
 
-def ppo(core: GameCore, seat: str, run: str, sample: bool = False, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto") -> PolicyPlayer:
+def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str = "auto") -> PolicyPlayer:
     """The PPO assistant of training run ``run``: its network's policy (best legal action,
-    or a sample), no search (``simulations``, ``search`` and the ``library_*`` root
-    belief, search settings, are ignored), as PPO is trained and evaluated."""
+    or a sample), no search, as PPO is trained and evaluated."""
     net, _ = load_network(core, run)
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
@@ -124,8 +123,10 @@ def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_p
     """The assistant of any training run, played as its algorithm plays it (a search at
     ``simulations`` per move when > 0, else at the run's evaluation budget; its root
     belief averaged with a library of the run's training goals, or of ``library_split``,
-    when ``library_prior`` > 0; ``search`` changes the run's other search settings)."""
+    when ``library_prior`` > 0; ``search`` changes the run's other search settings; these
+    search settings are ignored for runs that do not search)."""
     name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
     if name not in TRAINED:
         raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
-    return TRAINED[name](core, seat, run, simulations=simulations, library_prior=library_prior, library_split=library_split, search=search, device=device)
+    searching = {"simulations": simulations, "library_prior": library_prior, "library_split": library_split, "search": search}
+    return TRAINED[name](core, seat, run, device=device, **(searching if name in SEARCHING else {}))
