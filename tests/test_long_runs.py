@@ -123,29 +123,30 @@ def test_sigterm_stops_the_run_cleanly_after_a_checkpoint(tmp_path):
 # --------------------------------------------------------------- in process
 
 
-def test_a_resumed_ppo_run_matches_one_that_never_stopped(tmp_path):
-    """The PPO trainer shares the checkpoints (the SIGKILL test above checks AssistanceZero's):
-    stopping after iteration 2 and resuming changes nothing in the weights or the results."""
-    settings = ["env.preset=tiny", "model=tiny", "algo=ppo", "algo.iterations=4", "algo.eval_every=4", "algo.envs=4", "algo.eval_episodes=4"]
-    settings += ["algo.rollout=4", "algo.minibatches=2", "algo.epochs=2"]
+def assert_stopping_after_2_changes_nothing(settings: list[str], tmp_path: Path) -> None:
+    """A run of ``settings`` stopped after iteration 2 and resumed (in ``tmp_path / "parts"``)
+    ends with the results and weights of one that never stopped (``tmp_path / "whole"``)."""
     whole = run(compose_train(settings), tmp_path / "whole")
     run(compose_train([*settings, "algo.iterations=2"]), tmp_path / "parts")
     resumed = run(compose_train([*settings, "resume=true"]), tmp_path / "parts")
     assert resumed == whole
     ours, theirs = weights(tmp_path / "parts"), weights(tmp_path / "whole")
     assert all(np.array_equal(ours[key], theirs[key]) for key in theirs)
+
+
+def test_a_resumed_ppo_run_matches_one_that_never_stopped(tmp_path):
+    """The PPO trainer shares the checkpoints (the SIGKILL test above checks AssistanceZero's):
+    stopping after iteration 2 and resuming changes nothing in the weights or the results."""
+    settings = ["env.preset=tiny", "model=tiny", "algo=ppo", "algo.iterations=4", "algo.eval_every=4", "algo.envs=4", "algo.eval_episodes=4"]
+    settings += ["algo.rollout=4", "algo.minibatches=2", "algo.epochs=2"]
+    assert_stopping_after_2_changes_nothing(settings, tmp_path)
 
 
 def test_a_resumed_run_that_reuses_subtrees_matches_one_that_never_stopped(tmp_path):
     """Self-play grows fresh trees at every rollout, so a checkpoint needs none: with
     search.reuse_subtree on, stopping after iteration 2 and resuming changes nothing."""
     settings = RUN + ["search.reuse_subtree=true", "search.num_simulations=6", "algo.iterations=4", "algo.eval_every=4"]
-    whole = run(compose_train(settings), tmp_path / "whole")
-    run(compose_train([*settings, "algo.iterations=2"]), tmp_path / "parts")
-    resumed = run(compose_train([*settings, "resume=true"]), tmp_path / "parts")
-    assert resumed == whole
-    ours, theirs = weights(tmp_path / "parts"), weights(tmp_path / "whole")
-    assert all(np.array_equal(ours[key], theirs[key]) for key in theirs)
+    assert_stopping_after_2_changes_nothing(settings, tmp_path)
     times = json.loads((tmp_path / "parts" / "results.json").read_text())
     assert times["train_seconds"] > times["wall_seconds"] > 0  # the first invocation's time counts too
 
