@@ -466,9 +466,10 @@ class BuildCore:
     # ------------------------------------------------------------------ metrics
 
     def metrics(self, state: BuildState) -> dict[str, np.ndarray]:
-        """Per-game metrics, each [B]: goal_pct (0-100), human_actions, assistant_share
-        (the assistant's part of the net score gain, 0 when nothing was gained), length,
-        return (net score gain)."""
+        """Per-game metrics, each [B]: goal_pct (the net score gain as a percentage of the
+        possible: 100 when the goal is built, below 0 when wrong blocks outweigh right
+        ones), human_actions, assistant_share (the assistant's part of the net score gain,
+        0 when nothing was gained), length, return (net score gain)."""
         gain = (state.score - state.initial_score).astype(np.float32)
         possible = np.maximum(self.V - state.initial_score, 1).astype(np.float32)
         share = np.where(gain > 0, state.parts[:, 1] / np.maximum(gain, 1e-9), 0.0)
