@@ -518,9 +518,9 @@ class MCTS:
         tree = Tree.empty(states, int(size.max()) + cfg.num_simulations, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
         b, n = np.nonzero(inside)
         i = index[b, n]
-        for name in ("node_valid", "parent_slot", "human_action", "reward", "value", "terminal", "visits", "built", "slot_action",
-                     "slot_prior", "slot_visits", "slot_value_sum", "slot_reward", "human_samples", "human_uniforms", "memory"):
-            getattr(tree, name)[b, i] = getattr(old, name)[b, n]  # per-node arrays; the model outputs follow
+        for field in dataclasses.fields(Tree):  # the per-node arrays that need no renumbering; the model outputs follow
+            if isinstance(getattr(old, field.name), np.ndarray) and field.name not in ("parent", "child"):
+                getattr(tree, field.name)[b, i] = getattr(old, field.name)[b, n]
         below = i > 0
         tree.parent[b[below], i[below]] = index[b[below], old.parent[b[below], n[below]]]
         tree.parent_slot[games, 0] = tree.human_action[games, 0] = UNUSED
@@ -528,11 +528,10 @@ class MCTS:
         child = old.child[b, n].astype(np.int64)
         tree.child[b, i] = np.where(child >= 0, index[b[:, None, None], np.maximum(child, 0)], UNUSED)
         tree.states.put(tree.state_rows(i[below], b[below]), old.states.take(old.state_rows(n[below], b[below])))
-        for name in NODE_OUTPUTS:
-            for node in range(1, int(size.max())):
-                at = i == node
-                if at.any():
-                    getattr(tree, name).put(b[at], node, getattr(old, name).take(b[at], n[at]))
+        for node in range(1, int(size.max())):
+            at = i == node
+            for name in NODE_OUTPUTS:
+                getattr(tree, name).put(b[at], node, getattr(old, name).take(b[at], n[at]))
         kept = {name: getattr(old, name).take(games, children) for name in NODE_OUTPUTS}
         kept["value"] = old.value[games, children]
         fresh = np.flatnonzero(size == 0)
