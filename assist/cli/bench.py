@@ -2,6 +2,7 @@
 
     python scripts/bench.py env [--preset mbag] [--seconds 5] [--repeats 3]
     python scripts/bench.py search [--preset small] [--simulations 32] [--seconds 5] [--repeats 3]
+    python scripts/bench.py learn [--preset small] [--minutes 60] [--seed 0] [--eval-every 40] [--eval-episodes 100] [--set KEY=VALUE ...]
     python scripts/bench.py llm [--preset small] [--model DIR] [--steps 20] [--groups 2] [--group-size 4] [--seconds 5] [--repeats 3]
 
 ``env``: environment steps per second with uniformly random legal actions for both
@@ -27,7 +28,21 @@ iteration (:class:`~assist.learning.llm_rlft.RLFTTrainer`: ``--groups`` groups o
 ``--group-size`` whole episodes of ``steps`` steps against the greedy human, then one
 gradient step over all their steps with the KL to the reference), in s/step.
 
-Each figure is the median of ``repeats`` runs of at least ``seconds`` each. A progress
+``learn``: time-to-help. AssistanceZero trains on `build` ``--preset`` (the experiment
+``build_<preset>_az``, or ``--experiment``; any train.py setting with ``--set KEY=VALUE``)
+for at most ``--minutes`` of training time, and every ``--eval-every`` iterations its
+search (the evaluation's: no root noise, ``algo.eval_simulations``) plays ``--eval-episodes``
+episodes of new goals of the training families (``env.goal_split=train``, the paper's
+protocol) with the human model it trains with; the human alone plays the same episodes
+once. Per evaluation a line ``eval_ratio`` (the human's place/break actions with the
+assistant over alone, ``env_steps`` and ``seconds`` beside it); at the end ``train_rate``
+(env steps per second of training) and, for 0.9x and 0.8x, ``time_to_<r>x`` (s) and
+``steps_to_<r>x`` (env steps) of the first evaluation at or below that ratio (``"value":
+null`` if none within the budget). Training time excludes the evaluations. It stops early
+once 0.8x is reached. A single run: compare configurations on the same ``--seed``, and
+repeat over seeds before trusting a difference.
+
+Each figure of the other suites is the median of ``repeats`` runs of at least ``seconds`` each. A progress
 bar over the runs goes to stderr when it is a terminal; stdout holds only the figures.
 """
 
@@ -53,7 +68,7 @@ from assist.players.sampling import sample_legal
 from assist.search.mcts import MCTS, SearchConfig
 from envs.core import AGENTS, ASSISTANT, HUMAN
 
-PRESETS = {"env": "mbag", "search": "small", "llm": "small"}
+PRESETS = {"env": "mbag", "search": "small", "llm": "small", "learn": "small"}
 """Default `build` preset of each suite."""
 BATCHES = {"env": [1, 64, 1024], "search": [1, 16, 256], "llm": [1, 8]}
 """Default batch sizes of each suite."""
@@ -276,9 +291,71 @@ def rlft_trainer(preset: str, model: str | None, steps: int, groups: tuple[int, 
     return RLFTTrainer(core, core, human, human, config, run_dir, seed=0, logger=RunLogger(run_dir, LoggerConfig(tensorboard=False)))
 
 
+LEARN_RATIOS = (0.9, 0.8)
+"""The human-actions ratios (assistant over alone) whose time-to-reach ``learn`` reports."""
+
+
+def learn_config(preset: str, experiment: str | None, seed: int, eval_every: int, eval_episodes: int, settings: list[str]):
+    """The train config of a ``learn`` run (evaluated on new goals of the training families, nothing logged)."""
+    from hydra import compose, initialize_config_dir
+
+    from assist.cli import CONFIG_DIR
+
+    overrides = [f"experiment={experiment or f'build_{preset}_az'}", f"env.preset={preset}", "env.goal_split=train", "logger=none", f"seed={seed}"]
+    overrides += [f"algo.eval_every={eval_every}", f"algo.eval_episodes={eval_episodes}", *settings]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides)
+    cfg.algo.checkpoint_every = cfg.algo.iterations  # a checkpoint only if the run ends, into a scratch folder
+    return cfg
+
+
+def bench_learn(preset: str, experiment: str | None, minutes: float, seed: int, eval_every: int, eval_episodes: int, settings: list[str]) -> None:
+    """The ``learn`` suite (see the module docstring)."""
+    import torch
+
+    from assist import evaluation
+    from assist.cli.train import trainer_for
+    from assist.players import make_player
+
+    torch.set_num_threads(1)
+    cfg = learn_config(preset, experiment, seed, eval_every, eval_episodes, settings)
+    fields = dict(preset=preset, experiment=experiment or f"build_{preset}_az", seed=seed)
+    with tempfile.TemporaryDirectory(prefix="bench-learn-") as run_dir:
+        trainer = trainer_for(cfg, run_dir)
+        alone = evaluation.evaluate(
+            trainer.eval_core, trainer.eval_human, make_player("noop", trainer.eval_core, ASSISTANT), eval_episodes, eval_episodes, trainer.seed + 1
+        )["human_actions"].mean()
+        figure("human_alone_actions", alone, "actions", **fields, episodes=eval_episodes)
+        reached: dict[float, tuple[float, int]] = {}
+        start = time.perf_counter()
+
+        def training_seconds() -> float:
+            return time.perf_counter() - start - trainer.eval_seconds
+
+        def progress(iteration: int, env_steps: int, latest: dict) -> None:
+            if trainer.iteration % eval_every == 0 and latest:
+                ratio = latest["human_actions"] / alone
+                figure("eval_ratio", ratio, "x", **fields, env_steps=env_steps, seconds=round(training_seconds(), 1), goal_pct=round(latest["goal_pct"], 1))
+                for target in LEARN_RATIOS:
+                    if ratio <= target and target not in reached:
+                        reached[target] = (training_seconds(), env_steps)
+            if training_seconds() > 60 * minutes or min(LEARN_RATIOS) in reached:
+                trainer.stop_requests.append(0)  # stop after this iteration
+
+        trainer.train(progress)
+        seconds = training_seconds()
+    figure("train_rate", trainer.env_steps / seconds, "steps/s", **fields, env_steps=trainer.env_steps, seconds=round(seconds, 1))
+    for target in LEARN_RATIOS:
+        time_to, steps_to = reached.get(target, (None, None))
+        for name, value, unit in ((f"time_to_{target}x", time_to, "s"), (f"steps_to_{target}x", steps_to, "env steps")):
+            line = {"name": name, **fields, "value": None if value is None else float(f"{value:.5g}"), "unit": unit}
+            tqdm.write(json.dumps(line), file=sys.stdout)
+    sys.stdout.flush()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("suite", choices=["env", "search", "llm"], help="what to measure")
+    parser.add_argument("suite", choices=["env", "search", "llm", "learn"], help="what to measure")
     parser.add_argument("--preset", help="build preset (default: mbag for env, small for search and llm)")
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum seconds per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (the median is printed)")
@@ -288,8 +365,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20, help="random steps played before scoring, and RLFT's episode length (llm suite)")
     parser.add_argument("--groups", type=int, default=2, help="RLFT groups per step (llm suite)")
     parser.add_argument("--group-size", type=int, default=4, help="RLFT episodes per group (llm suite)")
+    parser.add_argument("--experiment", help="train.py experiment preset (learn suite; default: build_<preset>_az)")
+    parser.add_argument("--minutes", type=float, default=60.0, help="training-time budget (learn suite)")
+    parser.add_argument("--seed", type=int, default=0, help="the training run's seed (learn suite)")
+    parser.add_argument("--eval-every", type=int, default=40, help="iterations between evaluations (learn suite)")
+    parser.add_argument("--eval-episodes", type=int, default=100, help="episodes per evaluation (learn suite)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a train.py setting (learn suite; repeatable)")
     args = parser.parse_args(argv)
     preset = args.preset or PRESETS[args.suite]
+    if args.suite == "learn":
+        bench_learn(preset, args.experiment, args.minutes, args.seed, args.eval_every, args.eval_episodes, args.set)
+        return
     batches = args.batches or BATCHES[args.suite]
     with tqdm(desc=f"bench {args.suite}", unit="run", disable=None, leave=False) as bar:
         if args.suite == "env":

@@ -80,6 +80,17 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
     return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)
 
 
+def trainer_for(cfg: DictConfig, run_dir: Path, device: str = "auto", group: Group = SINGLE):
+    """The trainer of a whole train config: self-play on ``cfg.train_split``'s goals (for
+    `build`), evaluation on ``cfg.env``'s, ``cfg.human`` in the human seat of both."""
+    train_changes = {"goal_split": cfg.train_split} if cfg.env.name == "build" else {}
+    core = schemas.make_core(cfg.env, **train_changes)
+    eval_core = schemas.make_core(cfg.env)
+    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
+    eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
+    return make_trainer(cfg, core, eval_core, human, eval_human, run_dir, device, group)
+
+
 class Stopped(Exception):
     """The run stopped early on a signal, after a checkpoint; ``code`` is the exit status."""
 
@@ -144,12 +155,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    train_changes = {"goal_split": cfg.train_split} if cfg.env.name == "build" else {}
-    core = schemas.make_core(cfg.env, **train_changes)
-    eval_core = schemas.make_core(cfg.env)
-    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
-    eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
-    trainer = make_trainer(cfg, core, eval_core, human, eval_human, run_dir, device, group)
+    trainer = trainer_for(cfg, run_dir, device, group)
     trainer.stop_requests = stop_requests
     algo = trainer.config
     if cfg.resume:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from assist import evaluation
 from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.distributed import SINGLE, Group
+from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import Rollout, SelfPlay
 from assist.learning.trainer import Stateful, Trainer
@@ -50,7 +51,14 @@ class AssistanceZeroConfig:
     replay: buffer capacity in sequences.
     batch: sequences per gradient step; updates: gradient steps per iteration.
     lr, grad_clip: Adam's learning rate and the gradient-norm clip.
-    *_weight: loss weights; goal_kl_weight is reached after goal_kl_ramp iterations.
+    *_weight: loss weights, by default the AssistanceZero paper's (policy 1, value 0.01,
+        goal 3, human 1, goal KL ramped from 0 to 30): a value weight near 1 lets the
+        value's gradient drown the goal head's on the shared trunk (see
+        ``losses/trunk_grad_*``), and the goal belief is what the search needs most.
+    goal_kl_ramp: iterations over which goal_kl_weight rises linearly from 0 (None: the
+        whole run, as in the paper; 0: the full weight from the start).
+    grad_terms_every: log each loss term's gradient norm on the shared trunk
+        (``losses/trunk_grad_<term>``) every so many iterations (0: never).
     eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
     eval_simulations: the search budget when evaluating (no root noise, best action).
     checkpoint_every: save every so many iterations (and at the end).
@@ -69,11 +77,12 @@ class AssistanceZeroConfig:
     lr: float = 1e-3
     grad_clip: float = 10.0
     policy_weight: float = 1.0
-    value_weight: float = 0.5
-    goal_weight: float = 1.0
+    value_weight: float = 0.01
+    goal_weight: float = 3.0
     human_weight: float = 1.0
-    goal_kl_weight: float = 1.0
-    goal_kl_ramp: int = 100
+    goal_kl_weight: float = 30.0
+    goal_kl_ramp: Optional[int] = None
+    grad_terms_every: int = 10
     eval_every: int = 20
     eval_episodes: int = 64
     eval_simulations: int = 16
@@ -86,8 +95,15 @@ class AssistanceZeroConfig:
         )
         if self.rollout % self.sequence:
             raise ValueError(f"rollout={self.rollout} must be a multiple of sequence={self.sequence}")
-        if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp < 0:
-            raise ValueError("lr and grad_clip must be > 0 and goal_kl_ramp >= 0")
+        if self.lr <= 0 or self.grad_clip <= 0 or (self.goal_kl_ramp is not None and self.goal_kl_ramp < 0) or self.grad_terms_every < 0:
+            raise ValueError("lr and grad_clip must be > 0, goal_kl_ramp >= 0 (or None: the whole run) and grad_terms_every >= 0")
+
+
+def goal_kl_weight_at(config: AssistanceZeroConfig, iteration: int) -> float:
+    """The goal-KL weight after ``iteration`` iterations: linear from 0 to
+    ``config.goal_kl_weight`` over ``config.goal_kl_ramp`` iterations (None: the run's)."""
+    ramp = config.iterations if config.goal_kl_ramp is None else config.goal_kl_ramp
+    return config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, iteration / ramp))
 
 
 PER_SEQUENCE = ("memory",)
@@ -176,8 +192,7 @@ class AssistanceZeroTrainer(Trainer):
         return {**super().parts(), "replay": self.replay}
 
     def kl_weight(self) -> float:
-        ramp = self.config.goal_kl_ramp
-        return self.config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, self.iteration / ramp))
+        return goal_kl_weight_at(self.config, self.iteration)
 
     def loss_weights(self) -> dict[str, float]:
         """The weight of each term of :meth:`loss_terms`."""
@@ -188,15 +203,20 @@ class AssistanceZeroTrainer(Trainer):
         """Each loss (unweighted) on ``sample``, sequences drawn from the replay buffer."""
         return loss_terms(self.net, {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()})
 
-    def update(self) -> dict[str, float]:
-        """One gradient step on a sampled batch of sequences; the losses as floats."""
+    def update(self, trunk_grads: bool = False) -> dict[str, float]:
+        """One gradient step on a sampled batch of sequences; the losses as floats (with
+        ``trunk_grads``, also each weighted term's gradient norm on the shared trunk,
+        ``trunk_grad_<term>``, measured before the step)."""
         cfg = self.config
         self.net.train()
         terms = self.loss_terms(self.replay.sample(cfg.batch, self.rng))
         weights = self.loss_weights()
+        norms = trunk_gradient_norms(terms, weights, self.net.parameters()) if trunk_grads else {}
         total = sum(weights[key] * value for key, value in terms.items())
         grad_norm = self.apply_gradients(total, cfg.grad_clip, terms)
-        return {**{key: value.item() for key, value in terms.items()}, "total": total.item(), "grad_norm": float(grad_norm)}
+        logged = {key: value.item() for key, value in terms.items()}
+        logged.update({f"trunk_grad_{key}": norm for key, norm in norms.items()})
+        return {**logged, "total": total.item(), "grad_norm": float(grad_norm)}
 
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: best-action search without root noise."""
@@ -215,11 +235,12 @@ class AssistanceZeroTrainer(Trainer):
             self.replay.add(sequences_from(rollout, cfg.sequence, self.search.discount))
             self.env_steps += cfg.rollout * cfg.envs * self.group.world_size  # every rank's games
             tic = time.perf_counter()
-            terms = [self.update() for _ in range(cfg.updates)]
+            due = cfg.grad_terms_every > 0 and self.iteration % cfg.grad_terms_every == 0
+            terms = [self.update(trunk_grads=due and not i) for i in range(cfg.updates)]
             learn_seconds = time.perf_counter() - tic
             self.iteration += 1
             step = self.env_steps
-            self.logger.scalars("losses", {key: float(np.mean([t[key] for t in terms])) for key in terms[0]}, step)
+            self.logger.scalars("losses", {key: float(np.mean([t[key] for t in terms if key in t])) for key in terms[0]}, step)
             self.logger.scalars("losses", {"goal_kl_weight": self.kl_weight()}, step)
             search_seconds = self.selfplay.search_seconds - search_before
             self.logger.scalars(

@@ -174,7 +174,6 @@ class SearchLoopConfig(AssistanceZeroConfig):
     lr: float = 1e-4
     head_lr: float = 1e-2
     grad_clip: float = 1.0
-    goal_kl_weight: float = 0.0
     pg_weight: float = 0.0
     kl_weight: float = 0.0
     eval_every: int = 10

@@ -87,9 +87,9 @@ class LMSearchTrainer(AssistanceZeroTrainer):
             terms["kl"] = candidate_kl(out.policy_logits, reference.policy_logits, flat["legal"])
         return terms
 
-    def update(self) -> dict[str, float]:
+    def update(self, trunk_grads: bool = False) -> dict[str, float]:
         tic = time.perf_counter()
-        terms = super().update()
+        terms = super().update(trunk_grads)
         self.learn_seconds += time.perf_counter() - tic
         return terms
 

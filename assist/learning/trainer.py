@@ -106,6 +106,8 @@ class Trainer:
         self.seconds_before = 0.0
         """Training time of the run's earlier invocations, up to the checkpoint this one resumed from (s)."""
         self.invocation_start = time.perf_counter()
+        self.eval_seconds = 0.0
+        """Time this invocation spent in held-out evaluations (s)."""
 
     def parameter_groups(self):
         """The optimizer's parameters (all at ``config.lr``); a subclass may return groups
@@ -176,7 +178,9 @@ class Trainer:
         final = self.iteration == cfg.iterations
         if main and (self.iteration % cfg.eval_every == 0 or final):
             episodes: list[dict] = []
+            tic = time.perf_counter()
             self.last_eval = self.evaluate(record=episodes)
+            self.eval_seconds += time.perf_counter() - tic
             self.logger.scalars("eval", self.latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
             self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
