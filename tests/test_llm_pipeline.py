@@ -58,6 +58,7 @@ LOGGED = {
         "losses/value",
         "losses/goal",
         "losses/human",
+        "losses/trunk_grad_goal",
         "losses/pg",
         "losses/kl",
         "search/simulations_per_s",

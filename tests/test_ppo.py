@@ -228,7 +228,7 @@ def test_ppo_training_runs_logs_and_checkpoints(tmp_path, env):
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    for name in ("policy", "value", "entropy", "goal", "approx_kl", "clip_fraction"):
+    for name in ("policy", "value", "entropy", "goal", "approx_kl", "clip_fraction", "trunk_grad_value", "trunk_grad_goal"):
         assert f"losses/{name}" in tags, name
     for tag in ("perf/env_steps_per_s", "eval/goal_pct", "eval/return"):
         assert tag in tags, tag

@@ -63,7 +63,7 @@ def test_training_runs_logs_and_checkpoints(tmp_path, env):
     events = EventAccumulator(str(tmp_path))
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    for tag in ("losses/policy", "losses/value", "losses/goal", "losses/human", "losses/goal_kl", "search/simulations_per_s", "search/depth", "perf/env_steps_per_s", "eval/goal_pct", "hparams/goal_pct"):
+    for tag in ("losses/policy", "losses/value", "losses/goal", "losses/human", "losses/goal_kl", "losses/trunk_grad_goal", "losses/trunk_grad_value", "search/simulations_per_s", "search/depth", "perf/env_steps_per_s", "eval/goal_pct", "hparams/goal_pct"):
         assert tag in tags, tag
     assert "eval/transcript/text_summary" in events.Tags()["tensors"]
     assert "eval/final_state" in events.Tags()["images"]

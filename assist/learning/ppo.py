@@ -39,6 +39,7 @@ from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
 from assist.learning.distributed import SINGLE, Group
+from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.selfplay import RunningGames
 from assist.learning.trainer import Trainer
 from assist.logger import RunLogger
@@ -71,6 +72,8 @@ class PPOConfig:
     checkpoint_every: save every so many iterations (and at the end).
     max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
         gradient (each is skipped and counted in ``losses/skipped_updates``).
+    grad_terms_every: log each weighted term's gradient norm on the shared trunk
+        (``losses/trunk_grad_<term>``) every so many iterations (0: never).
     """
 
     name: str = "ppo"
@@ -94,11 +97,14 @@ class PPOConfig:
     eval_sample: bool = False
     checkpoint_every: int = 20
     max_nonfinite: int = 10
+    grad_terms_every: int = 10
 
     def __post_init__(self):
         if self.name != "ppo":
             raise ValueError(f"PPOConfig: name={self.name!r} must be 'ppo'")
         require_positive_ints(self, "iterations", "envs", "rollout", "epochs", "minibatches", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
+        if self.grad_terms_every < 0:
+            raise ValueError(f"PPOConfig: grad_terms_every={self.grad_terms_every} must be >= 0 (0: never)")
         if self.minibatches > self.envs:
             raise ValueError(f"PPOConfig: minibatches={self.minibatches} must be <= envs={self.envs} (each minibatch holds whole games' sequences)")
         if not (self.lr > 0 and self.grad_clip > 0):
@@ -302,14 +308,26 @@ class PPOTrainer(Trainer):
         )
         return advantages.numpy(), returns.numpy()
 
-    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One gradient step on a minibatch of sequences; the losses as floats."""
+    def loss_weights(self) -> dict[str, float]:
+        """The weight of each loss term in the total (the entropy's is negative: a bonus)."""
+        cfg = self.config
+        return {"policy": 1.0, "value": cfg.value_weight, "entropy": -cfg.entropy_weight, "goal": cfg.goal_weight}
+
+    def update(self, batch: dict[str, torch.Tensor], trunk_grads: bool = False) -> dict[str, float]:
+        """One gradient step on a minibatch of sequences; the losses as floats (with
+        ``trunk_grads``, also each weighted term's gradient norm on the shared trunk,
+        ``trunk_grad_<term>``, measured before the step)."""
         cfg = self.config
         self.net.eval()  # fixed batch-norm statistics: see the module docstring
         terms = loss_terms(self.net, batch, cfg.clip, cfg.normalize_advantages)
-        total = terms["policy"] + cfg.value_weight * terms["value"] - cfg.entropy_weight * terms["entropy"] + cfg.goal_weight * terms["goal"]
+        weights = self.loss_weights()
+        weighted = {key: terms[key] for key in weights}
+        norms = trunk_gradient_norms(weighted, weights, self.net.parameters()) if trunk_grads else {}
+        total = sum(weights[key] * value for key, value in weighted.items())
         grad_norm = self.apply_gradients(total, cfg.grad_clip, terms)
-        return {**{key: value.item() for key, value in terms.items()}, "total": total.item(), "grad_norm": float(grad_norm)}
+        logged = {key: value.item() for key, value in terms.items()}
+        logged.update({f"trunk_grad_{key}": norm for key, norm in norms.items()})
+        return {**logged, "total": total.item(), "grad_norm": float(grad_norm)}
 
     def learn(self, rollout: PolicyRollout) -> list[dict[str, float]]:
         """``epochs`` passes over the rollout in minibatches of whole games' sequences."""
@@ -317,10 +335,11 @@ class PPOTrainer(Trainer):
         advantages, returns = self.advantages(rollout)
         data = {key: torch.from_numpy(value).to(self.device) for key, value in sequences_from(rollout, advantages, returns).items()}
         terms = []
+        due = cfg.grad_terms_every > 0 and self.iteration % cfg.grad_terms_every == 0
         for _ in range(cfg.epochs):
             for games in np.array_split(self.rng.permutation(cfg.envs), cfg.minibatches):
                 index = torch.from_numpy(games).to(self.device)
-                terms.append(self.update({key: value[index] for key, value in data.items()}))
+                terms.append(self.update({key: value[index] for key, value in data.items()}, trunk_grads=due and not terms))
         variance = float(np.var(returns))
         terms[-1]["explained_variance"] = float(1.0 - np.var(returns - rollout.value) / variance) if variance > 0 else 0.0
         return terms
@@ -344,7 +363,7 @@ class PPOTrainer(Trainer):
             learn_seconds = time.perf_counter() - tic
             self.iteration += 1
             step = self.env_steps
-            means = {key: float(np.mean([t[key] for t in terms if key in t])) for key in terms[-1]}
+            means = {key: float(np.mean([t[key] for t in terms if key in t])) for key in set().union(*terms)}
             self.logger.scalars("losses", means, step)
             self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": len(terms) / learn_seconds}, step)
             self.finish_iteration(progress)
