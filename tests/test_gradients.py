@@ -79,8 +79,7 @@ def test_default_weights_let_the_goal_term_outpull_the_value_term_on_the_trunk(s
     assert norms["goal"] >= 0.5 * norms["policy"]  # the belief is not a minor auxiliary term
 
 
-def test_the_goal_kl_weight_ramps_over_the_whole_run_by_default():
-    config = AssistanceZeroConfig(iterations=200)
+def test_the_goal_kl_weight_ramps_linearly_to_its_full_weight():
+    config = AssistanceZeroConfig(iterations=1000, goal_kl_ramp=200)
     assert [goal_kl_weight_at(config, i) for i in (0, 100, 200, 300)] == [0.0, 15.0, 30.0, 30.0]
     assert goal_kl_weight_at(dataclasses.replace(config, goal_kl_ramp=0), 0) == 30.0
-    assert goal_kl_weight_at(dataclasses.replace(config, goal_kl_ramp=50), 25) == 15.0

@@ -151,6 +151,12 @@ def test_a_resumed_run_that_reuses_subtrees_matches_one_that_never_stopped(tmp_p
     assert times["train_seconds"] > times["wall_seconds"] > 0  # the first invocation's time counts too
 
 
+def test_a_resumed_run_with_goal_games_matches_one_that_never_stopped(tmp_path):
+    """The goal games and their buffer are checkpointed with the rest."""
+    settings = RUN + ["algo.goal_envs=4", "algo.goal_batch=2", "algo.iterations=4", "algo.eval_every=4"]
+    assert_stopping_after_2_changes_nothing(settings, tmp_path)
+
+
 @pytest.fixture(scope="module")
 def trained_once(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("trained")

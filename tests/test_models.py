@@ -16,6 +16,7 @@ from assist.models.factory import make_model
 from assist.models.mlp import KitchenNet
 from assist.models.torch_evaluator import TorchEvaluator, resolve_device
 from envs.build.blocks import BLOCK_NAMES, FIRST_PLACEABLE
+from envs.build.core import FIRST_PLACE
 from envs.core import ASSISTANT, HUMAN
 
 KITCHEN_VARIANTS = ["red_blue", "meal_choice", "cake_or_pie"]
@@ -315,6 +316,7 @@ def test_auto_picks_the_conv_net_for_build_and_the_mlp_for_kitchen():
         (dict(channels=0), "channels=0 must be an int >= 1"),
         (dict(kernel=4), "kernel=4 must be odd"),
         (dict(memory_size=-1), "memory_size=-1"),
+        (dict(balanced_prior="yes"), "balanced_prior='yes' must be true or false"),
     ],
 )
 def test_make_model_rejects_bad_choices_with_the_valid_ones(options, message):
@@ -325,6 +327,21 @@ def test_make_model_rejects_bad_choices_with_the_valid_ones(options, message):
 def test_overrides_and_memory_off_reach_the_net():
     net = make_model(build_core(), preset="tiny", memory=False, channels=8, memory_size=99)
     assert net.config.channels == 8 and net.memory_size == 0
+
+
+@pytest.mark.parametrize("balanced, waits", [(True, True), (False, False)])
+def test_a_balanced_prior_starts_the_untrained_policy_waiting_rather_than_building(balanced, waits):
+    core = build_core("small")
+    net, evaluator = net_and_evaluator(core, preset="small", balanced_prior=balanced)
+    rng = np.random.default_rng(0)
+    state = core.reset(8, rng)
+    legal = core.legal_mask(state, ASSISTANT)
+    output, _ = evaluator.evaluate(core.observe(state, ASSISTANT), evaluator.initial_memory(8))
+    logits = np.where(legal, output.policy_logits, -np.inf)
+    prior = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prior /= prior.sum(axis=1, keepdims=True)
+    waiting = prior[:, :FIRST_PLACE].sum(axis=1)  # the no-op and the moves
+    assert (waiting > 0.5).all() == waits and (waiting < 0.5).all() != waits
 
 
 # ------------------------------------------------------------------ checkpoints

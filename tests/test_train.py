@@ -10,10 +10,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import envs
 from assist.cli import CONFIG_DIR
 from assist.cli.train import run
-from assist.learning.selfplay import SelfPlay
+from assist.learning.selfplay import GoalGames, SelfPlay
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players import make_player
+from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.search.mcts import SearchConfig
 from envs.core import ASSISTANT, HUMAN
@@ -50,6 +51,28 @@ def test_self_play_rollouts_are_dense_and_labelled():
     assert rollout.goal.shape == (4, 3, core.V) and rollout.belief.shape == (4, 3, core.V, core.n)
     assert np.allclose(rollout.target.sum(axis=-1), 1)
     assert len(selfplay.pop_finished()["goal_pct"]) == 3
+
+
+def test_goal_games_play_the_policy_and_cut_labelled_sequences():
+    core = envs.make_core("build", preset="tiny", horizon=3)
+    evaluator = TorchEvaluator(make_model(core, preset="tiny"))
+    games = GoalGames(core, make_player("greedy", core, HUMAN), PolicyPlayer(core, ASSISTANT, evaluator, sample=True), 3, np.random.default_rng(0))
+    fields = games.collect(4, 2)
+    assert fields["observation.world"].shape[:2] == (6, 2) and fields["goal"].shape == (6, 2, core.V)
+    assert fields["memory"].shape == (6, evaluator.initial_memory(1).shape[1])
+    assert fields["start"][:3, 0].all() and not fields["start"][:3, 1].any()  # the first chunk begins every game
+    assert fields["start"][3:, 1].all()  # horizon 3: every game restarted at its 4th step
+    assert len(games.pop_finished()["goal_pct"]) == 3
+
+
+def test_goal_games_add_their_goal_loss_to_every_update(tmp_path):
+    final = run(compose_train(["env.preset=tiny", *TINY, "algo.goal_envs=4", "algo.goal_batch=2"]), tmp_path)
+    assert set(final) >= {"goal_pct", "human_actions"}
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    assert {"losses/goal_games", "losses/trunk_grad_goal_games"} <= set(events.Tags()["scalars"])
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["env_steps"] == 2 * 4 * (4 + 4)  # the goal games' steps count too
 
 
 @pytest.mark.slow

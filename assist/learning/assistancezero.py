@@ -14,10 +14,11 @@ the goal head near its predictions at collection time (weight ramped up linearly
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,11 +30,12 @@ from assist.learning import losses
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.replay import SequenceReplay, to_sequences
-from assist.learning.selfplay import Rollout, SelfPlay
+from assist.learning.selfplay import GoalGames, Rollout, SelfPlay
 from assist.learning.trainer import Stateful, Trainer
 from assist.logger import RunLogger
 from assist.models.base import Evaluator
 from assist.players.base import Player
+from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.search.mcts import SearchConfig
 from envs.core import ASSISTANT, GameCore
@@ -55,10 +57,19 @@ class AssistanceZeroConfig:
         goal 3, human 1, goal KL ramped from 0 to 30): a value weight near 1 lets the
         value's gradient drown the goal head's on the shared trunk (see
         ``losses/trunk_grad_*``), and the goal belief is what the search needs most.
-    goal_kl_ramp: iterations over which goal_kl_weight rises linearly from 0 (None: the
-        whole run, as in the paper; 0: the full weight from the start).
+    goal_kl_ramp: iterations over which goal_kl_weight rises linearly from 0 (0: the full
+        weight from the start). The paper ramps over its whole run; a fixed count keeps a
+        run's schedule the same when a resume extends ``iterations``. 240 iterations are
+        the measured `small` runs' length (123k env steps at 512 per iteration).
     grad_terms_every: log each loss term's gradient norm on the shared trunk
         (``losses/trunk_grad_<term>``) every so many iterations (0: never).
+    goal_envs: games played beside self-play only for their goal labels, by the
+        network's own policy without search (:class:`~assist.learning.selfplay.GoalGames`:
+        one model call per step instead of a search's dozens), ``rollout`` steps each per
+        iteration (counted in the env steps); 0: none. Their sequences go to a buffer of
+        ``goal_replay`` sequences, and every update adds the goal cross-entropy on
+        ``goal_batch`` of them (``losses/goal_games``, weighted ``goal_weight``): the goal
+        belief learns from many more goals than self-play alone can afford.
     eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
     eval_simulations: the search budget when evaluating (no root noise, best action).
     checkpoint_every: save every so many iterations (and at the end).
@@ -81,8 +92,11 @@ class AssistanceZeroConfig:
     goal_weight: float = 3.0
     human_weight: float = 1.0
     goal_kl_weight: float = 30.0
-    goal_kl_ramp: Optional[int] = None
+    goal_kl_ramp: int = 240
     grad_terms_every: int = 10
+    goal_envs: int = 0
+    goal_replay: int = 8192
+    goal_batch: int = 32
     eval_every: int = 20
     eval_episodes: int = 64
     eval_simulations: int = 16
@@ -91,18 +105,21 @@ class AssistanceZeroConfig:
 
     def __post_init__(self):
         require_positive_ints(
-            self, "iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every", "max_nonfinite"
+            self, "iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every", "max_nonfinite",
+            "goal_replay", "goal_batch",
         )
+        if self.goal_envs < 0:
+            raise ValueError(f"goal_envs={self.goal_envs} must be >= 0 (0: no goal games)")
         if self.rollout % self.sequence:
             raise ValueError(f"rollout={self.rollout} must be a multiple of sequence={self.sequence}")
-        if self.lr <= 0 or self.grad_clip <= 0 or (self.goal_kl_ramp is not None and self.goal_kl_ramp < 0) or self.grad_terms_every < 0:
-            raise ValueError("lr and grad_clip must be > 0, goal_kl_ramp >= 0 (or None: the whole run) and grad_terms_every >= 0")
+        if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp < 0 or self.grad_terms_every < 0:
+            raise ValueError("lr and grad_clip must be > 0, goal_kl_ramp and grad_terms_every >= 0")
 
 
 def goal_kl_weight_at(config: AssistanceZeroConfig, iteration: int) -> float:
     """The goal-KL weight after ``iteration`` iterations: linear from 0 to
-    ``config.goal_kl_weight`` over ``config.goal_kl_ramp`` iterations (None: the run's)."""
-    ramp = config.iterations if config.goal_kl_ramp is None else config.goal_kl_ramp
+    ``config.goal_kl_weight`` over ``config.goal_kl_ramp`` iterations."""
+    ramp = config.goal_kl_ramp
     return config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, iteration / ramp))
 
 
@@ -187,9 +204,16 @@ class AssistanceZeroTrainer(Trainer):
         self.search = search
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
         self.replay = SequenceReplay(config.replay)
+        self.goal_games = None
+        if config.goal_envs:
+            goal_human = copy.deepcopy(human, memo={id(core): core})  # its own per-game state, the same rules
+            goal_player = PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True)
+            self.goal_games = GoalGames(core, goal_human, goal_player, config.goal_envs, self.rng)
+            self.goal_replay = SequenceReplay(config.goal_replay)
 
     def parts(self) -> dict[str, Stateful]:
-        return {**super().parts(), "replay": self.replay}
+        goal_parts = {"goal_games": self.goal_games, "goal_replay": self.goal_replay} if self.goal_games is not None else {}
+        return {**super().parts(), "replay": self.replay, **goal_parts}
 
     def kl_weight(self) -> float:
         return goal_kl_weight_at(self.config, self.iteration)
@@ -197,11 +221,17 @@ class AssistanceZeroTrainer(Trainer):
     def loss_weights(self) -> dict[str, float]:
         """The weight of each term of :meth:`loss_terms`."""
         cfg = self.config
-        return {"policy": cfg.policy_weight, "value": cfg.value_weight, "goal": cfg.goal_weight, "human": cfg.human_weight, "goal_kl": self.kl_weight()}
+        weights = {"policy": cfg.policy_weight, "value": cfg.value_weight, "goal": cfg.goal_weight, "human": cfg.human_weight, "goal_kl": self.kl_weight()}
+        return {**weights, "goal_games": cfg.goal_weight} if self.goal_games is not None else weights
 
     def loss_terms(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """Each loss (unweighted) on ``sample``, sequences drawn from the replay buffer."""
         return loss_terms(self.net, {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()})
+
+    def goal_games_loss(self, sample: dict[str, np.ndarray]) -> torch.Tensor:
+        """The goal cross-entropy on sequences of the goal games (unweighted)."""
+        batch = {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()}
+        return losses.goal_loss(unroll(self.net, batch).goal_logits, step_fields(batch)["goal"])
 
     def update(self, trunk_grads: bool = False) -> dict[str, float]:
         """One gradient step on a sampled batch of sequences; the losses as floats (with
@@ -210,6 +240,8 @@ class AssistanceZeroTrainer(Trainer):
         cfg = self.config
         self.net.train()
         terms = self.loss_terms(self.replay.sample(cfg.batch, self.rng))
+        if self.goal_games is not None:
+            terms["goal_games"] = self.goal_games_loss(self.goal_replay.sample(cfg.goal_batch, self.rng))
         weights = self.loss_weights()
         norms = trunk_gradient_norms(terms, weights, self.net.parameters()) if trunk_grads else {}
         total = sum(weights[key] * value for key, value in terms.items())
@@ -231,9 +263,12 @@ class AssistanceZeroTrainer(Trainer):
             tic = time.perf_counter()
             search_before = self.selfplay.search_seconds
             rollout = self.selfplay.collect(cfg.rollout)
-            collect_seconds = time.perf_counter() - tic
             self.replay.add(sequences_from(rollout, cfg.sequence, self.search.discount))
-            self.env_steps += cfg.rollout * cfg.envs * self.group.world_size  # every rank's games
+            if self.goal_games is not None:
+                self.goal_replay.add(self.goal_games.collect(cfg.rollout, cfg.sequence))
+                self.goal_games.pop_finished()  # their episodes are not the assistant's (charts/ is self-play's)
+            collect_seconds = time.perf_counter() - tic
+            self.env_steps += cfg.rollout * (cfg.envs + cfg.goal_envs) * self.group.world_size  # every rank's games
             tic = time.perf_counter()
             due = cfg.grad_terms_every > 0 and self.iteration % cfg.grad_terms_every == 0
             terms = [self.update(trunk_grads=due and not i) for i in range(cfg.updates)]
@@ -252,7 +287,7 @@ class AssistanceZeroTrainer(Trainer):
                 },
                 step,
             )
-            self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * cfg.envs / collect_seconds, "updates_per_s": cfg.updates / learn_seconds}, step)
+            self.logger.scalars("perf", {"env_steps_per_s": cfg.rollout * (cfg.envs + cfg.goal_envs) / collect_seconds, "updates_per_s": cfg.updates / learn_seconds}, step)
             self.finish_iteration(progress)
         self.logger.flush()
         return self.latest

@@ -184,6 +184,8 @@ class SearchLoopConfig(AssistanceZeroConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.goal_envs:
+            raise ValueError(f"SearchLoopConfig: goal_envs={self.goal_envs} must be 0 (goal games play the conv network's policy, not the LM's)")
         if not self.head_lr > 0:
             raise ValueError(f"SearchLoopConfig: head_lr={self.head_lr} must be > 0")
         if not (self.pg_weight >= 0 and self.kl_weight >= 0 and self.eval_text_episodes >= 0):

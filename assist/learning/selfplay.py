@@ -146,3 +146,38 @@ class SelfPlay(RunningGames):
         stacked = {key: np.stack(value) for key, value in records.items() if key != "observation"}
         observation = {key: np.stack([o[key] for o in records["observation"]]) for key in records["observation"][0]}
         return Rollout(observation=observation, bootstrap=np.where(self.start, 0.0, bootstrap).astype(np.float32), **stacked)
+
+
+class GoalGames(RunningGames):
+    """Games played only for what they teach the goal head: the human model against the
+    network's own policy (a sampling :class:`~assist.players.policy.PolicyPlayer`, one
+    model call per step instead of a search's dozens), so the states hold the blocks
+    this assistant would place, at a fraction of self-play's cost."""
+
+    def collect(self, steps: int, length: int) -> dict[str, np.ndarray]:
+        """Play ``steps`` steps of every game, cut into S = B x steps / length sequences of
+        ``length`` (L) steps, as replay fields: ``observation.<key>`` [S, L, ...] the
+        assistant's observations, ``memory`` [S, M] the network's memory before each
+        sequence, ``start`` [S, L] bool the step begins an episode, ``goal`` [S, L, F]
+        the true goal (the label)."""
+        if steps % length:
+            raise ValueError(f"steps={steps} must be a multiple of the sequence length {length}")
+        core, state = self.core, self.state
+        sequences = []
+        for _ in range(steps // length):
+            memory = self.assistant.memory.copy()
+            observations, starts, goals = [], [], []
+            for _ in range(length):
+                observation = core.observe(state, ASSISTANT)
+                assistant_action = self.assistant.act(turn_for(core, self.assistant, state, ASSISTANT))
+                human_action = self.human.act(turn_for(core, self.human, state, HUMAN))
+                observations.append(observation)
+                starts.append(self.start.copy())
+                goals.append(state.goal.reshape(len(state.goal), -1).copy())
+                result = core.step(state, np.stack([human_action, assistant_action], axis=1))
+                self.start = result.terminated | result.truncated
+                if self.start.any():
+                    self._restart(np.flatnonzero(self.start))
+            per_step = {f"observation.{key}": np.stack([o[key] for o in observations], axis=1) for key in observations[0]}
+            sequences.append({**per_step, "memory": memory, "start": np.stack(starts, axis=1), "goal": np.stack(goals, axis=1)})
+        return {key: np.concatenate([chunk[key] for chunk in sequences]) for key in sequences[0]}

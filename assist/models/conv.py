@@ -23,6 +23,7 @@ logits are per voxel, in the game's voxel order ``v = (x * H + y) * D + z``.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import torch
@@ -50,6 +51,13 @@ class BuildNetConfig:
     embed: size of each learned embedding (block id, touched, player; the kind and the
         x, y, z of each recent human action; each chat message).
     value_hidden: hidden units of the value MLP.
+    balanced_prior: start the policy and human-model heads with each voxel's P
+        placements and its break weighing together about as much as one move, so that
+        an untrained network mostly waits and moves (on `small` at the start: 7% of the
+        prior on placing) instead of building at random (96% with every single action
+        equally likely): the search then tries placements where the belief says they
+        pay (``search.reward_slots``) rather than where the prior's noise points. Only
+        the initial weights differ.
     """
 
     channels: int = 32
@@ -59,9 +67,14 @@ class BuildNetConfig:
     memory_size: int = 64
     embed: int = 16
     value_hidden: int = 64
+    balanced_prior: bool = False
 
     def __post_init__(self):
+        if not isinstance(self.balanced_prior, bool):
+            raise ValueError(f"BuildNet: balanced_prior={self.balanced_prior!r} must be true or false")
         for field in dataclasses.fields(self):
+            if field.name == "balanced_prior":
+                continue
             value, low = getattr(self, field.name), 0 if field.name == "memory_size" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"BuildNet: {field.name}={value!r} must be an int >= {low} (the small preset has {field.default})")
@@ -217,6 +230,9 @@ class BuildNet(nn.Module):
         self.after = nn.Sequential(*(ResidualBlock(C, k) for k in kernels[config.blocks - config.blocks // 2 :]))
         # per voxel: the assistant's P places and break, the human's, then the n goal logits
         self.voxel_heads = nn.Conv3d(C, 2 * (core.P + 1) + core.n, 1)
+        if config.balanced_prior:  # each block type's V placements (and the V breaks) weigh about one action together
+            with torch.no_grad():
+                self.voxel_heads.bias[: 2 * (core.P + 1)] -= math.log(core.V)
         self.moves = nn.Linear(3 * C, FIRST_PLACE)
         self.human_moves = nn.Linear(3 * C, FIRST_PLACE)
         self.messages = nn.Linear(2 * C, core.num_messages) if self.chat else None
