@@ -136,6 +136,15 @@ def test_compare_refuses_runs_of_different_games(runs, tmp_path):
         compare([str(runs["az0"]), str(other), "--out", str(tmp_path / "out")])
 
 
+def test_compare_refuses_two_runs_of_the_same_algorithm_and_seed(runs, tmp_path):
+    """They would share a row (a table pools one run per algorithm and seed)."""
+    copy = tmp_path / "elsewhere" / runs["az0"].name
+    copy.parent.mkdir()
+    copy.symlink_to(runs["az0"], target_is_directory=True)
+    with pytest.raises(ValueError, match="are both assistancezero seed 0: .*separate tables"):
+        compare([str(runs["az0"]), str(copy), "--out", str(tmp_path / "out")])
+
+
 def fake_record(algo: str, seed: int, human_actions: list[float], **config) -> dict:
     config = OmegaConf.create({"algo": {"name": algo}, "seed": seed, **config})
     return {"config": config, "label": algo_label(config), "metrics": {"human_actions": np.array(human_actions)}}

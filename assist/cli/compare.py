@@ -67,6 +67,15 @@ def read_runs(runs: list[Path]) -> list[dict]:
             raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
         config = OmegaConf.load(run / "config.yaml")
         records.append({"run": run, "config": config, "label": algo_label(config), "results": json.loads((run / "results.json").read_text()), "player": {}})
+    seen: dict[tuple[str, int], Path] = {}
+    for record in records:
+        key = (record["label"], int(record["config"].seed))
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {record['run']} are both {key[0]} seed {key[1]}: a table pools one run per algorithm and "
+                "training seed; compare runs that differ in other settings in separate tables (the same --seed plays the same episodes)"
+            )
+        seen[key] = record["run"]
     first = records[0]["config"]
     for record in records[1:]:
         for key in ("env", "human"):
