@@ -67,6 +67,11 @@ def read_runs(runs: list[Path]) -> list[dict]:
             raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
         config = OmegaConf.load(run / "config.yaml")
         records.append({"run": run, "config": config, "label": algo_label(config), "results": json.loads((run / "results.json").read_text()), "player": {}})
+    first = records[0]["config"]
+    for record in records[1:]:
+        for key in ("env", "human"):
+            if record["config"][key] != first[key]:
+                raise ValueError(f"{record['run']} has another {key} than {records[0]['run']}: compare runs of one game and human model")
     seen: dict[tuple[str, int], Path] = {}
     for record in records:
         key = (record["label"], int(record["config"].seed))
@@ -76,11 +81,6 @@ def read_runs(runs: list[Path]) -> list[dict]:
                 "training seed; compare runs that differ in other settings in separate tables (the same --seed plays the same episodes)"
             )
         seen[key] = record["run"]
-    first = records[0]["config"]
-    for record in records[1:]:
-        for key in ("env", "human"):
-            if record["config"][key] != first[key]:
-                raise ValueError(f"{record['run']} has another {key} than {records[0]['run']}: compare runs of one game and human model")
     return records
 
 
