@@ -28,7 +28,6 @@ from assist import evaluation
 from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.distributed import SINGLE, Group
-from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import GoalGames, Rollout, SelfPlay
 from assist.learning.trainer import Stateful, Trainer
@@ -224,13 +223,17 @@ class AssistanceZeroTrainer(Trainer):
         weights = {"policy": cfg.policy_weight, "value": cfg.value_weight, "goal": cfg.goal_weight, "human": cfg.human_weight, "goal_kl": self.kl_weight()}
         return {**weights, "goal_games": cfg.goal_weight} if self.goal_games is not None else weights
 
+    def tensors(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Sampled replay arrays as tensors on the learner's device."""
+        return {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()}
+
     def loss_terms(self, sample: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """Each loss (unweighted) on ``sample``, sequences drawn from the replay buffer."""
-        return loss_terms(self.net, {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()})
+        return loss_terms(self.net, self.tensors(sample))
 
     def goal_games_loss(self, sample: dict[str, np.ndarray]) -> torch.Tensor:
         """The goal cross-entropy on sequences of the goal games (unweighted)."""
-        batch = {key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items()}
+        batch = self.tensors(sample)
         return losses.goal_loss(unroll(self.net, batch).goal_logits, step_fields(batch)["goal"])
 
     def update(self, trunk_grads: bool = False) -> dict[str, float]:
@@ -242,13 +245,7 @@ class AssistanceZeroTrainer(Trainer):
         terms = self.loss_terms(self.replay.sample(cfg.batch, self.rng))
         if self.goal_games is not None:
             terms["goal_games"] = self.goal_games_loss(self.goal_replay.sample(cfg.goal_batch, self.rng))
-        weights = self.loss_weights()
-        norms = trunk_gradient_norms(terms, weights, self.net.parameters()) if trunk_grads else {}
-        total = sum(weights[key] * value for key, value in terms.items())
-        grad_norm = self.apply_gradients(total, cfg.grad_clip, terms)
-        logged = {key: value.item() for key, value in terms.items()}
-        logged.update({f"trunk_grad_{key}": norm for key, norm in norms.items()})
-        return {**logged, "total": total.item(), "grad_norm": float(grad_norm)}
+        return self.weighted_step(terms, self.loss_weights(), cfg.grad_clip, trunk_grads)
 
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: best-action search without root noise."""

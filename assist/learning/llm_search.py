@@ -76,7 +76,7 @@ class LMSearchTrainer(AssistanceZeroTrainer):
         observation = {key.split(".", 1)[1]: value for key, value in flat_numpy.items() if key.startswith("observation.")}
         out, tokens = self.policy.outputs(self.encoder, observation, flat_numpy["legal"])
         self.tokens += tokens
-        flat = step_fields({key: torch.from_numpy(np.ascontiguousarray(value)).to(self.device) for key, value in sample.items() if not key.startswith("observation.")})
+        flat = step_fields(self.tensors({key: value for key, value in sample.items() if not key.startswith("observation.")}))
         terms = output_terms(out, flat)
         if self.config.pg_weight > 0:
             advantage = flat["returns"] - out.value.detach()

@@ -39,7 +39,6 @@ from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
 from assist.learning.distributed import SINGLE, Group
-from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.selfplay import RunningGames
 from assist.learning.trainer import Trainer
 from assist.logger import RunLogger
@@ -320,14 +319,7 @@ class PPOTrainer(Trainer):
         cfg = self.config
         self.net.eval()  # fixed batch-norm statistics: see the module docstring
         terms = loss_terms(self.net, batch, cfg.clip, cfg.normalize_advantages)
-        weights = self.loss_weights()
-        weighted = {key: terms[key] for key in weights}
-        norms = trunk_gradient_norms(weighted, weights, self.net.parameters()) if trunk_grads else {}
-        total = sum(weights[key] * value for key, value in weighted.items())
-        grad_norm = self.apply_gradients(total, cfg.grad_clip, terms)
-        logged = {key: value.item() for key, value in terms.items()}
-        logged.update({f"trunk_grad_{key}": norm for key, norm in norms.items()})
-        return {**logged, "total": total.item(), "grad_norm": float(grad_norm)}
+        return self.weighted_step(terms, self.loss_weights(), cfg.grad_clip, trunk_grads)
 
     def learn(self, rollout: PolicyRollout) -> list[dict[str, float]]:
         """``epochs`` passes over the rollout in minibatches of whole games' sequences."""

@@ -22,6 +22,7 @@ from torch import nn
 from assist import evaluation
 from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
 from assist.learning.distributed import Group
+from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.selfplay import SelfPlay
 from assist.logger import RunLogger
 from assist.models.base import Evaluator
@@ -131,6 +132,19 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         return self.step_gradients(total, grad_clip, terms)
+
+    def weighted_step(self, terms: dict[str, torch.Tensor], weights: dict[str, float], grad_clip: float, trunk_grads: bool = False) -> dict[str, float]:
+        """One optimizer step on the sum of the weighted ``terms`` (those with a key in
+        ``weights``; other terms are only logged); every term, ``total`` and ``grad_norm`` as floats, and
+        with ``trunk_grads`` each weighted term's gradient norm on the shared trunk before
+        the step (``trunk_grad_<term>``, :func:`~assist.learning.gradients.trunk_gradient_norms`)."""
+        weighted = {key: terms[key] for key in weights if key in terms}
+        norms = trunk_gradient_norms(weighted, weights, self.net.parameters()) if trunk_grads else {}
+        total = sum(weights[key] * value for key, value in weighted.items())
+        grad_norm = self.apply_gradients(total, grad_clip, terms)
+        logged = {key: value.item() for key, value in terms.items()}
+        logged.update({f"trunk_grad_{key}": norm for key, norm in norms.items()})
+        return {**logged, "total": total.item(), "grad_norm": float(grad_norm)}
 
     def step_gradients(self, total: torch.Tensor, grad_clip: float, terms: dict[str, torch.Tensor]) -> float:
         """:meth:`apply_gradients` for gradients already accumulated in the parameters'
