@@ -3,7 +3,8 @@
 # each stage's run directory <out>/<stage> starting from the previous one's model.
 #   bash scripts/llm_pipeline.sh <out> [hydra overrides for every stage, e.g. seed=1 env.chat=true]
 # LAST=sft stops after that stage; a stage whose run directory holds results.json
-# is skipped (the pipeline continues where it stopped). The stages' sizes are below;
+# is skipped, one that was stopped resumes (the pipeline continues where it stopped;
+# resume=true refuses other settings than the stopped stage's). The stages' sizes are below;
 # results/llm.md was made with them.
 set -euo pipefail
 out=${1:?usage: llm_pipeline.sh <out> [overrides...]}
@@ -22,7 +23,7 @@ for stage in pretrain sft rlft search_loop; do
   if [[ ! -f "$dir/results.json" ]]; then
     init=${previous:+algo.init=$previous}
     # shellcheck disable=SC2086  # the sizes are several words on purpose
-    "$python" "$here/train.py" experiment=llm_tiny "algo=$stage" ${sizes[$stage]} $init "hydra.run.dir=$dir" "$@"
+    "$python" "$here/train.py" experiment=llm_tiny "algo=$stage" ${sizes[$stage]} $init "hydra.run.dir=$dir" resume=true "$@"
   fi
   previous=$dir
   [[ $stage == "${LAST:-search_loop}" ]] && break

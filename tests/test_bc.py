@@ -1,6 +1,10 @@
 """Behaviour-cloned humans: recordings in, a human model out, playable by config name."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,3 +111,16 @@ def test_mixed_games_missing_data_and_wrong_games_are_refused_with_the_fix(tmp_p
         bc_models.make_net(tiny, width=3)
     with pytest.raises(ValueError, match="holdout"):
         bc.BCTrainConfig(holdout=1.0)
+
+
+def test_a_directory_that_holds_a_model_is_refused_before_any_work(tmp_path):
+    """``scripts/train_bc.py`` never overwrites a model (``hydra.run.dir`` of an earlier run): one error line, exit 1."""
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "bc.json").write_text("{}")
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, str(root / "scripts" / "train_bc.py"), f"data={tmp_path / 'no-recordings'}", f"hydra.run.dir={tmp_path}"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output
+    assert f"error: {tmp_path} already holds a model (bc.json); point hydra.run.dir at a new directory" in output
+    assert (tmp_path / "bc.json").read_text() == "{}"

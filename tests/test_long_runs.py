@@ -204,7 +204,9 @@ def test_a_truncated_checkpoint_file_is_named_with_the_fix(trained, name):
 
 
 def test_a_corrupt_manifest_is_named_with_the_fix(trained):
+    """When the checkpoint folder's own manifest is damaged too (else the run falls back to it: tests/test_checkpoints.py)."""
     manifest = trained / "checkpoints" / "manifest.json"
+    (current(trained) / "manifest.json").write_text("{not json")
     manifest.write_text("{not json")
     with pytest.raises(CheckpointError, match=rf"{re.escape(str(manifest))} is unreadable.*delete"):
         resume(trained)
@@ -219,6 +221,10 @@ def test_a_corrupt_manifest_is_named_with_the_fix(trained):
     ],
 )
 def test_a_checkpoint_of_another_config_is_named_with_the_fix(trained, change, file, says):
+    """Without the settings in its manifest (earlier versions), each file is checked as it is read
+    (with them, the changed settings are refused first: tests/test_checkpoints.py)."""
+    manifest = trained / "checkpoints" / "manifest.json"
+    manifest.write_text(json.dumps({key: value for key, value in json.loads(manifest.read_text()).items() if key != "settings"}))
     with pytest.raises(CheckpointError, match=rf"{re.escape(str(current(trained) / file))}.*{re.escape(says)}.*(config|preset)"):
         resume(trained, change)
 

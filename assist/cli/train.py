@@ -10,10 +10,13 @@ for a resumed run, its earlier invocations' time up to the checkpoint it resumed
 too), ``overrides`` (the command line's) and ``config``.
 
 Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
-starts the run if it has none). SIGINT or SIGTERM stops the run at the end of the current
-iteration after writing a checkpoint, and the process exits with 128 + the signal's number
-(130, 143); a second one stops it at once. Launched by ``torchrun``, the ranks train data-
-parallel (see :mod:`assist.learning.distributed`) in rank 0's run directory.
+starts the run if it has none), and refuses settings that would change the run's results
+(:func:`~assist.learning.checkpoints.changed_settings`); without it, a directory that holds
+checkpoints is refused (a run never replaces another). SIGINT or SIGTERM stops the run at
+the end of the current iteration after writing a checkpoint, and the process exits with
+128 + the signal's number (130, 143); a second one stops it at once. Launched by
+``torchrun``, the ranks train data-parallel (see :mod:`assist.learning.distributed`) in
+rank 0's run directory.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from assist import rundirs
 from assist.cli import CONFIG_DIR, hydra_job
 from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
-from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
+from assist.learning.checkpoints import CheckpointError, CheckpointWriteError, RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.trainer import NonFiniteLossError
 from assist.logger import LoggerConfig, RunLogger, flat_params
@@ -152,10 +155,13 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
 
 def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool) -> dict:
     main = group.is_main
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    RunCheckpoint(run_dir / "checkpoints", group).check_start(settings, cfg.resume)  # before anything is written
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     trainer = trainer_for(cfg, run_dir, device, group)
+    trainer.checkpoint.settings = settings
     trainer.stop_requests = stop_requests
     algo = trainer.config
     if cfg.resume:
@@ -175,7 +181,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
         if trainer.stopped:
             raise Stopped(stop_requests[0] if stop_requests else signal.SIGTERM, trainer.iteration, run_dir)
         if main:
-            trainer.logger.hparams(flat_params(OmegaConf.to_container(cfg, resolve=True)), {f"hparams/{k}": v for k, v in final.items()})
+            trainer.logger.hparams(flat_params(settings), {f"hparams/{k}": v for k, v in final.items()})
             results = {
                 "summary": {cfg.algo.name: {key: s._asdict() for key, s in trainer.last_eval.items()}},
                 "final_eval": final,
@@ -184,7 +190,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
                 "wall_seconds": round(time.perf_counter() - started, 1),
                 "train_seconds": round(trainer.train_seconds(), 1),
                 "overrides": list(overrides),
-                "config": OmegaConf.to_container(cfg, resolve=True),
+                "config": settings,
             }
             (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
             print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))

@@ -2,13 +2,15 @@
 
 The run directory is the model folder (``model.safetensors`` and ``bc.json``, which holds
 the game, the sizes and the held-out accuracy beside the most-common-action baseline);
-play it with ``human=bc human.params.path=<run directory>``.
+play it with ``human=bc human.params.path=<run directory>``. A directory that already
+holds a model is refused, never overwritten.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import hydra
@@ -25,7 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
-    """Train as ``cfg`` says and save the model into ``out_dir``; the training metrics."""
+    """Train as ``cfg`` says and save the model into ``out_dir``; the training metrics. A
+    FileExistsError, before any work, when ``out_dir`` already holds a model (never replaced)."""
+    held = [name for name in (bc_models.WEIGHTS, bc_models.CONFIG) if (out_dir / name).exists()]
+    if held:
+        raise FileExistsError(f"{out_dir} already holds a model ({', '.join(held)}); point hydra.run.dir at a new directory, or delete them first")
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     files = bc.recording_files(cfg.data)
@@ -40,7 +46,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train_bc", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    try:
+        run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 A run's ``checkpoints/`` folder::
 
-    manifest.json                  written last: the current checkpoint's folder, counters, ranks
+    manifest.json                  written last: a copy of the current checkpoint's own manifest
     000012/                        one complete checkpoint (here after iteration 12)
+        manifest.json              its folder name, counters, number of ranks, the run's settings
+                                   (``settings``: the resolved config) and the SHA-256 of every
+                                   other file of the folder (``sha256``)
         model.safetensors          the network (safetensors, with its class and size config)
         trainer.pt                 optimizer state, counters, latest evaluation (loads with weights_only=True)
         rank0.pt                   rank 0's random generators (numpy's bit-generator state as a
@@ -15,18 +18,25 @@ A run's ``checkpoints/`` folder::
         rank1.pt, ...              the same for every other data-parallel rank
 
 A checkpoint is written into a temporary folder, renamed into place, and only then named by
-the manifest (itself replaced atomically); older folders are removed after that. A crash or a
-failed write (a full disk) at any point leaves the previous checkpoint whole and current.
-Nothing is unpickled beyond tensors and plain containers: no code runs when loading.
+the manifest (itself replaced atomically); the older folders this invocation wrote are removed
+after that, and no other folder ever is. A crash or a failed write (a full disk) at any point
+leaves the previous checkpoint whole and current; a lost or damaged ``manifest.json`` falls back
+to the newest folder with a manifest of its own. Loading checks every file it reads against its
+digest first, and nothing is unpickled beyond tensors and plain containers: no code runs.
+Manifests of earlier versions (no ``sha256``, no ``settings``) still load, unchecked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import itertools
 import json
+import logging
+import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,12 +47,23 @@ from safetensors.numpy import save as serialize_arrays
 from torch import nn
 
 from assist.learning.distributed import SINGLE, Group
+from assist.logger import flat_params
 from assist.models.checkpoint import atomic_write, load_weights, save_weights
 
 MANIFEST = "manifest.json"
 MODEL = "model.safetensors"
 TRAINER = "trainer.pt"
 TEMPORARY = ".tmp-"
+RANK_FILE = re.compile(r"rank\d+\.")
+"""How the name of a file that one data-parallel rank writes for itself begins."""
+RESUMABLE = ("resume", "algo.iterations", "algo.checkpoint_every", "algo.eval_every", "algo.max_nonfinite", "device", "threads", "logger")
+"""Settings (and groups of them) a resume may change: how long the run goes on, where and on how
+many threads it runs, how often it saves and evaluates, what it logs. Every other one changes
+what the run learns or its results (docs/long-runs.md)."""
+UNSET = "(unset)"
+"""How :func:`changed_settings` shows a setting one of the two configs does not have."""
+
+log = logging.getLogger(__name__)
 
 
 class RankState(NamedTuple):
@@ -60,16 +81,28 @@ class RankState(NamedTuple):
 
 
 class Loaded(NamedTuple):
-    """A checkpoint as read back: the counters, the latest evaluation (``{metric: {mean,
-    low, high, n}}``) and this rank's state."""
+    """A checkpoint as read back: its folder, the counters, the latest evaluation (``{metric:
+    {mean, low, high, n}}``) and this rank's state."""
 
+    folder: Path
     counters: dict[str, int | float]
     last_eval: dict[str, dict[str, float]]
     rank: RankState
 
 
+class Found(NamedTuple):
+    """The checkpoint to load: its folder, its manifest and the manifest file that was read."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    source: Path
+
+
 class CheckpointError(ValueError):
-    """A checkpoint file cannot be used; the message names the file and the fix."""
+    """A checkpoint cannot be used; the message, one line, names the file and the fix."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
 
 
 class CheckpointWriteError(OSError):
@@ -110,13 +143,42 @@ def weights_digest(net: nn.Module) -> str:
 class RunCheckpoint:
     """The latest checkpoint of a run, in ``directory``, as seen by one rank of ``group``."""
 
+    settings: dict[str, Any] | None = None
+    """The run's resolved config, stored in every manifest this object writes (None: not stored)."""
+
     def __init__(self, directory: Path, group: Group = SINGLE):
         self.directory = Path(directory)
         self.group = group
+        self.written: list[Path] = []
+        """The checkpoint folders this invocation published, oldest first: the only ones it may remove."""
 
     @property
     def fix(self) -> str:
         return f"delete {self.directory} to start the run afresh, or point hydra.run.dir at a new folder"
+
+    def exists(self) -> bool:
+        """Whether the directory holds a checkpoint: a manifest, or a checkpoint folder."""
+        return (self.directory / MANIFEST).exists() or any(self._folders())
+
+    def check_start(self, settings: dict[str, Any], resume: bool) -> None:
+        """Refuse (CheckpointError) to start a run of ``settings`` here when it would replace
+        or change another: without ``resume`` the directory must hold no checkpoint; with it,
+        the current checkpoint's stored settings may differ only in :data:`RESUMABLE` keys."""
+        if not resume:
+            if self.exists():
+                raise CheckpointError(
+                    f"{self.directory.parent} already holds a run's checkpoints ({self.directory}); continue that run with "
+                    "resume=true, or start this one in a new directory (hydra.run.dir)"
+                )
+            return
+        found = self._resolve()
+        saved = found.manifest.get("settings") if found else None
+        changes = changed_settings(saved, settings) if isinstance(saved, dict) else []
+        if changes:
+            raise CheckpointError(
+                f"{found.source}: resume=true with settings that change the run's results ({'; '.join(changes)}); resume with "
+                f"the checkpoint's settings (only {', '.join(RESUMABLE)} may change), or start a new run in a new directory (hydra.run.dir)"
+            )
 
     def save(self, net: nn.Module, optimizer: torch.optim.Optimizer, counters: dict[str, int | float], last_eval: dict[str, dict[str, float]], rank: RankState) -> None:
         """Write a checkpoint (a collective: every rank calls it with its own ``rank`` state)."""
@@ -153,22 +215,33 @@ class RunCheckpoint:
         load_weights(folder / MODEL, net)
 
     def _stage(self, staging: Path) -> None:
-        """Remove staging folders left by a crash mid-save; make a fresh one."""
+        """Remove staging folders left by a crash mid-save (never complete checkpoints); make a fresh one."""
         if self.directory.is_dir():
             for stale in self.directory.glob(f"{TEMPORARY}*"):
                 shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir(parents=True)
 
-    def _publish(self, staging: Path, name: str, counters: dict[str, int | float]) -> None:
-        """Rename the written checkpoint into place, name it in the manifest, drop older ones."""
+    def _publish(self, staging: Path, name: str, counters: dict[str, int | float]) -> Path:
+        """Give the written checkpoint its manifest (digests of its files included), rename it into
+        place (``name``, or ``name_2``, ... beside a folder this invocation did not write), name it
+        in the run's manifest, and remove the older folders this invocation wrote; the folder."""
         final = self.directory / name
-        shutil.rmtree(final, ignore_errors=True)
+        for n in itertools.count(2):
+            if not final.exists():
+                break
+            final = self.directory / f"{name}_{n}"
+        digests = {path.relative_to(staging).as_posix(): _sha256(path) for path in sorted(staging.rglob("*")) if path.is_file()}
+        manifest = {"checkpoint": final.name, "counters": counters, "world_size": self.group.world_size, "sha256": digests}
+        if self.settings is not None:
+            manifest["settings"] = self.settings
+        text = (json.dumps(manifest, indent=2) + "\n").encode()
+        atomic_write(staging / MANIFEST, text)
         staging.rename(final)
-        manifest = {"checkpoint": name, "counters": counters, "world_size": self.group.world_size}
-        atomic_write(self.directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-        for old in self.directory.iterdir():
-            if old.is_dir() and old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        atomic_write(self.directory / MANIFEST, text)
+        for old in self.written:
+            shutil.rmtree(old, ignore_errors=True)
+        self.written = [final]
+        return final
 
     def _save_rank(self, folder: Path, state: RankState) -> None:
         prefix = f"rank{self.group.rank}"
@@ -176,62 +249,130 @@ class RunCheckpoint:
         for part, arrays in state.parts.items():
             atomic_write(folder / f"{prefix}.{part}.safetensors", serialize_arrays({key: np.ascontiguousarray(value) for key, value in arrays.items()}))
 
-    def current(self) -> Path | None:
-        """The folder of the latest complete checkpoint, or None when the run has none yet."""
-        manifest_path = self.directory / MANIFEST
-        if not manifest_path.exists():
+    def _folders(self) -> list[Path]:
+        """The checkpoint folders in the directory (not staging folders), by name: oldest first."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(path for path in self.directory.iterdir() if path.is_dir() and not path.name.startswith(TEMPORARY))
+
+    def _resolve(self) -> Found | None:
+        """The current checkpoint: the folder ``manifest.json`` names or, when that is missing,
+        unreadable or names a missing folder, the newest folder with a readable manifest of its
+        own (as every complete one has); None when the directory holds no checkpoint. A
+        CheckpointError when it holds some but none is complete, when the manifest names a path
+        outside the directory, or when another number of ranks wrote it."""
+        path = self.directory / MANIFEST
+        manifest, problem = _read_json(path)
+        if manifest is not None:
+            name = manifest.get("checkpoint")
+            if name is None:  # the earlier layout: one flat folder
+                return self._checked(Found(self.directory, manifest, path))
+            folder = self.directory / str(name)
+            if not isinstance(name, str) or name in ("", ".", "..") or folder.resolve().parent != self.directory.resolve():
+                raise CheckpointError(f"{path} names {name!r}, which is not a checkpoint folder inside {self.directory}; restore the manifest, or {self.fix}")
+            if folder.is_dir():
+                return self._checked(Found(folder, manifest, path))
+            problem = f"names {folder}, which is missing"
+        if not self.exists():
             return None
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            folder = self.directory / manifest.get("checkpoint", ".")  # the earlier layout: one flat folder
-        except (OSError, json.JSONDecodeError, AttributeError, TypeError) as error:
-            raise CheckpointError(f"{manifest_path} is unreadable ({error!r}); {self.fix}") from error
-        saved_ranks = manifest.get("world_size", 1)
+        for folder in reversed(self._folders()):
+            own, _ = _read_json(folder / MANIFEST)
+            if own is not None:
+                return self._checked(Found(folder, own, folder / MANIFEST))
+        raise CheckpointError(f"{path} {problem}, and no folder in {self.directory} is a complete checkpoint (with its own {MANIFEST}); restore {path}, or {self.fix}")
+
+    def _checked(self, found: Found) -> Found:
+        """``found``, if this run's number of ranks wrote it (else a CheckpointError)."""
+        saved_ranks = found.manifest.get("world_size", 1)
         if saved_ranks != self.group.world_size:
             raise CheckpointError(
-                f"{manifest_path}: the checkpoint was written by {saved_ranks} data-parallel ranks and this run has "
+                f"{found.source}: the checkpoint was written by {saved_ranks} data-parallel ranks and this run has "
                 f"{self.group.world_size}; resume with the same number of ranks (torchrun --nproc_per_node/--nnodes) or {self.fix}"
             )
-        if not folder.is_dir():
-            raise CheckpointError(f"{manifest_path} names {folder}, which is missing; {self.fix}")
-        return folder
+        return found
 
-    def load_model(self, net: nn.Module) -> bool:
-        """Load the latest checkpoint's weights into ``net``; False when the run has none yet."""
-        folder = self.current()
-        if folder is None:
-            return False
+    def _open(self, model_only: bool) -> Found | None:
+        """The current checkpoint (:meth:`_resolve`), its files that this rank reads (the model's
+        alone with ``model_only``) checked against their SHA-256 in the manifest: a CheckpointError
+        naming the first that is missing, outside the folder or different. Manifests of earlier
+        versions have no digests: their files are not checked."""
+        found = self._resolve()
+        if found is None:
+            return None
+        if found.source != self.directory / MANIFEST:
+            log.warning(f"{self.directory / MANIFEST} is missing or damaged: using {found.folder}, the newest complete checkpoint")
+        digests = found.manifest.get("sha256")
+        if not isinstance(digests, dict):
+            return found
+        for name, digest in digests.items():
+            if not self._reads(name, model_only):
+                continue
+            path = found.folder / name
+            if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+                raise CheckpointError(f"{found.source} lists {name!r}, which is outside {found.folder}; {self.fix}")
+            if not path.is_file():
+                raise CheckpointError(f"{path} is missing (listed in {found.source}); {self.fix}")
+            if _sha256(path) != digest:
+                raise CheckpointError(f"{path} does not match its SHA-256 in {found.source}: truncated, corrupt or changed since it was written; {self.fix}")
+        return found
+
+    def _reads(self, name: str, model_only: bool) -> bool:
+        """Whether this rank reads the checkpoint file ``name`` (of the model's files alone, with ``model_only``)."""
+        if RANK_FILE.match(name):
+            return not model_only and name.startswith(f"rank{self.group.rank}.")
+        return not (model_only and name == TRAINER)
+
+    def _read_model(self, folder: Path, net: nn.Module) -> None:
         try:
             self.read_model(folder, net)
         except (ValueError, FileNotFoundError) as error:
             raise CheckpointError(f"{error}. Or, to give up this checkpoint: {self.fix}") from error
-        return True
+
+    def load_model(self, net: nn.Module) -> bool:
+        """Load the latest checkpoint's weights into ``net`` (checked); False when the run has none yet."""
+        found = self._open(model_only=True)
+        if found is not None:
+            self._read_model(found.folder, net)
+        return found is not None
 
     def load(self, net: nn.Module, optimizer: torch.optim.Optimizer) -> Loaded | None:
-        """Load the latest checkpoint into ``net`` and ``optimizer``; the counters, latest
-        evaluation and this rank's state, or None when the run has none yet."""
-        if not self.load_model(net):
+        """Load the latest checkpoint into ``net`` and ``optimizer``, its files checked (:meth:`_open`);
+        the counters, latest evaluation and this rank's state, or None when the run has none yet."""
+        found = self._open(model_only=False)
+        if found is None:
             return None
-        folder = self.current()
+        folder = found.folder
         if folder == self.directory:
             raise CheckpointError(
                 f"{self.directory / MANIFEST} is a checkpoint of an earlier version (weights and optimizer only): it serves to "
                 f"evaluate the run (assistant.params.run) but cannot continue it; {self.fix}"
             )
+        self._read_model(folder, net)
         trainer = self._torch_file(folder / TRAINER)
-        try:
+        with self.reading(folder / TRAINER):
             optimizer.load_state_dict(trainer["optimizer"])
-        except (ValueError, KeyError, RuntimeError) as error:
-            raise CheckpointError(f"{folder / TRAINER}: the optimizer state does not fit this model ({error}); {self.fix}") from error
+            counters, last_eval = trainer["counters"], trainer.get("last_eval", {})
         prefix = f"rank{self.group.rank}"
         parts = {path.name[len(prefix) + 1 : -len(".safetensors")]: self._arrays(path) for path in sorted(folder.glob(f"{prefix}.*.safetensors"))}
         own = self._torch_file(folder / f"{prefix}.pt")
-        rank = RankState(own["rng"], parts, own["weights"])
-        return Loaded(trainer["counters"], trainer.get("last_eval", {}), rank)
+        with self.reading(folder / f"{prefix}.pt"):
+            rank = RankState(own["rng"], parts, own["weights"])
+        return Loaded(folder, counters, last_eval, rank)
 
-    def part_file(self, part: str) -> Path:
-        """Where this rank's ``part`` arrays of the current checkpoint are (for error messages)."""
-        return (self.current() or self.directory) / f"rank{self.group.rank}.{part}.safetensors"
+    @contextlib.contextmanager
+    def reading(self, path: Path):
+        """Inside, what applying the contents of ``path`` raises when the file is readable but
+        holds something else (a missing key, a wrong type, a bad random-generator state, arrays
+        of another configuration) becomes a CheckpointError naming ``path`` and the fix."""
+        try:
+            yield
+        except CheckpointError:
+            raise
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+            raise CheckpointError(
+                f"{path} does not fit this run ({type(error).__name__}: {error}): it holds another configuration's state or is "
+                f"damaged. Resume with the run's own settings, or {self.fix}"
+            ) from error
 
     def _torch_file(self, path: Path) -> dict[str, Any]:
         try:
@@ -244,6 +385,30 @@ class RunCheckpoint:
             return load_arrays(path)
         except (SafetensorError, OSError) as error:
             raise CheckpointError(f"{path} is not a readable safetensors file (truncated or corrupt?): {error}; {self.fix}") from error
+
+
+def changed_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The settings other than :data:`RESUMABLE` ones that differ between ``saved`` and
+    ``current`` (nested configs), each as ``key: saved -> current`` (``(unset)`` where one has none)."""
+    old, new = flat_params(saved), flat_params(current)
+    keys = sorted(key for key in old.keys() | new.keys() if not any(key == r or key.startswith(f"{r}.") for r in RESUMABLE))
+    return [f"{key}: {old.get(key, UNSET)} -> {new.get(key, UNSET)}" for key in keys if old.get(key, UNSET) != new.get(key, UNSET)]
+
+
+def _read_json(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The JSON object in ``path``, or None and why not (missing, unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, "is missing"
+    except (OSError, ValueError) as error:
+        return None, f"is unreadable ({error!r})"
+    return (data, "") if isinstance(data, dict) else (None, "is unreadable (not a JSON object)")
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def restore(target: dict[str, np.ndarray], saved: dict[str, np.ndarray], what: str) -> dict[str, np.ndarray]:

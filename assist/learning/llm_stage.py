@@ -77,9 +77,10 @@ class LMCheckpoint(RunCheckpoint):
         except RuntimeError as error:
             raise ValueError(f"{source} does not fit this run's LM ({error}): it was saved from another model or game") from error
 
-    def _publish(self, staging: Path, name: str, counters: dict[str, int | float]) -> None:
-        super()._publish(staging, name, counters)
-        replace_directory(self.directory / name / RUN_MODEL, self.export)
+    def _publish(self, staging: Path, name: str, counters: dict[str, int | float]) -> Path:
+        final = super()._publish(staging, name, counters)
+        replace_directory(final / RUN_MODEL, self.export)
+        return final
 
 
 def replace_directory(source: Path, target: Path) -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from assist import evaluation
-from assist.learning.checkpoints import CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
+from assist.learning.checkpoints import TRAINER, CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
 from assist.learning.distributed import Group
 from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.selfplay import SelfPlay
@@ -234,28 +234,30 @@ class Trainer:
 
     def resume(self) -> bool:
         """Continue from the run directory's latest checkpoint, if there is one: weights,
-        optimizer, counters, generators and parts as they were when it was written."""
+        optimizer, counters, generators and parts as they were when it was written. Its
+        files are checked against their digests, the weights against the digest the rank
+        saved with them, and anything that does not fit is a CheckpointError naming the file."""
         loaded = self.checkpoint.load(self.net, self.optimizer)
         if loaded is None:
             return False
+        rank = f"rank{self.group.rank}"
         for name, part in self.parts().items():
-            path = self.checkpoint.part_file(name)
+            path = loaded.folder / f"{rank}.{name}.safetensors"
             if name not in loaded.rank.parts:
                 raise CheckpointError(f"{path} is missing; {self.checkpoint.fix}")
-            try:
+            with self.checkpoint.reading(path):
                 part.load_state_dict(loaded.rank.parts[name])
-            except ValueError as error:
-                raise CheckpointError(
-                    f"{path} does not fit this run ({error}): it was written with another configuration. Resume with the "
-                    f"run's own settings ({self.run_dir / 'config.yaml'}), or {self.checkpoint.fix}"
-                ) from error
-        restore_rng(self.rng, loaded.rank.rng)
-        counters = loaded.counters
-        self.iteration, self.env_steps = counters["iteration"], counters["env_steps"]
+        with self.checkpoint.reading(loaded.folder / f"{rank}.pt"):
+            restore_rng(self.rng, loaded.rank.rng)
+            if loaded.rank.weights != weights_digest(self.net):
+                raise ValueError("the weights it was saved with are not the checkpoint's network")
+        with self.checkpoint.reading(loaded.folder / TRAINER):
+            counters = loaded.counters
+            self.iteration, self.env_steps = int(counters["iteration"]), int(counters["env_steps"])
+            self.skipped_updates, self.nonfinite_streak = int(counters.get("skipped_updates", 0)), int(counters.get("nonfinite_streak", 0))
+            self.seconds_before, self.invocation_start = float(counters.get("train_seconds", 0.0)), time.perf_counter()
+            self.last_eval = {key: evaluation.Summary(**summary) for key, summary in loaded.last_eval.items()}
         self.saved_iteration = self.iteration
-        self.skipped_updates, self.nonfinite_streak = counters.get("skipped_updates", 0), counters.get("nonfinite_streak", 0)
-        self.seconds_before, self.invocation_start = counters.get("train_seconds", 0.0), time.perf_counter()
-        self.last_eval = {key: evaluation.Summary(**summary) for key, summary in loaded.last_eval.items()}
         self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
         self.logger = RunLogger(self.run_dir, self.logger.config, purge_step=self.env_steps + 1, active=self.group.is_main)
         return True
