@@ -56,10 +56,14 @@ class AssistanceZeroConfig:
         goal 3, human 1, goal KL ramped from 0 to 30): a value weight near 1 lets the
         value's gradient drown the goal head's on the shared trunk (see
         ``losses/trunk_grad_*``), and the goal belief is what the search needs most.
-    goal_kl_ramp: iterations over which goal_kl_weight rises linearly from 0 (0: the full
-        weight from the start). The paper ramps over its whole run; a fixed count keeps a
-        run's schedule the same when a resume extends ``iterations``. 240 iterations are
-        the measured `small` runs' length (123k env steps at 512 per iteration).
+    goal_kl_ramp_steps: env steps over which goal_kl_weight rises linearly from 0 (0: the
+        full weight from the start). The default is the paper's: its ramp spans its whole
+        run, 8.19 M env steps (2,000 iterations of 4,096), so within an hour on a CPU the
+        KL hardly pulls. Squeezed into a short run it anchors a still-learning goal head
+        to its own early doubts: on `small`, the full 30 reached by 123k env steps slowed
+        the belief (human actions at 61k env steps 48.0 and 41.0 with it, 32.6 and 27.6
+        without, seeds 0-1; results/assistancezero/build_small/recipe). Counted in env
+        steps, the schedule stays the same when a resume extends ``iterations``.
     grad_terms_every: log each loss term's gradient norm on the shared trunk
         (``losses/trunk_grad_<term>``) every so many iterations (0: never).
     goal_envs: games played beside self-play only for their goal labels, by the
@@ -91,7 +95,7 @@ class AssistanceZeroConfig:
     goal_weight: float = 3.0
     human_weight: float = 1.0
     goal_kl_weight: float = 30.0
-    goal_kl_ramp: int = 240
+    goal_kl_ramp_steps: int = 8_192_000
     grad_terms_every: int = 10
     goal_envs: int = 0
     goal_replay: int = 8192
@@ -111,15 +115,15 @@ class AssistanceZeroConfig:
             raise ValueError(f"goal_envs={self.goal_envs} must be >= 0 (0: no goal games)")
         if self.rollout % self.sequence:
             raise ValueError(f"rollout={self.rollout} must be a multiple of sequence={self.sequence}")
-        if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp < 0 or self.grad_terms_every < 0:
-            raise ValueError("lr and grad_clip must be > 0, goal_kl_ramp and grad_terms_every >= 0")
+        if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp_steps < 0 or self.grad_terms_every < 0:
+            raise ValueError("lr and grad_clip must be > 0, goal_kl_ramp_steps and grad_terms_every >= 0")
 
 
-def goal_kl_weight_at(config: AssistanceZeroConfig, iteration: int) -> float:
-    """The goal-KL weight after ``iteration`` iterations: linear from 0 to
-    ``config.goal_kl_weight`` over ``config.goal_kl_ramp`` iterations."""
-    ramp = config.goal_kl_ramp
-    return config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, iteration / ramp))
+def goal_kl_weight_at(config: AssistanceZeroConfig, env_steps: int) -> float:
+    """The goal-KL weight after ``env_steps`` env steps: linear from 0 to
+    ``config.goal_kl_weight`` over ``config.goal_kl_ramp_steps``."""
+    ramp = config.goal_kl_ramp_steps
+    return config.goal_kl_weight * (1.0 if ramp == 0 else min(1.0, env_steps / ramp))
 
 
 PER_SEQUENCE = ("memory",)
@@ -215,7 +219,7 @@ class AssistanceZeroTrainer(Trainer):
         return {**super().parts(), "replay": self.replay, **goal_parts}
 
     def kl_weight(self) -> float:
-        return goal_kl_weight_at(self.config, self.iteration)
+        return goal_kl_weight_at(self.config, self.env_steps)
 
     def loss_weights(self) -> dict[str, float]:
         """The weight of each term of :meth:`loss_terms`."""
