@@ -110,6 +110,8 @@ class EvaluateConfig:
     seed: int = 0
     record: bool = False
     """Save every episode to ``recording.jsonl`` in the run directory."""
+    threads: int = 1
+    """CPU threads for torch (0: torch's default; see ``assist.cli.set_threads``)."""
 
 
 @dataclasses.dataclass
@@ -135,6 +137,8 @@ class PlayConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     """Browser: the port to serve on (0: any free port, printed at start)."""
+    threads: int = 1
+    """CPU threads for torch (0: torch's default; see ``assist.cli.set_threads``)."""
 
 
 @dataclasses.dataclass

@@ -1,12 +1,14 @@
 """The evaluator, recordings and the evaluate entry point."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
@@ -114,3 +116,20 @@ def test_the_evaluate_script_runs_from_another_directory(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "| oracle |" in result.stdout and (tmp_path / "run" / "results.json").exists()
+
+
+def test_every_entry_point_takes_torch_threads_by_one_rule(tmp_path):
+    """evaluate.py (like train, train_bc, play, compare and diagnose) sets torch's threads,
+    one by default; a negative count is refused naming the key."""
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        run(compose_evaluate(["env.preset=tiny", "episodes=2", "batch=2", "baselines=[noop]"]), tmp_path / "one")
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match=re.escape("threads=-1 must be >= 0")):
+            run(compose_evaluate(["env.preset=tiny", "threads=-1"]), tmp_path / "bad")
+        for config in ("evaluate", "play", "train", "train_bc"):
+            with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+                assert compose(config_name=config, overrides=["data=x"] if config == "train_bc" else []).threads == 1
+    finally:
+        torch.set_num_threads(before)

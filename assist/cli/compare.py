@@ -50,6 +50,7 @@ from omegaconf import OmegaConf
 
 from assist import config as schemas
 from assist import evaluation
+from assist.cli import THREADS_HELP, set_threads
 from assist.players import make_player
 from assist.players.trained import SEARCHING
 from assist.sweep import seed_interval
@@ -153,8 +154,7 @@ def evaluate_assistant(env: dict, human: dict, assistant: str, params: dict, epi
     """Per-episode metrics of the ``assistant`` player (with ``params``) beside the
     ``human`` player config on the ``env`` config (plain dicts, so that a worker process
     can run it; ``threads`` > 0 sets torch's threads there)."""
-    if threads > 0:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     core = schemas.make_core(OmegaConf.create(env))
     human_player = make_player(human["name"], core, HUMAN, **human["params"])
     return evaluation.evaluate(core, human_player, make_player(assistant, core, ASSISTANT, **params), episodes, batch, seed)
@@ -320,10 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight, in (0, 1] (1: the library alone; rows <algo>+library)")
     parser.add_argument("--library-split", nargs="+", default=[], help="draw the --library-prior library from each of these goal splits instead of each run's training split (rows <algo>+library:<split>)")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split, parse_settings(args.search, "--search", "reuse_subtree=true,c_puct=2"))
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))

@@ -25,10 +25,10 @@ import json
 from collections import Counter
 
 import numpy as np
-import torch
 from omegaconf import OmegaConf
 
 from assist import config as schemas
+from assist.cli import THREADS_HELP, set_threads
 from assist.evaluation import episode_seeds
 from assist.players import make_player
 from assist.players.search import SearchPlayer
@@ -116,10 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=40, help="episodes, played in one batch")
     parser.add_argument("--goal-split", choices=["train", "test", "all"], help="the goals (default: the run's env.goal_split)")
     parser.add_argument("--seed", type=int, default=1000, help="episode seed (compare.py's default)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     args = parser.parse_args(argv)
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     cfg = OmegaConf.load(f"{args.run}/config.yaml")
     changes = {"goal_split": args.goal_split} if args.goal_split else {}
     core = schemas.make_core(cfg.env, **changes)

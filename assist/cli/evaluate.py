@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from assist import config as schemas
 from assist import evaluation, recording
-from assist.cli import CONFIG_DIR, hydra_job
+from assist.cli import CONFIG_DIR, hydra_job, set_threads
 from assist.players import make_player
 from envs.core import ASSISTANT, HUMAN
 
@@ -23,6 +23,7 @@ def run(cfg: DictConfig, out_dir: Path, overrides: Sequence[str] = (), progress:
     """Evaluate and save into ``out_dir``; return the summary. ``overrides``: the command
     line that made ``cfg``, kept in ``results.json`` (``meta.overrides``); ``progress``:
     show a progress bar per assistant (on a terminal, and not while a person plays)."""
+    set_threads(cfg.threads)
     core = schemas.make_core(cfg.env)
     human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
     entries = {name: {} for name in cfg.baselines}

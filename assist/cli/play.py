@@ -13,7 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from assist import config as schemas
-from assist.cli import CONFIG_DIR
+from assist.cli import CONFIG_DIR, set_threads
 from assist.players import make_player
 from assist.ui import server, terminal
 from assist.ui.session import Session
@@ -46,6 +46,7 @@ def make_session(cfg: DictConfig) -> tuple[Session, str]:
 
 def run(cfg: DictConfig, out_dir: Path, stdin: TextIO | None = None, stdout: TextIO | None = None) -> Path:
     """Play as ``cfg`` says; return the path of the saved recording."""
+    set_threads(cfg.threads)
     session, person = make_session(cfg)
     path = out_dir / "recording.jsonl"
     if cfg.ui == "terminal":

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from assist import config as schemas
 from assist import rundirs
-from assist.cli import CONFIG_DIR, hydra_job
+from assist.cli import CONFIG_DIR, hydra_job, set_threads
 from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
 from assist.learning.checkpoints import CheckpointError, CheckpointWriteError, RunCheckpoint
@@ -138,10 +138,7 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
     Under ``torchrun`` every rank calls it and all use rank 0's ``run_dir``. Raises
     :class:`Stopped` when a signal stopped the run early.
     """
-    if cfg.threads < 0:
-        raise ValueError(f"threads={cfg.threads} must be >= 0 (0: torch's default; 1 is fastest for the small presets)")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     group, device = distributed.init(cfg.device)
     finished = False
     try:

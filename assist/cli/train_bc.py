@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import hydra
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from assist import config as schemas
-from assist.cli import CONFIG_DIR
+from assist.cli import CONFIG_DIR, set_threads
 from assist.learning import bc
 from assist.models import bc as bc_models
 
@@ -32,8 +31,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     held = [name for name in (bc_models.WEIGHTS, bc_models.CONFIG) if (out_dir / name).exists()]
     if held:
         raise FileExistsError(f"{out_dir} already holds a model ({', '.join(held)}); point hydra.run.dir at a new directory, or delete them first")
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    set_threads(cfg.threads)
     files = bc.recording_files(cfg.data)
     core, options, steps = bc.human_steps(files)
     print(f"{len(steps.action)} human steps from {len(set(steps.episode.tolist()))} episodes in {len(files)} recording(s) of {core.name} {options}")
