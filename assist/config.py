@@ -8,6 +8,7 @@ naming the key. ``None`` in an env schema means "the preset's value".
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -176,6 +177,20 @@ def register() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="play_schema", node=PlayConfig)
     store.store(name="train_bc_schema", node=TrainBCConfig)
+
+
+def check_numbers(settings: dict[str, Any], prefix: str = "") -> None:
+    """Refuse a non-finite number anywhere in ``settings`` (a resolved config as plain
+    containers) and a negative ``seed``, with a ValueError naming the full key (``algo.lr``):
+    NaN passes every ``x <= 0`` range check, so it is stopped here, before any file is written."""
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            check_numbers(value, f"{name}.")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name}={value} must be a finite number")
+        elif name == "seed" and isinstance(value, int) and value < 0:
+            raise ValueError(f"seed={value} must be >= 0")
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:

@@ -56,6 +56,9 @@ def test_train_config_errors_are_caught_at_composition_naming_the_key(override, 
         (["+model.overrides.width=3"], "width"),
         (["threads=-1"], "threads=-1 must be >= 0"),
         (["device=tpu"], "unknown device 'tpu'"),
+        (["algo.lr=nan"], "algo.lr=nan must be a finite number"),  # NaN passes lr <= 0
+        (["search.c_puct=inf"], "search.c_puct=inf must be a finite number"),
+        (["seed=-1"], "seed=-1 must be >= 0"),
     ],
 )
 def test_out_of_range_train_settings_stop_before_training_naming_the_key(tmp_path, overrides, says):

@@ -153,6 +153,7 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
 def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool) -> dict:
     main = group.is_main
     settings = OmegaConf.to_container(cfg, resolve=True)
+    schemas.check_numbers(settings)
     RunCheckpoint(run_dir / "checkpoints", group).check_start(settings, cfg.resume)  # before anything is written
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
