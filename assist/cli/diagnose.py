@@ -30,6 +30,7 @@ from omegaconf import OmegaConf
 from assist import config as schemas
 from assist.cli import THREADS_HELP, set_threads
 from assist.evaluation import episode_seeds
+from assist.models.base import softmax
 from assist.players import make_player
 from assist.players.search import SearchPlayer
 from assist.rollout import reset_rows, turn_for
@@ -86,9 +87,7 @@ def diagnose(core: BuildCore, human, assistant: SearchPlayer, episodes: int, see
         live = ~state.done
         joint = np.stack([players[seat].act(turn_for(core, players[seat], state, seat)) for seat in AGENTS], axis=1)
         joint = np.where(live[:, None], joint, 0)
-        logits = assistant.last.root_output.goal_logits  # [B, V, n]
-        belief = np.exp(logits - logits.max(-1, keepdims=True))
-        belief /= belief.sum(-1, keepdims=True)
+        belief = softmax(assistant.last.root_output.goal_logits)  # [B, V, n]
         rows, voxels = np.nonzero((state.touched == 1) & (state.world != AIR) & live[:, None])
         blocks = state.world[rows, voxels]
         human_blocks.append(np.stack([belief[rows, voxels, blocks], state.goal[rows, voxels] == blocks], 1))
