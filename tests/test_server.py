@@ -112,3 +112,14 @@ def test_kitchen_is_played_through_action_words(serve):
     assert request(server, "/api/action", {"text": word})[1] == {"queued": word}
     server.session.tick()
     assert request(server, "/api/state")[1]["last"][HUMAN]["action"] == word
+
+
+def test_the_assistant_seat_downloads_no_goal_before_the_episode_ends(serve, core):
+    server = serve(core, ASSISTANT, "greedy")
+    server.session.tick()
+    playing = request(server, "/api/recording")[1]
+    assert playing.count("\n") == 1 and '"goal' not in playing  # the header only
+    while server.session.tick() is not None:
+        pass
+    header, episode = map(json.loads, request(server, "/api/recording")[1].splitlines())
+    assert len(episode["goal"][0]) == core.V and "goal_pct" in episode["metrics"]

@@ -21,7 +21,8 @@ Endpoints (JSON unless said otherwise):
                             ``{"error": ...}`` if it is not a legal action now
 ``POST /api/save``          write the recording; ``{"path", "episodes"}``
 ``POST /api/new_episode``   keep the episode in the recording and start the next one
-``GET /api/recording``      the recording as JSONL (``assist-recording/v1``)
+``GET /api/recording``      the recording as JSONL (``assist-recording/v1``); for the
+                            assistant's seat without the episode being played (its goal)
 ==========================  ===============================================================
 """
 
@@ -41,7 +42,7 @@ from assist import recording
 from assist.ui import views
 from assist.ui.session import Session, SessionError, Ticker
 from envs.codec import TextCodec
-from envs.core import ActionParseError
+from envs.core import HUMAN, ActionParseError
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -132,7 +133,8 @@ class PlayServer:
         return {"episode": self.session.snapshot().episode}
 
     def recording_text(self) -> str:
-        return recording.dumps(self.session.header, self.session.episodes())
+        """The recording; for the assistant's seat without the episode being played (its line holds the goal)."""
+        return recording.dumps(self.session.header, self.session.episodes(unfinished=self.seat == HUMAN))
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         app = self

@@ -209,10 +209,12 @@ class Session:
         )
         return recording.episode_lines(episode, self._state.goal, first=self._episode)[0]
 
-    def episodes(self) -> list[dict[str, Any]]:
-        """The recording's episode lines: the finished episodes, then the current one if it has steps."""
+    def episodes(self, unfinished: bool = True) -> list[dict[str, Any]]:
+        """The recording's episode lines: the finished episodes, then the current one if it has
+        steps (and, with ``unfinished=False``, only once it is over: its line holds the goal)."""
         with self._lock:
-            return self._finished + ([self._episode_line()] if self._steps else [])
+            current = self._steps and (unfinished or self._state.done[0])
+            return self._finished + ([self._episode_line()] if current else [])
 
     def save(self, path: str | Path) -> Path:
         """Write the recording to ``path`` (atomically; folders are created) and return it."""
