@@ -1,6 +1,7 @@
 """The play server's endpoints, over HTTP on 127.0.0.1 (the browser itself: test_browser.py)."""
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -31,15 +32,39 @@ def request(server, path, body=None, raw=None):
 def serve(tmp_path):
     servers = []
 
-    def start(core, seat, other, tick_ms=10_000):
+    def start(core, seat, other, tick_ms=10_000, **options):
         seats = {seat: None, (ASSISTANT if seat == HUMAN else HUMAN): make_player(other, core, ASSISTANT if seat == HUMAN else HUMAN)}
-        server = PlayServer(Session(core, seats, seed=0), seat, tmp_path / "recording.jsonl", port=0, tick_ms=tick_ms).start()
+        server = PlayServer(Session(core, seats, seed=0), seat, tmp_path / "recording.jsonl", port=0, tick_ms=tick_ms, **options).start()
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+def exchange(server, data, wait=3.0):
+    """What the server sends back, until it closes, to the raw bytes ``data`` (b"" if it sends
+    nothing); fails if it holds the connection open longer than ``wait`` seconds."""
+    port = server.httpd.server_address[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as connection:
+        connection.sendall(data.replace(b"PORT", str(port).encode()))
+        reply = b""
+        while chunk := connection.recv(65536):
+            reply += chunk
+    return reply
+
+
+def raw_post(path, body, headers=b"Host: 127.0.0.1:PORT\r\n"):
+    """A POST of ``body`` with ``headers`` (and a Content-Length of the body unless they have one)."""
+    length = b"" if b"Content-Length" in headers else b"Content-Length: %d\r\n" % len(body)
+    return b"POST %s HTTP/1.1\r\n%s%s\r\n%s" % (path.encode(), headers, length, body)
+
+
+def status_and_error(reply):
+    """(status, the JSON error) of a raw reply."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)["error"]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +137,31 @@ def test_kitchen_is_played_through_action_words(serve):
     assert request(server, "/api/action", {"text": word})[1] == {"queued": word}
     server.session.tick()
     assert request(server, "/api/state")[1]["last"][HUMAN]["action"] == word
+
+
+def test_a_negative_or_non_numeric_content_length_is_refused_at_once(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    for length in (b"-1", b"abc", b"1e3", b"9" * 5000):
+        status, error = status_and_error(exchange(server, raw_post("/api/action", b"{}", b"Host: 127.0.0.1:PORT\r\nContent-Length: %s\r\n" % length)))
+        assert status == 400 and "Content-Length" in error, length
+    assert request(server, "/api/state")[1]["queued"] == []
+
+
+def test_deeply_nested_json_is_refused_with_a_reason(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    status, reply = request(server, "/api/action", raw=b"[" * MAX_BODY)
+    assert status == 400 and "nested too deeply" in reply["error"]
+    assert request(server, "/api/action", raw=b"\xff{")[0] == 400
+
+
+def test_a_connection_that_sends_nothing_or_half_a_request_is_closed_after_the_timeout(serve, core):
+    server = serve(core, HUMAN, "oracle", timeout_s=0.5)
+    half_body = raw_post("/api/action", b'{"te', b"Host: 127.0.0.1:PORT\r\nContent-Length: 100\r\n")
+    for data in (b"", b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n", half_body):
+        started = time.monotonic()
+        assert exchange(server, data, wait=3.0) == b"", data
+        assert time.monotonic() - started < 2.0
+    assert request(server, "/api/state")[0] == 200
 
 
 def test_the_assistant_seat_downloads_no_goal_before_the_episode_ends(serve, core):

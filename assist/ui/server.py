@@ -24,6 +24,10 @@ Endpoints (JSON unless said otherwise):
 ``GET /api/recording``      the recording as JSONL (``assist-recording/v1``); for the
                             assistant's seat without the episode being played (its goal)
 ==========================  ===============================================================
+
+A body must have a Content-Length of at most :data:`MAX_BODY` bytes and be a JSON object
+(else 400 or 413), and a connection that keeps the server waiting ``timeout_s`` seconds
+for its request is closed.
 """
 
 from __future__ import annotations
@@ -33,10 +37,11 @@ import json
 import logging
 import mimetypes
 import threading
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from assist import recording
 from assist.ui import views
@@ -48,6 +53,14 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY = 4096
 """Largest request body accepted, in bytes (an action is a few dozen)."""
+
+
+class Refused(Exception):
+    """A request refused before it reaches an endpoint: its HTTP ``status`` and a one-line reason."""
+
+    def __init__(self, status: HTTPStatus, reason: str):
+        super().__init__(reason)
+        self.status = status
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
@@ -67,9 +80,20 @@ class PlayServer:
         host: the address to bind (127.0.0.1: this machine only).
         port: the port (0: a free one; see :attr:`url`).
         tick_ms: milliseconds between ticks.
+        timeout_s: seconds a connection may keep the server waiting for (the rest of) its
+            request, or for reading the answer, before it is closed.
     """
 
-    def __init__(self, session: Session, seat: str, recording_path: str | Path, host: str = "127.0.0.1", port: int = 8000, tick_ms: int = 500):
+    def __init__(
+        self,
+        session: Session,
+        seat: str,
+        recording_path: str | Path,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        tick_ms: int = 500,
+        timeout_s: float = 10.0,
+    ):
         if seat not in session.persons:
             raise ValueError(f"{seat!r} is not a person's seat in this session; people play {session.persons}")
         if not is_loopback(host):
@@ -80,7 +104,7 @@ class PlayServer:
         self.info = views.game_info(session.core, seat)
         self.files = static_files()
         self.ticker = Ticker(session, tick_ms / 1000.0)
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd = ThreadingHTTPServer((host, port), self._handler_class(timeout_s))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -136,11 +160,12 @@ class PlayServer:
         """The recording; for the assistant's seat without the episode being played (its line holds the goal)."""
         return recording.dumps(self.session.header, self.session.episodes(unfinished=self.seat == HUMAN))
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self, timeout_s: float) -> type[BaseHTTPRequestHandler]:
         app = self
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "assist-play"
+            timeout = timeout_s  # a socket timeout: half-open connections are dropped
 
             def log_message(self, format: str, *args) -> None:
                 log.debug("%s " + format, self.address_string(), *args)
@@ -176,19 +201,33 @@ class PlayServer:
                 if route is None:
                     self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path!r}; POST to one of {sorted(routes)}"})
                     return
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY:
-                    self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"request body over {MAX_BODY} bytes"})
-                    return
                 try:
-                    body = json.loads(self.rfile.read(length) or b"{}")
-                    if not isinstance(body, dict):
-                        raise ValueError("the request body must be a JSON object")
-                    self._json(HTTPStatus.OK, route(body))
-                except (ValueError, ActionParseError, SessionError) as error:  # JSON, codec and session errors are the client's
+                    self._json(HTTPStatus.OK, route(read_json(self.headers, self.rfile)))
+                except Refused as refused:
+                    self._json(refused.status, {"error": str(refused)})
+                except (ValueError, ActionParseError, SessionError) as error:  # codec and session errors are the client's
                     self._json(HTTPStatus.BAD_REQUEST, {"error": str(error)})
 
         return Handler
+
+
+def read_json(headers: Message, body: BinaryIO) -> dict[str, Any]:
+    """The JSON object of a request's ``body`` (``{}`` when empty); raises :class:`Refused`
+    (400, or 413 over :data:`MAX_BODY` bytes) before reading a length that is not one."""
+    length = headers.get("Content-Length") or "0"
+    if not (length.isascii() and length.isdigit() and len(length) < 20):
+        raise Refused(HTTPStatus.BAD_REQUEST, f"Content-Length {length[:20]!r} is not a number of bytes")
+    if int(length) > MAX_BODY:
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY} bytes")
+    try:
+        obj = json.loads(body.read(int(length)) or b"{}")
+    except RecursionError:
+        raise Refused(HTTPStatus.BAD_REQUEST, "the request body is nested too deeply: send a flat JSON object") from None
+    except ValueError as error:
+        raise Refused(HTTPStatus.BAD_REQUEST, f"the request body is not JSON: {error}") from None
+    if not isinstance(obj, dict):
+        raise Refused(HTTPStatus.BAD_REQUEST, "the request body must be a JSON object")
+    return obj
 
 
 def is_loopback(host: str) -> bool:
