@@ -164,6 +164,26 @@ def test_a_connection_that_sends_nothing_or_half_a_request_is_closed_after_the_t
     assert request(server, "/api/state")[0] == 200
 
 
+def test_requests_from_other_sites_are_refused(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    for origin in (b"http://evil.example", b"null", b"http://127.0.0.1:1", b"https://127.0.0.1:PORT"):
+        status, error = status_and_error(exchange(server, raw_post("/api/new_episode", b"{}", b"Host: 127.0.0.1:PORT\r\nOrigin: %s\r\n" % origin)))
+        assert status == 403 and "refused" in error, origin
+    assert request(server, "/api/state")[1]["episode"] == 0
+    same_site = exchange(server, raw_post("/api/new_episode", b"{}", b"Host: localhost:PORT\r\nOrigin: http://localhost:PORT\r\n"))
+    assert same_site.startswith(b"HTTP/1.0 200") and json.loads(same_site.partition(b"\r\n\r\n")[2]) == {"episode": 1}
+
+
+def test_only_a_loopback_host_name_is_served_against_dns_rebinding(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    for host in (b"evil.example:PORT", b"127.0.0.1:1", b"127.0.0.1", b"localhost.evil.example:PORT"):
+        status, error = status_and_error(exchange(server, b"GET /api/state HTTP/1.1\r\nHost: %s\r\n\r\n" % host))
+        assert status == 403 and "Host" in error, host
+    assert status_and_error(exchange(server, b"GET /api/recording HTTP/1.0\r\n\r\n"))[0] == 403
+    for host in (b"127.0.0.1:PORT", b"localhost:PORT", b"[::1]:PORT"):
+        assert exchange(server, b"GET /api/info HTTP/1.1\r\nHost: %s\r\n\r\n" % host).startswith(b"HTTP/1.0 200"), host
+
+
 def test_the_assistant_seat_downloads_no_goal_before_the_episode_ends(serve, core):
     server = serve(core, ASSISTANT, "greedy")
     server.session.tick()
