@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
+from assist.progress import progress_bar
 
 from assist import recording
 from assist.players.base import Player
@@ -60,15 +60,15 @@ def evaluate(
 
     Episodes run ``batch`` at a time; episode i resets from ``episode_seeds(seed, episodes)[i]``.
     If ``record`` is a list, episode dicts in the recording format are appended to it.
-    ``progress``: a progress bar's label (episodes done; shown only on a terminal), or
-    ``None`` for no bar.
+    ``progress``: a progress bar's label (episodes done; drawn on a terminal, logged every
+    30 s otherwise: :func:`assist.progress.progress_bar`), or ``None`` for no bar.
     """
     if episodes < 1 or batch < 1:
         raise ValueError(f"episodes={episodes} and batch={batch} must both be >= 1")
     seeds = episode_seeds(seed, episodes)
     rng = np.random.default_rng([seed, 1])
     parts: dict[str, list[np.ndarray]] = {}
-    with tqdm(total=episodes, desc=progress, unit="ep", disable=None if progress is not None else True, leave=False) as bar:
+    with progress_bar(episodes, progress or "", "ep", enabled=progress is not None, leave=False) as bar:
         for first in range(0, episodes, batch):
             result = play(core, {HUMAN: human, ASSISTANT: assistant}, seeds[first : first + batch], rng)
             for key, value in result.metrics.items():

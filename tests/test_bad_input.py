@@ -3,6 +3,7 @@ gets a clear error naming the key, file or value and the fix, or a documented, c
 fallback. Nothing here trains for more than the first checks of a run."""
 
 import json
+import logging
 import re
 
 import numpy as np
@@ -154,6 +155,7 @@ def test_resuming_with_another_number_of_ranks_names_the_manifest_and_the_fix(tm
         run(compose_train(["env.preset=tiny", *TINY, "resume=true"]), tmp_path)
 
 
-def test_resume_without_a_checkpoint_starts_the_run_and_says_so(tmp_path, capsys):
-    run(compose_train(["env=kitchen", "human=model", *TINY, "algo.iterations=1", "resume=true"]), tmp_path)
-    assert f"resume=true: no checkpoint in {tmp_path} yet, starting the run" in capsys.readouterr().out
+def test_resume_without_a_checkpoint_starts_the_run_and_says_so(tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        run(compose_train(["env=kitchen", "human=model", *TINY, "algo.iterations=1", "resume=true"]), tmp_path)
+    assert f"resume=true: no checkpoint in {tmp_path} yet, starting the run" in caplog.text

@@ -2,6 +2,7 @@
 and the stages chain through ``algo.init`` (pretrain -> sft -> rlft -> search_loop)."""
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -186,16 +187,16 @@ def test_pretraining_texts_are_prompts_followed_by_the_action_taken(tiny_lm_dir)
     assert texts[len(texts) // 2][-2:] == [tokenizer.convert_tokens_to_ids("▁noop"), tokenizer.eos_token_id]
 
 
-def test_an_lm_stage_resumes_from_its_checkpoint_exactly(tmp_path, tiny_lm_dir, capsys):
+def test_an_lm_stage_resumes_from_its_checkpoint_exactly(tmp_path, tiny_lm_dir, caplog):
     overrides = ["algo=pretrain", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["pretrain"], "algo.eval_text_episodes=0", "logger=none"]
     whole = run(compose_train([*overrides, "algo.checkpoint_every=1"]), tmp_path / "whole", progress=False)
     run(
         compose_train([*overrides, "algo.iterations=1", "algo.checkpoint_every=1", "algo.eval_every=1"]), tmp_path / "parts", progress=False
     )
     saved = load_file(tmp_path / "parts" / "model" / "model.safetensors")
-    capsys.readouterr()
-    resumed = run(compose_train([*overrides, "resume=true"]), tmp_path / "parts", progress=False)
-    assert "resumed at iteration 1 (4 env steps)" in capsys.readouterr().out
+    with caplog.at_level(logging.INFO):
+        resumed = run(compose_train([*overrides, "resume=true"]), tmp_path / "parts", progress=False)
+    assert "resumed at iteration 1 (4 env steps)" in caplog.text
     results = json.loads((tmp_path / "parts" / "results.json").read_text())
     assert results["iterations"] == 2 and results["env_steps"] == 2 * 4
     after, uninterrupted = (load_file(tmp_path / run_dir / "model" / "model.safetensors") for run_dir in ("parts", "whole"))

@@ -40,9 +40,9 @@ def run(cfg: DictConfig, out_dir: Path, overrides: Sequence[str] = (), progress:
     summary = evaluation.summarize(results, seed=cfg.seed)
     meta = {"config": OmegaConf.to_container(cfg, resolve=True), "human": cfg.human.name, "overrides": list(overrides)}
     evaluation.save(out_dir, summary, meta)
-    print(f"{cfg.env.name} ({schemas.env_options(cfg.env)}), human={cfg.human.name}, {cfg.episodes} episodes, 95% CIs")
-    print(evaluation.markdown_table(summary))
-    print(f"saved to {out_dir}")
+    log.info(f"{cfg.env.name} ({schemas.env_options(cfg.env)}), human={cfg.human.name}, {cfg.episodes} episodes, 95% CIs")
+    log.info(evaluation.markdown_table(summary))
+    log.info(f"saved to {out_dir}")
     return summary
 
 

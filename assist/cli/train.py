@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
@@ -33,7 +34,6 @@ from pathlib import Path
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 from assist import config as schemas
 from assist import rundirs
@@ -47,8 +47,11 @@ from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import resolve_device
 from assist.players import make_player
+from assist.progress import progress_bar
 from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
+
+log = logging.getLogger(__name__)
 
 
 def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: Path, device: str = "auto", group: Group = SINGLE):
@@ -165,15 +168,15 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
     if cfg.resume:
         resumed = trainer.resume()
         if main:
-            print(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
+            log.info(f"resumed at iteration {trainer.iteration} ({trainer.env_steps} env steps)" if resumed else f"resume=true: no checkpoint in {run_dir} yet, starting the run")
     started = time.perf_counter()
     try:
-        with tqdm(total=algo.iterations, initial=trainer.iteration, desc="train", unit="it", disable=None if main and show_progress else True) as bar:
+        with progress_bar(algo.iterations, "train", "it", enabled=main and show_progress, initial=trainer.iteration, logger=log) as bar:
 
             def progress(iteration: int, env_steps: int, latest: dict) -> None:
+                figures = {"env_steps": env_steps} | ({"goal": f"{latest['goal_pct']:.0f}%", "human": f"{latest['human_actions']:.1f}"} if latest else {})
+                bar.set_postfix(figures, refresh=False)
                 bar.update(iteration - bar.n)
-                if latest:
-                    bar.set_postfix(goal=f"{latest['goal_pct']:.0f}%", human=f"{latest['human_actions']:.1f}")
 
             final = trainer.train(progress)
         if trainer.stopped:
@@ -191,7 +194,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
                 "config": settings,
             }
             (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-            print(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
+            log.info(json.dumps({"final_eval": final, "env_steps": trainer.env_steps}))
         return final
     finally:
         trainer.logger.close()  # what was logged before an error is kept

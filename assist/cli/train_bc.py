@@ -34,11 +34,11 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
     set_threads(cfg.threads)
     files = bc.recording_files(cfg.data)
     core, options, steps = bc.human_steps(files)
-    print(f"{len(steps.action)} human steps from {len(set(steps.episode.tolist()))} episodes in {len(files)} recording(s) of {core.name} {options}")
+    log.info(f"{len(steps.action)} human steps from {len(set(steps.episode.tolist()))} episodes in {len(files)} recording(s) of {core.name} {options}")
     net, metrics = bc.train(core, steps, schemas.to_dataclass(bc.BCTrainConfig, cfg.fit), log=log.info)
     bc_models.save(out_dir, net, core, options, {**metrics, "data": [str(f) for f in files]})
-    print(json.dumps({key: metrics[key] for key in ("accuracy", "baseline", "loss")}))
-    print(f"saved to {out_dir}: play it with human=bc human.params.path={out_dir}")
+    log.info(json.dumps({key: metrics[key] for key in ("accuracy", "baseline", "loss")}))
+    log.info(f"saved to {out_dir}: play it with human=bc human.params.path={out_dir}")
     return metrics
 
 
