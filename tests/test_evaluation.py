@@ -116,6 +116,7 @@ def test_the_evaluate_script_runs_from_another_directory(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "| oracle |" in result.stdout and (tmp_path / "run" / "results.json").exists()
+    assert "| oracle |" in (tmp_path / "run" / "evaluate.log").read_text()  # the table reaches the log too
 
 
 def test_every_entry_point_takes_torch_threads_by_one_rule(tmp_path):
