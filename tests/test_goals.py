@@ -14,6 +14,7 @@ from envs.build.goals import (
     MIN_SHAPE,
     SPLITS,
     GoalGenerator,
+    UnsupportedGoalError,
     load_goals,
     novel_goals,
     save_goals,
@@ -232,6 +233,52 @@ def test_validate_goal_rejects_the_top_layer():
     goal[3, 5, 3] = 2
     with pytest.raises(ValueError, match=r"outside the border.*1 <= y <= 4"):
         validate_goal(goal, 10)
+
+
+def hanging_step() -> np.ndarray:
+    """A tiny goal: a block on the floor and a stair step above-beside it, touching it only along an edge."""
+    goal = np.zeros(TINY, np.uint8)
+    goal[:, 0, :] = BEDROCK
+    goal[2, 1, 2] = goal[3, 2, 2] = 2
+    return goal
+
+
+def test_a_block_hanging_in_the_air_is_refused_as_unsupported():
+    with pytest.raises(UnsupportedGoalError, match=r"dirt \(id 2\) at \(x, y, z\) = \(3, 2, 2\) is not supported: no chain"):
+        validate_goal(hanging_step(), 4)
+    goal = hanging_step()
+    goal[3, 1, 2] = 2  # a block under the step joins it to the floor
+    validate_goal(goal, 4)
+
+
+def test_an_unsupported_goal_file_is_refused_or_kept_with_a_warning(tmp_path):
+    np.save(tmp_path / "g.npy", hanging_step())
+    with pytest.raises(UnsupportedGoalError, match=r"g\.npy: goal 0 is not a valid goal: .*\(3, 2, 2\) is not supported"):
+        load_goals(tmp_path / "g.npy")
+    with pytest.warns(UserWarning, match=r"g\.npy: goal 0 can be built only on a scaffold: .*\(3, 2, 2\)"):
+        assert np.array_equal(load_goals(tmp_path / "g.npy", unsupported="warn")[0], hanging_step())
+    with pytest.raises(ValueError, match=r"cannot save .*g\.json: goal 0 .*\(3, 2, 2\) is not supported"):
+        save_goals(tmp_path / "g.json", hanging_step())
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    w=st.integers(MIN_SHAPE[0], 9),
+    h=st.integers(MIN_SHAPE[1], 8),
+    d=st.integers(MIN_SHAPE[2], 9),
+    density=st.floats(0.05, 0.7),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_validate_goal_refuses_exactly_the_goals_with_an_unsupported_block(w, h, d, density, seed):
+    goal = np.zeros((w, h, d), np.uint8)
+    goal[:, 0, :] = BEDROCK
+    goal[1:-1, 1:-1, 1:-1] = np.where(np.random.default_rng(seed).random((w - 2, h - 2, d - 2)) < density, 2, AIR)
+    goal[1, -2, 1] = 2  # at least one block, high up: often hanging
+    if supported(goal):
+        validate_goal(goal, 3)
+    else:
+        with pytest.raises(UnsupportedGoalError):
+            validate_goal(goal, 3)
 
 
 # ----------------------------------------------------------------------------- files

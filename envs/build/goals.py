@@ -8,7 +8,16 @@ A *goal* is the target world: a ``[W, H, D]`` uint8 array of block ids indexed
   ``1 <= y <= H-2``, ``1 <= z <= D-2``, so a ring of air stays free to walk around
   and over the structure;
 * uses only ids in ``[0, num_block_types)``;
-* has at least one non-air block above the floor.
+* has at least one non-air block above the floor;
+* is *supported*: every block reaches the floor through a chain of face-adjacent
+  blocks of the goal (:func:`unsupported_blocks`). The game places a block only against
+  a solid face neighbour (bedrock counts, :mod:`envs.build.core`) and nothing falls when a
+  block is broken, so exactly the supported goals can be built from their own blocks,
+  bottom-up. Any other goal (a stair step hanging in the air) needs a scaffold placed
+  and broken again, which the scripted players never do: every episode on it would run
+  to the horizon. :func:`validate_goal` refuses it with :class:`UnsupportedGoalError`;
+  :func:`load_goals` can be told to only warn (``unsupported="warn"``) for goals meant
+  for people who scaffold.
 
 Generator card
 --------------
@@ -107,6 +116,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -160,11 +170,16 @@ SPLITS: dict[str, dict[str, dict[str, Range]]] = {
 # ----------------------------------------------------------------------------- validity
 
 
+class UnsupportedGoalError(ValueError):
+    """A goal that is valid but for blocks no chain of face-adjacent blocks joins to the floor."""
+
+
 def validate_goal(goal: np.ndarray, num_block_types: int) -> None:
     """Raise ValueError saying what is wrong unless ``goal`` is a valid goal.
 
     goal: ``[W, H, D]`` integer block ids (any integer dtype). The rules are in the
-    module docstring.
+    module docstring; support is checked last, so an :class:`UnsupportedGoalError` means
+    every other rule holds.
     """
     check_num_block_types(num_block_types)
     goal = np.asarray(goal)
@@ -201,17 +216,46 @@ def validate_goal(goal: np.ndarray, num_block_types: int) -> None:
             f"the goal has no blocks above the floor: place at least one block (ids "
             f"{FIRST_PLACEABLE}..{num_block_types - 1}) inside the border"
         )
+    _reject(
+        unsupported_blocks(goal),
+        goal,
+        "is not supported: no chain of face-adjacent blocks joins it to the floor, so it can be placed only "
+        "against a scaffold broken again later, which the scripted players never build; join it to the structure",
+        UnsupportedGoalError,
+    )
 
 
-def _reject(bad: np.ndarray, goal: np.ndarray, why: str) -> None:
-    """Raise ``"block <name> (id i) at (x, y, z) <why>"`` for the first voxel of ``bad`` ([W, H, D] bool)."""
+def unsupported_blocks(goal: np.ndarray) -> np.ndarray:
+    """[W, H, D] bool: the non-air blocks of ``goal`` ([W, H, D] ids) that no chain of
+    face-adjacent non-air blocks joins to the floor layer ``y = 0``.
+
+    A breadth-first search from the floor, one vectorized step per unit of distance along
+    the structure: cheap enough to run on every goal loaded or validated.
+    """
+    solid = np.pad(np.asarray(goal) != AIR, 1)  # an air margin: flat neighbours never wrap around an edge
+    flat = solid.ravel()
+    offsets = FACE_OFFSETS @ (np.array(solid.strides) // solid.itemsize)  # [6] flat index offsets
+    reached = np.zeros_like(flat)
+    floor = np.zeros_like(solid)
+    floor[:, 1, :] = solid[:, 1, :]
+    frontier = np.flatnonzero(floor)
+    reached[frontier] = True
+    while frontier.size:
+        neighbours = np.unique((frontier[:, None] + offsets).ravel())
+        frontier = neighbours[flat[neighbours] & ~reached[neighbours]]
+        reached[frontier] = True
+    return (flat & ~reached).reshape(solid.shape)[1:-1, 1:-1, 1:-1]
+
+
+def _reject(bad: np.ndarray, goal: np.ndarray, why: str, error: type[ValueError] = ValueError) -> None:
+    """Raise ``error("block <name> (id i) at (x, y, z) <why>")`` for the first voxel of ``bad`` ([W, H, D] bool)."""
     if bad.any():
         x, y, z = (int(c) for c in np.argwhere(bad)[0])
         block = int(goal[x, y, z])
         name = BLOCK_NAMES[block] if 0 <= block < len(BLOCK_NAMES) else "?"
         more = int(bad.sum()) - 1
         also = f" [and {more} more]" if more else ""
-        raise ValueError(f"block {name} (id {block}) at (x, y, z) = ({x}, {y}, {z}) {why}{also}")
+        raise error(f"block {name} (id {block}) at (x, y, z) = ({x}, {y}, {z}) {why}{also}")
 
 
 def _check_shape(shape: Sequence[int]) -> Shape:
@@ -620,15 +664,22 @@ def save_goals(path: str | Path, goals: np.ndarray, palette_names: Sequence[str]
         path.write_text(text + "\n", encoding="utf-8")
 
 
-def load_goals(path: str | Path, shape: Sequence[int] | None = None, num_block_types: int | None = None) -> np.ndarray:
+def load_goals(
+    path: str | Path, shape: Sequence[int] | None = None, num_block_types: int | None = None, unsupported: str = "error"
+) -> np.ndarray:
     """Read goals from ``path``: ``[N, W, H, D]`` uint8 (format in the module docstring).
 
     shape: the world ``(W, H, D)`` the goals must have (None: any, but one for all).
     num_block_types: the palette size the ids must fit (None: the whole palette).
+    unsupported: ``"error"`` refuses a goal with unsupported blocks (module docstring);
+    ``"warn"`` keeps it with a warning naming the file, the goal and the block, for goals
+    meant for people, who can build on a scaffold.
     Raises ValueError naming the file and the problem for any malformed or invalid goal.
     """
     path = Path(path)
     suffix = _check_suffix(path)
+    if unsupported not in ("error", "warn"):
+        raise ValueError(f"unsupported={unsupported!r} must be 'error' or 'warn'")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such goal file")
     n = len(BLOCK_NAMES) if num_block_types is None else num_block_types
@@ -642,6 +693,10 @@ def load_goals(path: str | Path, shape: Sequence[int] | None = None, num_block_t
     for i, goal in enumerate(goals):
         try:
             validate_goal(goal, n)
+        except UnsupportedGoalError as e:
+            if unsupported == "error":
+                raise UnsupportedGoalError(f"{path}: goal {i} is not a valid goal: {e}") from None
+            warnings.warn(f"{path}: goal {i} can be built only on a scaffold: {e}", stacklevel=2)
         except ValueError as e:
             raise ValueError(f"{path}: goal {i} is not a valid goal: {e}") from None
     return goals.astype(np.uint8)
