@@ -1,12 +1,16 @@
 """Tests of envs/build/goals.py: generator validity, determinism, variety, split, files."""
 
+import io
 import json
+import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from envs.build import goals as goals_module
 from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES
 from envs.build.goals import (
     FAMILIES,
@@ -433,3 +437,68 @@ def test_block_outside_the_border_in_npy_is_rejected(tmp_path):
     np.save(tmp_path / "g.npy", goal)
     with pytest.raises(ValueError, match=r"g\.npy.*\(6, 1, 3\) is outside the border"):
         load_goals(tmp_path / "g.npy")
+
+
+# ----------------------------------------------------------------------------- sizes before allocation
+
+
+def refused_before_allocating(path, message, **kwargs) -> None:
+    """load_goals(path, **kwargs) raises a ValueError matching ``message`` and naming the
+    file, with under 16 MiB allocated at its peak."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=message) as error:
+            load_goals(path, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    assert peak < 2**24
+
+
+def npy_bytes(shape, data: bytes = b"") -> bytes:
+    """A .npy file of uint8 ids whose header claims ``shape``, followed by ``data``."""
+    stream = io.BytesIO()
+    np.lib.format.write_array_header_1_0(stream, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return stream.getvalue() + data
+
+
+def test_a_json_size_far_beyond_the_world_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(_goal_json(size=[200000, 3, 200000])))
+    refused_before_allocating(path, r"world size \(W, H, D\) = \(200000, 3, 200000\) but this world is \(5, 4, 5\)", shape=TINY)
+    refused_before_allocating(path, r"120,000,000,000 voxels; a goal file may declare at most MAX_VOXELS = 4,096")
+
+
+def test_an_npy_header_claiming_a_huge_shape_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.npy"
+    path.write_bytes(npy_bytes((100000, 100, 100, 100), bytes(100)))
+    refused_before_allocating(path, r"world size \(W, H, D\) = \(100, 100, 100\) but this world is \(11, 10, 10\)", shape=MBAG)
+    refused_before_allocating(path, r"a world of \(100, 100, 100\), 1,000,000 voxels")
+    path.write_bytes(npy_bytes((10**6, 11, 10, 10)))
+    refused_before_allocating(path, r"1,000,000 goals of \(11, 10, 10\) are 1,100,000,000 voxels, more than one goal file may hold", shape=MBAG)
+
+
+def test_an_npz_is_checked_before_its_goals_are_decompressed(tmp_path, monkeypatch):
+    path = tmp_path / "g.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("goals.npy", npy_bytes((100000, 100, 100, 100), bytes(100)))
+    refused_before_allocating(path, r"g\.npz: goals declare a world of \(100, 100, 100\)")
+    monkeypatch.setattr(goals_module, "MAX_FILE_VOXELS", 1000)  # a bomb of 1 MB stands for one of gigabytes
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("goals.npy", npy_bytes(TINY, bytes(2**20)))
+    assert path.stat().st_size < 2**14
+    refused_before_allocating(path, r"'goals' decompresses to 1,048,\d+ bytes, more than a goal file may hold \(73,536")
+
+
+def test_deeply_nested_json_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    refused_before_allocating(path, r"deep\.json: JSON nested too deeply to parse")
+
+
+def test_a_json_file_too_large_to_be_goals_is_not_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(goals_module, "MAX_JSON_BYTES", 100)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(_goal_json(blocks=[[2, 1, 2, "dirt"]] * 10)))
+    refused_before_allocating(path, r"big\.json: \d+ bytes, more than a \.json goal file may hold")

@@ -110,6 +110,13 @@ never evaluated (no pickle).
 A name's block id is its index in ``BLOCK_NAMES`` (air 0, bedrock 1, dirt 2, ...); a world
 with ``num_block_types = n`` accepts ids below ``n`` only. Every malformed file raises a
 ValueError naming the file, what was wrong and what is expected.
+
+Sizes are checked before anything is allocated: the shape in a ``.npy`` header (for
+``.npz``, the header of the ``goals`` member, whose uncompressed size is checked before it
+is decompressed) and every JSON ``size`` must be the world the goals are loaded for (of at
+most :data:`MAX_VOXELS` voxels when none is given); a file holds at most
+:data:`MAX_FILE_VOXELS` voxels, a ``.json`` file at most :data:`MAX_JSON_BYTES` bytes, and
+JSON nested deeper than the parser allows is refused.
 """
 
 from __future__ import annotations
@@ -120,6 +127,7 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -128,6 +136,14 @@ from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLA
 GLASS = BLOCK_NAMES.index("glass")
 MIN_SHAPE: tuple[int, int, int] = (5, 4, 5)
 """Smallest world the generators fill (the tiny preset): an interior of 3 x 2 x 3."""
+MAX_VOXELS = 4096
+"""The largest world (W * H * D voxels) a goal file may declare when no world is given to
+check it against, and a recording's header may declare (:mod:`assist.recording`): e.g.
+16 x 16 x 16; MBAG's world is 1,100. The build core's tables grow with its square."""
+MAX_FILE_VOXELS = 2**25
+"""The most voxels (N * W * H * D) one goal file may hold: about 30,000 goals of MBAG's size."""
+MAX_JSON_BYTES = 2**27
+"""The largest ``.json`` goal file read: 128 MiB."""
 JSON_FORMAT = "assist-goal/v1"
 SUFFIXES = (".npy", ".npz", ".json")
 
@@ -669,12 +685,13 @@ def load_goals(
 ) -> np.ndarray:
     """Read goals from ``path``: ``[N, W, H, D]`` uint8 (format in the module docstring).
 
-    shape: the world ``(W, H, D)`` the goals must have (None: any, but one for all).
-    num_block_types: the palette size the ids must fit (None: the whole palette).
-    unsupported: ``"error"`` refuses a goal with unsupported blocks (module docstring);
-    ``"warn"`` keeps it with a warning naming the file, the goal and the block, for goals
-    meant for people, who can build on a scaffold.
-    Raises ValueError naming the file and the problem for any malformed or invalid goal.
+    shape: the world ``(W, H, D)`` the goals must have (None: any up to :data:`MAX_VOXELS`
+    voxels, but one for all). num_block_types: the palette size the ids must fit (None:
+    the whole palette). unsupported: ``"error"`` refuses a goal with unsupported blocks
+    (module docstring); ``"warn"`` keeps it with a warning naming the file, the goal and
+    the block, for goals meant for people, who can build on a scaffold.
+    Raises ValueError naming the file and the problem for any malformed or invalid goal;
+    sizes are checked before anything is allocated.
     """
     path = Path(path)
     suffix = _check_suffix(path)
@@ -684,12 +701,8 @@ def load_goals(
         raise FileNotFoundError(f"{path}: no such goal file")
     n = len(BLOCK_NAMES) if num_block_types is None else num_block_types
     check_num_block_types(n)
-    goals = {".npy": _read_npy, ".npz": _read_npz, ".json": _read_json}[suffix](path)
-    if shape is not None and goals.shape[1:] != tuple(shape):
-        raise ValueError(
-            f"{path}: goals have world size (W, H, D) = {goals.shape[1:]} but this world is {tuple(shape)}; "
-            f"make goals of that size or use a world of the file's size"
-        )
+    world = None if shape is None else tuple(int(s) for s in shape)
+    goals = {".npy": _read_npy, ".npz": _read_npz, ".json": _read_json}[suffix](path, world)
     for i, goal in enumerate(goals):
         try:
             validate_goal(goal, n)
@@ -709,68 +722,129 @@ def _check_suffix(path: Path) -> str:
     return path.suffix
 
 
-def _as_batch(path: Path, array: np.ndarray, what: str) -> np.ndarray:
-    """``array`` as ``[N, W, H, D]`` int64, or a ValueError about its dtype or ndim."""
-    if not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{path}: {what} has dtype {array.dtype}; expected integer block ids")
-    if array.ndim not in (3, 4):
-        raise ValueError(f"{path}: {what} has shape {array.shape}; expected [W, H, D] (one goal) or [N, W, H, D]")
-    if array.ndim == 4 and len(array) == 0:
+def _check_declared(path: Path, shape: tuple[int, ...], world: Shape | None) -> None:
+    """A ValueError unless goals of the declared ``shape`` ``[N, W, H, D]`` are of ``world``
+    (when None: of at most :data:`MAX_VOXELS` voxels) and hold at most
+    :data:`MAX_FILE_VOXELS` voxels in all; called before the goals are read."""
+    size, voxels = tuple(shape[1:]), math.prod(shape[1:])
+    if world is not None and size != world:
+        raise ValueError(
+            f"{path}: goals have world size (W, H, D) = {size} but this world is {world}; "
+            f"make goals of that size or use a world of the file's size"
+        )
+    if world is None and voxels > MAX_VOXELS:
+        raise ValueError(
+            f"{path}: goals declare a world of {size}, {voxels:,} voxels; a goal file may declare at most "
+            f"MAX_VOXELS = {MAX_VOXELS:,} (e.g. 16 x 16 x 16)"
+        )
+    if shape[0] * voxels > MAX_FILE_VOXELS:
+        raise ValueError(
+            f"{path}: {shape[0]:,} goals of {size} are {shape[0] * voxels:,} voxels, more than one goal file may hold "
+            f"(MAX_FILE_VOXELS = {MAX_FILE_VOXELS:,}); split them into several files"
+        )
+
+
+def _check_header(path: Path, shape: tuple[int, ...], dtype: np.dtype, what: str, world: Shape | None) -> None:
+    """A ValueError unless a .npy header's ``shape`` and ``dtype`` are integer goals that fit (:func:`_check_declared`)."""
+    if dtype.hasobject:
+        raise ValueError(f"{path}: {what} holds Python objects; pickled objects are refused: save integer block ids")
+    if not np.issubdtype(dtype, np.integer):
+        raise ValueError(f"{path}: {what} has dtype {dtype}; expected integer block ids")
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{path}: {what} has shape {shape}; expected [W, H, D] (one goal) or [N, W, H, D]")
+    if len(shape) == 4 and shape[0] == 0:
         raise ValueError(f"{path}: {what} holds no goals (N = 0); expected at least one")
-    return (array[None] if array.ndim == 3 else array).astype(np.int64)
+    _check_declared(path, shape if len(shape) == 4 else (1, *shape), world)
 
 
-def _np_load(path: Path, kind: type) -> np.ndarray | np.lib.npyio.NpzFile:
-    """``np.load`` without pickle, or a ValueError unless it gives a ``kind`` (ndarray or NpzFile)."""
-    expected = {np.ndarray: ".npy array", np.lib.npyio.NpzFile: ".npz archive"}[kind]
+_UNREADABLE = (ValueError, OSError, EOFError, RuntimeError, zipfile.BadZipFile)
+"""What reading a damaged, encrypted or foreign .npy / .npz raises."""
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _read_npy_data(path: Path, stream: BinaryIO, what: str, world: Shape | None) -> np.ndarray:
+    """[N, W, H, D] integer goals of the .npy data in ``stream`` (a file or an archive
+    member): the header is read and checked first, the data only then, never unpickled."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path}: not a readable {expected} of block ids (pickled objects are refused): {e}") from None
-    if not isinstance(loaded, kind):
-        raise ValueError(f"{path}: holds a {type(loaded).__name__}, not a {expected}; rename the file or re-save it")
-    return loaded
+        version = np.lib.format.read_magic(stream)
+        if version not in _NPY_HEADERS:
+            raise ValueError(f".npy format version {version} is not supported; write it with np.save")
+        shape, _, dtype = _NPY_HEADERS[version](stream)
+    except _UNREADABLE as e:
+        raise ValueError(f"{path}: {what} is not a readable .npy array of block ids: {e}") from None
+    _check_header(path, shape, dtype, what, world)
+    try:
+        stream.seek(0)
+        array = np.lib.format.read_array(stream, allow_pickle=False)
+    except _UNREADABLE as e:
+        raise ValueError(f"{path}: {what} is not a readable .npy array of block ids: {e}") from None
+    return array[None] if array.ndim == 3 else array
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    """[N, W, H, D] int64 goals of a .npy file."""
-    return _as_batch(path, _np_load(path, np.ndarray), "the array")
+def _read_npy(path: Path, world: Shape | None) -> np.ndarray:
+    """[N, W, H, D] integer goals of a .npy file."""
+    with path.open("rb") as stream:
+        return _read_npy_data(path, stream, "the array", world)
 
 
-def _read_npz(path: Path) -> np.ndarray:
-    """[N, W, H, D] int64 goals under the key ``goals`` of a .npz file."""
-    with _np_load(path, np.lib.npyio.NpzFile) as archive:
-        if "goals" not in archive.files:
+def _read_npz(path: Path, world: Shape | None) -> np.ndarray:
+    """[N, W, H, D] integer goals under the key ``goals`` of a .npz file; the member's
+    size and .npy header are checked before it is decompressed."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except _UNREADABLE as e:
+        raise ValueError(f"{path}: not a readable .npz archive of block ids: {e}") from None
+    with archive:
+        names = archive.namelist()
+        if "goals.npy" not in names:
+            keys = [name.removesuffix(".npy") for name in names]
+            raise ValueError(f"{path}: no key 'goals' in the archive (keys: {keys}); save with np.savez(path, goals=...)")
+        member = archive.getinfo("goals.npy")
+        limit = 8 * MAX_FILE_VOXELS + 2**16  # 8-byte ids, and room for the header
+        if member.file_size > limit:
             raise ValueError(
-                f"{path}: no key 'goals' in the archive (keys: {archive.files}); save with np.savez(path, goals=...)"
+                f"{path}: 'goals' decompresses to {member.file_size:,} bytes, more than a goal file may hold "
+                f"({limit:,}: MAX_FILE_VOXELS ids of 8 bytes)"
             )
         try:
-            array = archive["goals"]
-        except ValueError as e:
-            raise ValueError(f"{path}: 'goals' is not a plain array (pickled objects are refused): {e}") from None
-    return _as_batch(path, array, "goals")
+            stream = archive.open(member)
+        except _UNREADABLE as e:
+            raise ValueError(f"{path}: 'goals' cannot be read from the archive: {e}") from None
+        with stream:
+            return _read_npy_data(path, stream, "goals", world)
 
 
-def _read_json(path: Path) -> np.ndarray:
-    """[N, W, H, D] int64 goals of a .json file (one goal object or {"goals": [...]})."""
+def _read_json(path: Path, world: Shape | None) -> np.ndarray:
+    """[N, W, H, D] int64 goals of a .json file (one goal object or {"goals": [...]});
+    sizes are checked before any goal is allocated."""
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ValueError(
+            f"{path}: {size:,} bytes, more than a .json goal file may hold (MAX_JSON_BYTES = {MAX_JSON_BYTES:,}); "
+            f"save many goals as .npz"
+        )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply to parse; a goal file nests 5 levels deep at most") from None
     except ValueError as e:
         raise ValueError(f"{path}: not valid UTF-8 JSON: {e}") from None
     if isinstance(data, dict) and "goals" in data and "format" not in data:
         if not isinstance(data["goals"], list) or not data["goals"]:
             raise ValueError(f'{path}: "goals" must be a non-empty list of goal objects')
-        goals = [_goal_from_json(obj, f"{path}: goals[{i}]") for i, obj in enumerate(data["goals"])]
+        named = [(obj, f"{path}: goals[{i}]") for i, obj in enumerate(data["goals"])]
     else:
-        goals = [_goal_from_json(data, str(path))]
-    sizes = sorted({g.shape for g in goals})
+        named = [(data, str(path))]
+    sizes = sorted({_json_size(obj, where) for obj, where in named})
     if len(sizes) > 1:
         raise ValueError(f"{path}: goals in one file must share one size; found sizes {sizes}")
-    return np.stack(goals)
+    _check_declared(path, (len(named), *sizes[0]), world)
+    return np.stack([_goal_from_json(obj, where) for obj, where in named])
 
 
-def _goal_from_json(obj: object, where: str) -> np.ndarray:
-    """[W, H, D] int64 goal of one JSON goal object; ``where`` prefixes every error."""
+def _json_size(obj: object, where: str) -> Shape:
+    """The ``size`` (W, H, D) a JSON goal object declares, after its keys and format are
+    checked; ``where`` prefixes every error."""
     keys = ("format", "size", "palette", "blocks")
     if not isinstance(obj, dict):
         raise ValueError(
@@ -781,9 +855,16 @@ def _goal_from_json(obj: object, where: str) -> np.ndarray:
         raise ValueError(f"{where}: missing keys {missing}; a goal object needs {list(keys)}")
     if obj["format"] != JSON_FORMAT:
         raise ValueError(f"{where}: format is {obj['format']!r}; expected {JSON_FORMAT!r}")
-    size, palette, blocks = obj["size"], obj["palette"], obj["blocks"]
+    size = obj["size"]
     if not (isinstance(size, list) and len(size) == 3 and all(_is_int(s) and s >= 3 for s in size)):
         raise ValueError(f"{where}: size is {size!r}; expected [W, H, D], 3 ints each >= 3")
+    return tuple(size)
+
+
+def _goal_from_json(obj: dict, where: str) -> np.ndarray:
+    """[W, H, D] int64 goal of one JSON goal object whose size :func:`_json_size` checked;
+    ``where`` prefixes every error."""
+    size, palette, blocks = obj["size"], obj["palette"], obj["blocks"]
     if not (isinstance(palette, list) and all(isinstance(name, str) for name in palette)):
         raise ValueError(
             f'{where}: palette is {palette!r}; expected a list of block names like ["air", "bedrock", "planks"]'
