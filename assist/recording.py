@@ -19,21 +19,25 @@ Format ``assist-recording/v1``: a UTF-8 text file, one JSON object per line.
   the game's action layout; ``rewards`` the shared rewards; ``person`` says which seats a
   person played. Replaying the actions from the seed reproduces the episode.
 
-Files are parsed as JSON only, never evaluated; a malformed file raises a ValueError
-naming the file, the line and what was expected. ``docs/recordings.md`` describes the
-format for users, with the tools that write and read it.
+Files are parsed as JSON only, never evaluated, and every line is checked before it is
+used (:func:`read`; against the game it is replayed on when that is given): a malformed
+file raises a ValueError naming the file, the line and what was expected.
+``docs/recordings.md`` describes the format for users, with the tools that write and read it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+import envs.build
 from assist.rollout import Episodes
-from envs.core import AGENTS
+from envs.build.goals import MAX_VOXELS
+from envs.core import AGENTS, GameCore
 
 FORMAT = "assist-recording/v1"
 EPISODE_KEYS = ("episode", "seed", "goal", "actions", "rewards")
@@ -83,8 +87,17 @@ def write(path: str | Path, head: dict[str, Any], lines: list[dict[str, Any]]) -
     tmp.replace(path)
 
 
-def read(path: str | Path) -> Recording:
-    """Parse and check a recording file."""
+def read(path: str | Path, core: GameCore | None = None) -> Recording:
+    """Parse and check a recording file.
+
+    Checked, in order: the header (a known game; options that are a JSON object; for
+    build, options the game accepts and a world of at most
+    :data:`~envs.build.goals.MAX_VOXELS` voxels, so building the game from the header
+    cannot allocate gigabytes), then each episode line (:func:`_check_episode`): its
+    structure, and, when ``core`` (the game the recording is replayed on) is given, its
+    action ids and goal against that game. Every error is a ValueError naming the file
+    and the line.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -99,6 +112,8 @@ def read(path: str | Path) -> Recording:
             obj = json.loads(line)
         except json.JSONDecodeError as error:
             raise ValueError(f"recording {path} line {number} is not JSON: {error}") from error
+        except RecursionError:
+            raise ValueError(f"recording {path} line {number} is nested too deeply to parse as JSON") from None
         if not isinstance(obj, dict):
             raise ValueError(f"recording {path} line {number} must be a JSON object, got {type(obj).__name__}")
         parsed.append(obj)
@@ -108,19 +123,94 @@ def read(path: str | Path) -> Recording:
     for key in ("game", "config", "seats"):
         if key not in head:
             raise ValueError(f"recording {path}: header lacks {key!r}")
+    _check_game(path, head["game"], head["config"])
     for number, episode in enumerate(parsed[1:], start=2):
-        missing = [key for key in EPISODE_KEYS if key not in episode]
-        if missing:
-            raise ValueError(f"recording {path} line {number}: episode lacks {missing}")
-        actions = np.asarray(episode["actions"])
-        if actions.ndim != 2 or actions.shape[1] != 2 or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"recording {path} line {number}: 'actions' must be a list of [human, assistant] int pairs")
-        if len(episode["rewards"]) != len(actions):
-            raise ValueError(f"recording {path} line {number}: {len(episode['rewards'])} rewards for {len(actions)} steps")
-        episode["actions"] = actions.astype(np.int64)
-        episode["rewards"] = np.asarray(episode["rewards"], np.float32)
-        episode["goal"] = np.asarray(episode["goal"], np.int64)
+        _check_episode(f"recording {path} line {number}", episode, core)
     return Recording(head, parsed[1:])
+
+
+def _check_game(path: Path, game: Any, config: Any) -> None:
+    """A ValueError unless a header's ``game`` and ``config`` can make a game without
+    allocating more than a world of :data:`~envs.build.goals.MAX_VOXELS` voxels needs.
+    Nothing is built: a build config is checked as :class:`~envs.build.BuildConfig`."""
+    if game not in envs.GAMES:
+        raise ValueError(f"recording {path}: header game is {game!r}, expected one of {list(envs.GAMES)}")
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"recording {path}: header config is a {type(config).__name__}, expected an object of the game's options "
+            f'such as {{"preset": "tiny"}}'
+        )
+    if game == "build":
+        try:
+            shape = envs.build.make_config(**config).shape
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"recording {path}: header config {config} does not make a build game: {error}") from None
+        if math.prod(shape) > MAX_VOXELS:
+            raise ValueError(
+                f"recording {path}: header config {config} makes a world {shape} of {math.prod(shape):,} voxels, "
+                f"more than MAX_VOXELS = {MAX_VOXELS:,}"
+            )
+
+
+def _ints(value: Any) -> np.ndarray | None:
+    """``value`` as an integer array (booleans, floats and strings are not), else None."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged lists
+        return None
+    return array if array.dtype.kind in "iu" else None
+
+
+def _check_episode(where: str, episode: dict[str, Any], core: GameCore | None) -> None:
+    """Check one episode line and turn its lists into arrays, in place.
+
+    seed: an int >= 0. actions: [T, 2] int ids >= 0 (a negative id is never read from the
+    end). rewards: [T] finite numbers. goal: [[F ints >= 0]]. Given ``core``, also: each
+    action id inside its seat's action space, and a goal of ``core.goal_shape[0]`` ids that
+    ``core.reset`` accepts. ``where`` ("recording <path> line <n>") starts every error.
+    """
+    missing = [key for key in EPISODE_KEYS if key not in episode]
+    if missing:
+        raise ValueError(f"{where}: episode lacks {missing}")
+    seed = episode["seed"]
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
+        raise ValueError(f"{where}: seed is {seed!r}, expected an int >= 0 (numpy.random.default_rng's seed)")
+    actions = _ints(episode["actions"])
+    if actions is None or actions.ndim != 2 or actions.shape[1] != 2:
+        raise ValueError(f"{where}: 'actions' must be a list of [human, assistant] int pairs")
+    if (actions < 0).any():
+        step, column = (int(i) for i in np.argwhere(actions < 0)[0])
+        raise ValueError(f"{where}: {AGENTS[column]}'s action id {actions[step, column]} at step {step} is negative; ids are >= 0")
+    sizes = np.array([core.num_actions(seat) for seat in AGENTS]) if core is not None else None
+    if sizes is not None and (actions >= sizes).any():
+        step, column = (int(i) for i in np.argwhere(actions >= sizes)[0])
+        raise ValueError(
+            f"{where}: {AGENTS[column]}'s action id {actions[step, column]} at step {step} is outside its action space "
+            f"[0, {sizes[column]})"
+        )
+    try:
+        rewards = np.asarray(episode["rewards"], np.float32)
+    except (TypeError, ValueError):
+        rewards = None
+    if rewards is None or rewards.ndim != 1 or not np.isfinite(rewards).all():
+        raise ValueError(f"{where}: 'rewards' must be a list of finite numbers, one per step")
+    if len(rewards) != len(actions):
+        raise ValueError(f"{where}: {len(rewards)} rewards for {len(actions)} steps")
+    goal = _ints(episode["goal"])
+    factors = "F" if core is None else core.goal_shape[0]
+    if goal is None or goal.ndim != 2 or len(goal) != 1 or (core is not None and goal.shape[1] != factors):
+        got = "values that are not all ints" if goal is None else f"shape {list(goal.shape)}"
+        raise ValueError(f"{where}: 'goal' must be [[{factors} ints]], one id per goal factor of the game; got {got}")
+    if (goal < 0).any():
+        raise ValueError(f"{where}: 'goal' holds the negative id {goal.min()}; ids are >= 0")
+    if core is not None:
+        try:
+            core.reset(1, np.random.default_rng(seed), goals=goal)
+        except ValueError as error:
+            raise ValueError(f"{where}: 'goal' is not a goal of this game: {error}") from None
+    episode["actions"] = actions.astype(np.int64)
+    episode["rewards"] = rewards
+    episode["goal"] = goal.astype(np.int64)
 
 
 def replay_state(core, episode: dict[str, Any]):
@@ -163,7 +253,8 @@ def seat_steps(core, episodes: list[dict[str, Any]], seat: str) -> SeatSteps:
         for step, joint in enumerate(episode["actions"]):
             observations.append(core.observe(state, seat))
             legal.append(core.legal_mask(state, seat)[0])
-            actions.append(int(joint[column]) if legal[-1][joint[column]] else 0)
+            action = int(joint[column])  # outside the space (negative too): the no-op, as the game applies it
+            actions.append(action if 0 <= action < len(legal[-1]) and legal[-1][action] else 0)
             result = core.step(state, np.asarray(joint, np.int64)[None])
             rewards.append(float(result.reward[0]))
             ends.append(step == len(episode["actions"]) - 1)

@@ -73,6 +73,69 @@ def test_malformed_recordings_are_refused_with_the_line(tmp_path, text, message)
         recording.read(path)
 
 
+TINY_ACTIONS = build.make_core("tiny").num_actions(HUMAN)
+TINY_GOAL = build.make_core("tiny").sample_goals(1, np.random.default_rng(0)).tolist()  # [[100 ids]]
+
+
+def recording_text(config=None, **episode) -> str:
+    """A tiny build recording: a header with ``config`` and one two-step episode with ``episode``'s changes."""
+    head = recording.header("build", {"preset": "tiny"} if config is None else config, {})
+    line = {"episode": 0, "seed": 3, "goal": TINY_GOAL, "actions": [[0, 0], [1, 0]], "rewards": [0.0, 0.0], **episode}
+    return json.dumps(head) + "\n" + json.dumps(line) + "\n"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (recording_text(actions=[[0, 0], [0, -1]]), r"line 2: assistant_0's action id -1 at step 1 is negative; ids are >= 0"),
+        (recording_text(goal=[["dirt"] * 100]), r"line 2: 'goal' must be \[\[F ints\]\].*not all ints"),
+        (recording_text(goal=[[g + 0.5 for g in TINY_GOAL[0]]]), r"line 2: 'goal' must be \[\[F ints\]\]"),  # never truncated
+        (recording_text(goal=[[-1] * 100]), r"line 2: 'goal' holds the negative id -1"),
+        (recording_text(seed=-5), r"line 2: seed is -5, expected an int >= 0"),
+        (recording_text(seed="abc"), r"line 2: seed is 'abc', expected an int >= 0"),
+        (recording_text(seed=1.5), r"line 2: seed is 1.5, expected an int >= 0"),
+        (recording_text(rewards=["a", 0.0]), r"line 2: 'rewards' must be a list of finite numbers"),
+        (recording_text(config=["tiny"]), r": header config is a list, expected an object of the game's options"),
+        (recording_text(config={"preset": "tiny", "colour": "red"}), r": header config .* does not make a build game: unknown build option"),
+        (recording_text(config={"width": 3000, "height": 3000, "depth": 3000}), r"world \(3000, 3000, 3000\) of 27,000,000,000 voxels, more than MAX_VOXELS"),
+        (recording_text().replace('"episode"', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "episode"'), r" line 2 is nested too deeply"),
+    ],
+    ids=[
+        "negative_action", "goal_of_strings", "float_goal", "negative_goal_id", "negative_seed", "string_seed", "float_seed",
+        "string_reward", "config_list", "unknown_option", "huge_world", "deep_json",
+    ],
+)
+def test_malformed_recording_lines_are_refused_naming_the_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=rf"^recording {re.escape(str(path))}.*{message}"):
+        recording.read(path)
+
+
+@pytest.mark.parametrize(
+    "episode, message",
+    [
+        ({"actions": [[TINY_ACTIONS, 0], [0, 0]]}, rf"human_0's action id {TINY_ACTIONS} at step 0 is outside its action space \[0, {TINY_ACTIONS}\)"),
+        ({"goal": [TINY_GOAL[0][:10]]}, r"'goal' must be \[\[100 ints\]\].*got shape \[1, 10\]"),
+        ({"goal": [[9] * 100]}, r"'goal' is not a goal of this game: .*outside the palette"),
+    ],
+    ids=["action_outside_the_space", "goal_too_short", "goal_outside_the_palette"],
+)
+def test_recordings_are_checked_against_the_game_they_are_replayed_on(tmp_path, episode, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(recording_text(**episode))
+    recording.read(path)  # well formed
+    with pytest.raises(ValueError, match=rf"^recording {re.escape(str(path))} line 2: {message}"):
+        recording.read(path, build.make_core("tiny"))
+
+
+def test_a_recorded_action_outside_the_space_never_indexes_from_the_end():
+    core = build.make_core("tiny")
+    episode = {"seed": 3, "goal": TINY_GOAL, "actions": np.array([[-1, -1], [TINY_ACTIONS, 0]])}
+    steps = recording.seat_steps(core, [episode], HUMAN)
+    assert steps.action.tolist() == [0, 0]  # the no-op the game applied, not the last action's id
+
+
 def compose_evaluate(overrides):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         return compose(config_name="evaluate", overrides=overrides)
