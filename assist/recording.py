@@ -28,7 +28,6 @@ file raises a ValueError naming the file, the line and what was expected.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,7 +35,6 @@ import numpy as np
 
 import envs.build
 from assist.rollout import Episodes
-from envs.build.goals import MAX_VOXELS
 from envs.core import AGENTS, GameCore
 
 FORMAT = "assist-recording/v1"
@@ -132,7 +130,8 @@ def read(path: str | Path, core: GameCore | None = None) -> Recording:
 def _check_game(path: Path, game: Any, config: Any) -> None:
     """A ValueError unless a header's ``game`` and ``config`` can make a game without
     allocating more than a world of :data:`~envs.build.goals.MAX_VOXELS` voxels needs.
-    Nothing is built: a build config is checked as :class:`~envs.build.BuildConfig`."""
+    Nothing is built: a build config is checked as :class:`~envs.build.BuildConfig`, which
+    refuses a larger world."""
     if game not in envs.GAMES:
         raise ValueError(f"recording {path}: header game is {game!r}, expected one of {list(envs.GAMES)}")
     if not isinstance(config, dict):
@@ -142,14 +141,9 @@ def _check_game(path: Path, game: Any, config: Any) -> None:
         )
     if game == "build":
         try:
-            shape = envs.build.make_config(**config).shape
+            envs.build.make_config(**config)
         except (TypeError, ValueError) as error:
             raise ValueError(f"recording {path}: header config {config} does not make a build game: {error}") from None
-        if math.prod(shape) > MAX_VOXELS:
-            raise ValueError(
-                f"recording {path}: header config {config} makes a world {shape} of {math.prod(shape):,} voxels, "
-                f"more than MAX_VOXELS = {MAX_VOXELS:,}"
-            )
 
 
 def _ints(value: Any) -> np.ndarray | None:

@@ -285,6 +285,17 @@ def test_bad_configs_are_refused_with_a_clear_message(overrides, message):
         build.make_core("tiny", **overrides)
 
 
+@pytest.mark.parametrize("size", [dict(width=3000), dict(width=3000, height=3000, depth=3000), dict(width=17, height=16, depth=16)])
+def test_a_world_over_max_voxels_is_refused_before_any_table_is_allocated(size):
+    with pytest.raises(ValueError, match=r"world size \(.*\) is [\d,]+ voxels, more than MAX_VOXELS = 4,096"):
+        build.make_config("tiny", **size)  # the core's tables would take gigabytes (16 x 16 x 16: 1.5 GB)
+
+
+@pytest.mark.parametrize("size", [dict(preset="mbag"), dict(preset="mbag", width=16, height=16, depth=16)])
+def test_worlds_up_to_max_voxels_are_allowed_mbags_with_room(size):
+    assert build.make_config(**size).shape in [(11, 10, 10), (16, 16, 16)]
+
+
 def test_unknown_preset_lists_the_valid_ones():
     with pytest.raises(ValueError, match="valid presets: \\['mbag', 'small', 'tiny'\\]"):
         build.make_core("huge")

@@ -97,7 +97,7 @@ def recording_text(config=None, **episode) -> str:
         (recording_text(rewards=["a", 0.0]), r"line 2: 'rewards' must be a list of finite numbers"),
         (recording_text(config=["tiny"]), r": header config is a list, expected an object of the game's options"),
         (recording_text(config={"preset": "tiny", "colour": "red"}), r": header config .* does not make a build game: unknown build option"),
-        (recording_text(config={"width": 3000, "height": 3000, "depth": 3000}), r"world \(3000, 3000, 3000\) of 27,000,000,000 voxels, more than MAX_VOXELS"),
+        (recording_text(config={"width": 3000, "height": 3000, "depth": 3000}), r"world size \(3000, 3000, 3000\) is 27,000,000,000 voxels, more than MAX_VOXELS"),
         (recording_text().replace('"episode"', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "episode"'), r" line 2 is nested too deeply"),
     ],
     ids=[

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from envs.build.blocks import check_num_block_types
-from envs.build.goals import MIN_SHAPE
+from envs.build.goals import MAX_VOXELS, MIN_SHAPE
 
 
 @dataclasses.dataclass(frozen=True)
 class BuildConfig:
     """Rules of one `build` game.
 
-    width, height, depth: world size W x H x D in voxels (y = height is up).
+    width, height, depth: world size W x H x D in voxels (y = height is up), at least
+        ``MIN_SHAPE`` and at most ``MAX_VOXELS`` voxels in all (:mod:`envs.build.goals`).
     num_block_types: palette size n (air, bedrock and n - 2 placeable blocks).
     horizon: maximum episode length in steps.
     reach: how far (Euclidean, in voxels, centre to centre) a player places and breaks.
@@ -41,6 +43,11 @@ class BuildConfig:
         size = (self.width, self.height, self.depth)
         if any(s < m for s, m in zip(size, MIN_SHAPE)):
             raise ValueError(f"world size {size} is too small: each of (width, height, depth) must be at least {MIN_SHAPE}")
+        if math.prod(size) > MAX_VOXELS:
+            raise ValueError(
+                f"world size {size} is {math.prod(size):,} voxels, more than MAX_VOXELS = {MAX_VOXELS:,} (e.g. 16 x 16 x 16; "
+                "MBAG's world is 1,100): the game's tables grow with the square of the number of voxels"
+            )
         check_num_block_types(self.num_block_types)
         if self.horizon < 1:
             raise ValueError(f"horizon={self.horizon} must be >= 1 step")
