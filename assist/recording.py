@@ -127,6 +127,16 @@ def read(path: str | Path, core: GameCore | None = None) -> Recording:
     return Recording(head, parsed[1:])
 
 
+def read_game(path: str | Path) -> tuple[Recording, GameCore]:
+    """A recording (:func:`read`) and the game its header makes, every episode checked
+    against that game as ``read(path, core)`` checks it (ValueErrors name the file and line)."""
+    rec = read(path)  # the header is checked before its game is built
+    core = envs.make_core(rec.header["game"], **rec.header["config"])
+    for number, episode in enumerate(rec.episodes, start=2):
+        _check_episode(f"recording {path} line {number}", episode, core)
+    return rec, core
+
+
 def _check_game(path: Path, game: Any, config: Any) -> None:
     """A ValueError unless a header's ``game`` and ``config`` can make a game without
     allocating more than a world of :data:`~envs.build.goals.MAX_VOXELS` voxels needs.

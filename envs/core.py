@@ -96,6 +96,9 @@ class GameCore(Protocol):
     """Maximum episode length in steps."""
     goal_shape: tuple[int, int]
     """(F, K): F goal factors, each a categorical over K values."""
+    options: dict
+    """The options that make this game again, ``envs.make_core(name, **options)`` (JSON
+    values): what a recording's header holds."""
 
     def num_actions(self, agent: str) -> int:
         """Size of ``agent``'s flat discrete action space."""

@@ -17,6 +17,7 @@ import envs.build as build
 from assist import evaluation, recording
 from assist.cli import CONFIG_DIR
 from assist.cli.evaluate import run
+from assist.learning import bc
 from assist.players import make_player
 from envs.core import ASSISTANT, HUMAN
 
@@ -121,12 +122,26 @@ def test_malformed_recording_lines_are_refused_naming_the_file_and_line(tmp_path
     ],
     ids=["action_outside_the_space", "goal_too_short", "goal_outside_the_palette"],
 )
-def test_recordings_are_checked_against_the_game_they_are_replayed_on(tmp_path, episode, message):
+@pytest.mark.parametrize("reader", ["read_with_the_core", "read_game", "behaviour_cloning", "sft_demonstrations"])
+def test_recordings_are_checked_against_the_game_they_are_replayed_on(tmp_path, episode, message, reader):
     path = tmp_path / "bad.jsonl"
     path.write_text(recording_text(**episode))
     recording.read(path)  # well formed
     with pytest.raises(ValueError, match=rf"^recording {re.escape(str(path))} line 2: {message}"):
-        recording.read(path, build.make_core("tiny"))
+        read_for_a_game(reader, path)
+
+
+def read_for_a_game(reader: str, path: Path):
+    """``path`` read as each reader that knows its game reads it."""
+    if reader == "read_with_the_core":
+        return recording.read(path, build.make_core("tiny"))
+    if reader == "read_game":
+        return recording.read_game(path)
+    if reader == "behaviour_cloning":
+        return bc.human_steps([path])
+    from assist.learning.llm_sft import recorded_episodes  # transformers: only here
+
+    return recorded_episodes(build.make_core("tiny"), path)
 
 
 def test_a_recorded_action_outside_the_space_never_indexes_from_the_end():

@@ -97,6 +97,18 @@ def test_the_recording_replays_every_episode_exactly(core, tmp_path):
     assert saved.episodes[0]["seed"] != saved.episodes[1]["seed"]
 
 
+@pytest.mark.parametrize("game", ["build", "kitchen"])
+def test_the_recording_header_holds_the_options_that_make_the_game_played(core, tmp_path, game):
+    played = core if game == "build" else envs.kitchen.make_core("red_blue", human="boltzmann", beta=2.0, horizon=3)
+    session = Session(played, {HUMAN: make_player("random", played, HUMAN), ASSISTANT: make_player("random", played, ASSISTANT)}, seed=2)
+    for _ in range(3):
+        session.tick()
+    saved, remade = recording.read_game(session.save(tmp_path / "session.jsonl"))
+    assert saved.header["config"] == played.options and remade.options == played.options
+    replayed, final = recording.replay_state(remade, saved.episodes[0]), session.snapshot().state
+    assert all(np.array_equal(value, getattr(final, name)) for name, value in vars(replayed).items())
+
+
 def test_sessions_with_the_same_seed_play_the_same_games(core):
     a, b = (person_with(core, "oracle", seed=9) for _ in range(2))
     for _ in range(8):

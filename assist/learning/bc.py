@@ -19,7 +19,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-import envs
 from assist import recording
 from assist.learning.losses import human_loss, masked_log_softmax
 from assist.models.bc import make_net
@@ -55,14 +54,14 @@ def recording_files(source: str | Path) -> list[Path]:
 
 def human_steps(files: list[Path]) -> tuple[GameCore, dict[str, Any], HumanSteps]:
     """The game, its options and every human step of the recordings in ``files``, which
-    must all be of one game with the same options."""
-    first = recording.read(files[0]).header
-    game, options = first["game"], first["config"]
-    core = envs.make_core(game, **options)
-    episodes = []
+    must all be of one game with the same options (each checked against it:
+    :func:`~assist.recording.read_game`)."""
+    core, episodes = None, []
     for path in files:
-        rec = recording.read(path)
-        if (rec.header["game"], rec.header["config"]) != (game, options):
+        rec, played = recording.read_game(path)
+        if core is None:
+            core, game, options = played, rec.header["game"], rec.header["config"]
+        elif (rec.header["game"], rec.header["config"]) != (game, options):
             raise ValueError(f"{path} is {rec.header['game']} {rec.header['config']}, but {files[0]} is {game} {options}: train on recordings of one game")
         episodes.extend(rec.episodes)
     if not any(len(episode["actions"]) for episode in episodes):

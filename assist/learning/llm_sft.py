@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import envs
 from assist import recording
 from assist.learning import losses
 from assist.learning.bc import recording_files
@@ -36,13 +35,13 @@ from envs.core import ASSISTANT, GameCore
 
 
 def recorded_episodes(core: GameCore, data: str | Path) -> tuple[GameCore, list[dict[str, Any]]]:
-    """The game the recordings at ``data`` were made on and their episodes; a ValueError
-    when that game's assistant actions are not ``core``'s (the LM would name other actions)."""
+    """The game the recordings at ``data`` were made on and their episodes, checked against
+    it (:func:`~assist.recording.read_game`); a ValueError when that game's assistant
+    actions are not ``core``'s (the LM would name other actions)."""
     files = recording_files(data)
     episodes, recorded = [], None
     for path in files:
-        rec = recording.read(path)
-        game = envs.make_core(rec.header["game"], **rec.header["config"])
+        rec, game = recording.read_game(path)
         if game.action_names(ASSISTANT) != core.action_names(ASSISTANT):
             raise ValueError(f"{path} was recorded on {rec.header['game']} {rec.header['config']}, whose assistant actions differ from this env's; train with the env config of the recording")
         recorded = recorded or game

@@ -161,7 +161,7 @@ class PlayServer:
 
     def save(self) -> dict[str, Any]:
         path = self.session.save(self.recording_path)
-        return {"path": str(path), "episodes": len(recording.read(path).episodes)}
+        return {"path": str(path), "episodes": len(recording.read(path, self.session.core).episodes)}
 
     def new_episode(self) -> dict[str, Any]:
         self.session.new_episode()

@@ -74,7 +74,8 @@ class Session:
             ``np.random.default_rng(seed)``, the AI players from ``default_rng([seed, 1])``.
         header_seats: the recording header's ``seats`` entry (player names; see
             :mod:`assist.recording`); by default ``person`` for people, the class name otherwise.
-        game_config: the recording header's ``config`` (the game's options).
+        game_config: the recording header's ``config``: the options that make the game
+            (default: ``core.options``, the core's own).
     """
 
     def __init__(
@@ -93,7 +94,7 @@ class Session:
         default_seats = {
             agent: {"player": "person" if player is None else type(player).__name__, "person": player is None} for agent, player in seats.items()
         }
-        self.header = recording.header(core.name, dict(game_config or {}), header_seats or default_seats)
+        self.header = recording.header(core.name, dict(core.options if game_config is None else game_config), header_seats or default_seats)
         self._seeds = np.random.default_rng(seed)
         self._player_rng = np.random.default_rng([seed, 1])
         self._tick_lock = threading.Lock()

@@ -122,6 +122,7 @@ class BuildCore:
 
     def __init__(self, config: BuildConfig):
         self.config = config
+        self.options = {**dataclasses.asdict(config), "goal_families": None if config.goal_families is None else list(config.goal_families)}
         W, H, D = config.shape
         self.shape = (W, H, D)
         self.V = V = W * H * D

@@ -85,6 +85,8 @@ class KitchenCore:
         oracle: the known-goal optimum against the human model
             (:class:`~envs.kitchen.solver.KnownGoalSolution`); its ``q`` [T, S, K, A_R] is
             the assistant's ``goal_action_values`` and its ``values`` [K] normalize ``goal_pct``.
+        options: the options of :func:`make_core` that make this game (set by it, which
+            alone knows the variant's name and parameters).
     """
 
     name: ClassVar[str] = "kitchen"
@@ -317,4 +319,6 @@ def make_core(variant: str = "cake_or_pie", human: str = "rational", history: in
             f"human model {human!r} takes {sorted(human_keys)}"
         )
     game = make_game(variant, **{k: v for k, v in params.items() if k in variant_keys})
-    return KitchenCore(game, human, history=history, **{k: v for k, v in params.items() if k in human_keys})
+    core = KitchenCore(game, human, history=history, **{k: v for k, v in params.items() if k in human_keys})
+    core.options = {"variant": variant, "human": human, **({} if history is None else {"history": history}), **params}
+    return core
