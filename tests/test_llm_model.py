@@ -10,6 +10,7 @@ import envs
 from assist.llm.heads import Heads, HeadsConfig, heads_for
 from assist.llm.lm import TinyLlamaConfig, create_lm, ensure_default_lm, load_lm
 from assist.llm.policy import load_policy
+from assist.models.checkpoint import CheckpointError
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,42 @@ def test_heads_of_another_game_are_refused(tiny_lm_dir, core, tmp_path):
     with pytest.raises(ValueError, match="heads in .* are for .*kitchen"):
         heads_for(core, tmp_path, hidden=32)
     assert json.loads((tmp_path / "heads.json").read_text())["game"] == "kitchen"
+
+
+def truncate(path, keep=0.5):
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+
+
+DAMAGE = {
+    "truncated_weights": (lambda d: truncate(d / "model.safetensors"), "the model in {d} (config.json, model.safetensors) cannot be read"),
+    "empty_weights": (lambda d: truncate(d / "model.safetensors", 0), "the model in {d} (config.json, model.safetensors) cannot be read"),
+    "broken_config": (lambda d: (d / "config.json").write_text("{not json"), "config.json' is not a valid JSON file"),
+    "config_of_no_model": (lambda d: (d / "config.json").write_text('{"model_type": "nope"}'), "model type `nope`"),
+    "truncated_tokenizer": (lambda d: truncate(d / "tokenizer.json"), "the tokenizer in {d} cannot be read"),
+    "truncated_heads": (lambda d: truncate(d / "heads.safetensors"), "{d}/heads.safetensors is unreadable"),
+    "broken_heads_config": (lambda d: (d / "heads.json").write_text("{oops"), "{d}/heads.json does not describe heads"),
+    "heads_config_without_sizes": (lambda d: (d / "heads.json").write_text('{"hidden": 32}'), "{d}/heads.json does not describe heads"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_model_directory_is_one_checkpoint_error_naming_the_file_and_the_fix(tiny_lm_dir, core, tmp_path, damage):
+    policy, tokenizer = load_policy(core, tiny_lm_dir, "cpu")
+    policy.save(tmp_path / "model", tokenizer)
+    damaged, says = DAMAGE[damage]
+    damaged(tmp_path / "model")
+    with pytest.raises(CheckpointError) as error:
+        load_policy(core, tmp_path / "model", "cpu")
+    message = str(error.value)
+    assert "\n" not in message and says.format(d=tmp_path / "model") in message, message
+    assert "save them again" in message or "write it again with save_pretrained" in message
+
+
+def test_a_tokenizer_larger_than_the_embedding_is_refused_at_load(tiny_lm_dir, tmp_path):
+    lm, tokenizer = load_lm(tiny_lm_dir)
+    lm.save_pretrained(tmp_path)
+    tokenizer.add_tokens(["▁extra", "▁more"])  # ids past the embedding's last row: an IndexError deep in the forward
+    tokenizer.save_pretrained(tmp_path)
+    rows = lm.config.vocab_size
+    with pytest.raises(CheckpointError, match=rf"has {rows + 2} tokens but the model's embedding has {rows} rows .*resize_token_embeddings"):
+        load_lm(tmp_path)

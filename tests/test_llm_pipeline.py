@@ -31,6 +31,9 @@ from assist.players import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from envs.core import ASSISTANT, HUMAN
+from tests.test_checkpoints import assert_one_line_error
+from tests.test_llm_model import truncate
+from tests.test_long_runs import finish, train
 
 COMMON = [
     "env.preset=tiny",
@@ -202,6 +205,20 @@ def test_an_lm_stage_resumes_from_its_checkpoint_exactly(tmp_path, tiny_lm_dir, 
     after, uninterrupted = (load_file(tmp_path / run_dir / "model" / "model.safetensors") for run_dir in ("parts", "whole"))
     assert any(not torch.equal(saved[key], after[key]) for key in saved)
     assert all(torch.equal(uninterrupted[key], after[key]) for key in after) and resumed == whole
+
+
+@pytest.mark.slow
+def test_a_truncated_stage_model_or_checkpoint_stops_the_command_line_in_one_line(tmp_path, tiny_lm_dir):
+    overrides = ["algo=pretrain", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["pretrain"], "algo.iterations=1", "algo.eval_every=1", "algo.eval_text_episodes=0", "logger=none"]
+    run(compose_train(overrides), tmp_path / "pretrain", progress=False)
+    manifest = json.loads((tmp_path / "pretrain" / "checkpoints" / "manifest.json").read_text())
+    saved = tmp_path / "pretrain" / "checkpoints" / manifest["checkpoint"] / "model" / "model.safetensors"
+    for weights in (tmp_path / "pretrain" / "model" / "model.safetensors", saved):
+        truncate(weights)
+    sft = ["algo=sft", f"algo.init={tmp_path / 'pretrain'}", *COMMON, *STAGES["sft"], "device=cpu"]
+    assert_one_line_error(*finish(train(tmp_path / "sft", *sft), timeout=300), f"the model in {tmp_path / 'pretrain' / 'model'}", "SafetensorError", "save_pretrained")
+    resumed = finish(train(tmp_path / "pretrain", *overrides, "algo.iterations=2", "resume=true"), timeout=300)
+    assert_one_line_error(*resumed, str(saved), "truncated, corrupt or changed")
 
 
 def test_bad_stage_settings_fail_with_the_setting_named():

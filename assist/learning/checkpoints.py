@@ -48,7 +48,7 @@ from torch import nn
 
 from assist.learning.distributed import SINGLE, Group
 from assist.logger import flat_params
-from assist.models.checkpoint import atomic_write, load_weights, save_weights
+from assist.models.checkpoint import CheckpointError, atomic_write, load_weights, save_weights
 
 MANIFEST = "manifest.json"
 MODEL = "model.safetensors"
@@ -96,13 +96,6 @@ class Found(NamedTuple):
     folder: Path
     manifest: dict[str, Any]
     source: Path
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used; the message, one line, names the file and the fix."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
 
 
 class CheckpointWriteError(OSError):

@@ -20,9 +20,11 @@ import json
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from assist.models.checkpoint import CheckpointError
 from envs.core import HUMAN, GameCore
 
 WEIGHTS, CONFIG = "heads.safetensors", "heads.json"
@@ -83,24 +85,33 @@ class Heads(nn.Module):
 
     @classmethod
     def load(cls, directory: str | Path) -> Heads:
-        """The heads saved in ``directory`` by :meth:`save` (safetensors: no code runs)."""
+        """The heads saved in ``directory`` by :meth:`save` (safetensors: no code runs); a
+        CheckpointError naming the file when either is unreadable or they do not fit each other."""
         directory = Path(directory)
         if not (directory / CONFIG).is_file() or not (directory / WEIGHTS).is_file():
             raise FileNotFoundError(f"no heads in {str(directory)!r}: expected {CONFIG} and {WEIGHTS} there (written by Heads.save)")
-        heads = cls(HeadsConfig(**json.loads((directory / CONFIG).read_text())))
-        heads.load_state_dict(load_file(directory / WEIGHTS))
+        fix = f"save them again (Heads.save), or delete {CONFIG} and {WEIGHTS} to start from fresh heads"
+        try:
+            heads = cls(HeadsConfig(**json.loads((directory / CONFIG).read_text())))
+        except (OSError, ValueError, TypeError, RuntimeError) as error:
+            raise CheckpointError(f"{directory / CONFIG} does not describe heads ({type(error).__name__}: {error}); {fix}") from error
+        try:
+            heads.load_state_dict(load_file(directory / WEIGHTS))
+        except (OSError, SafetensorError, RuntimeError) as error:
+            raise CheckpointError(f"{directory / WEIGHTS} is unreadable or not heads of the sizes in {CONFIG} ({type(error).__name__}: {error}); {fix}") from error
         return heads
 
 
 def heads_for(core: GameCore, directory: str | Path, hidden: int) -> Heads:
     """The heads saved in ``directory`` if there are any, else fresh ones for ``core``; a
-    ValueError when saved heads do not fit ``core`` or an LM of width ``hidden``."""
+    CheckpointError (a ValueError) when saved heads are unreadable or do not fit ``core`` or
+    an LM of width ``hidden``."""
     if not (Path(directory) / CONFIG).exists():
         return Heads(HeadsConfig.for_core(core, hidden))
     heads = Heads.load(directory)
     wanted = dataclasses.replace(HeadsConfig.for_core(core, hidden), trunk=heads.config.trunk)
     if heads.config != wanted:
-        raise ValueError(
+        raise CheckpointError(
             f"the heads in {str(directory)!r} are for {heads.config}, but this game and LM need {wanted}; "
             "use the model directory trained for this game configuration, or one without heads (fresh heads are made)"
         )

@@ -7,7 +7,9 @@ default one created here.
 The default is a small Llama created from a config (no download) with the codec-grammar
 tokenizer of :mod:`assist.llm.tokenizer`, saved with ``save_pretrained``. Loading never
 runs code from the directory (``trust_remote_code=False``) and never reaches the network
-(``local_files_only=True``).
+(``local_files_only=True``); a directory that cannot be used (a truncated or corrupt file,
+a broken ``config.json``, a tokenizer with more tokens than the model has embeddings) is a
+one-line :class:`~assist.models.checkpoint.CheckpointError` naming it and the fix.
 """
 
 from __future__ import annotations
@@ -23,11 +25,17 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 from transformers.utils import logging as hf_logging
 
 from assist.llm.tokenizer import build_tokenizer
+from assist.models.checkpoint import CheckpointError
 
 DEFAULT_DIR = Path("runs/llm/default")
 """Where :func:`ensure_default_lm` keeps the default model (relative to the working directory)."""
 RUN_MODEL = "model"
 """Where a training run of the LM pipeline keeps its model: ``<run_dir>/model``."""
+FIX = (
+    "write it again with save_pretrained (a training run's model/ is a copy of its latest checkpoints/<iteration>/model), "
+    "or give another model directory"
+)
+"""What to do about a model directory that cannot be used."""
 
 
 @dataclasses.dataclass
@@ -104,8 +112,10 @@ def model_dir(path: str | Path) -> Path:
 def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """The causal LM and tokenizer saved in the local directory ``path`` (or in the run
     directory ``path``'s ``model/``, see :func:`model_dir`) on ``device``, in eval mode.
-    Raises FileNotFoundError naming the path and the fix when it holds no model,
-    ValueError when the tokenizer lacks an EOS token (actions end with it)."""
+    Raises FileNotFoundError naming the path and the fix when it holds no model, and a
+    CheckpointError (a ValueError) naming the directory and the fix when its tokenizer or
+    model cannot be read, the tokenizer has more tokens than the model's embedding has rows
+    (their ids would index past it), or it lacks an EOS token (actions end with it)."""
     path = model_dir(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
@@ -113,14 +123,32 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTr
             "save_pretrained (model and tokenizer) or an LM training run's directory, or leave the path unset "
             f"(null) to create and use the default model in {str(DEFAULT_DIR)!r}"
         )
-    with quiet():
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    model = _read(f"the model in {path} (config.json, model.safetensors)", AutoModelForCausalLM, path)
+    tokenizer = _read(f"the tokenizer in {path}", AutoTokenizer, path)
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > rows:
+        raise CheckpointError(
+            f"the tokenizer in {path} has {len(tokenizer)} tokens but the model's embedding has {rows} rows (config.json "
+            f"vocab_size {model.config.get_text_config().vocab_size}): ids from {rows} on have no embedding. Save the model "
+            "with the tokenizer it was trained with, or grow the embedding to fit (model.resize_token_embeddings(len(tokenizer))) "
+            "and save both again"
+        )
     if tokenizer.eos_token_id is None:
-        raise ValueError(f"the tokenizer in {str(path)!r} has no EOS token; set tokenizer.eos_token and save it again")
+        raise CheckpointError(f"the tokenizer in {path} has no EOS token; set tokenizer.eos_token and save it again")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # padded positions are masked out, so any id serves
     return model.to(device).eval(), tokenizer
+
+
+def _read(what: str, auto_class, path: Path):
+    """``auto_class.from_pretrained(path)`` from local files, without running their code; a
+    CheckpointError saying ``what`` could not be read, why, and :data:`FIX`."""
+    try:
+        with quiet():
+            return auto_class.from_pretrained(path, local_files_only=True, trust_remote_code=False)
+    except Exception as error:  # transformers, safetensors and tokenizers raise many kinds for damaged files
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{what} cannot be read (a truncated, corrupt or foreign file?): {type(error).__name__}: {reason}; {FIX}") from error
 
 
 class quiet:

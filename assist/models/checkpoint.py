@@ -23,6 +23,13 @@ SHOWN = 4
 """How many offending tensor names an error lists."""
 
 
+class CheckpointError(ValueError):
+    """A checkpoint or saved model cannot be used; the message, one line, names the file and the fix."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+
 def describe(net: nn.Module) -> dict[str, str]:
     """The metadata saved with ``net``: its class name and size config as JSON."""
     config = getattr(net, "config", None)
