@@ -5,6 +5,7 @@ intervals, printed and saved."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,12 +23,31 @@ BOOTSTRAP_SAMPLES = 2000
 
 
 class Summary(NamedTuple):
-    """Mean of one metric over episodes and its 95% bootstrap interval [low, high]."""
+    """Mean of one metric over ``n`` values (episodes, or runs) and its 95% interval
+    [low, high]; NaN bounds (``None`` in JSON) when ``n`` is too small for one."""
 
     mean: float
     low: float
     high: float
     n: int
+
+    def has_interval(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+    def cell(self) -> str:
+        """A table cell: ``mean [low, high]``, or ``mean (n=2: too few for an interval)``."""
+        return f"{self.mean:.2f} [{self.low:.2f}, {self.high:.2f}]" if self.has_interval() else f"{self.mean:.2f} (n={self.n}: too few for an interval)"
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """``{mean, low, high, n}`` as plain Python numbers for JSON (bounds ``None`` without an interval)."""
+        bounds = (float(self.low), float(self.high)) if self.has_interval() else (None, None)
+        return {"mean": float(self.mean), "low": bounds[0], "high": bounds[1], "n": int(self.n)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Summary:
+        """The inverse of :meth:`to_dict`."""
+        low, high = (float("nan") if data[key] is None else data[key] for key in ("low", "high"))
+        return cls(data["mean"], low, high, data["n"])
 
 
 def bootstrap_ci(values: np.ndarray, rng: np.random.Generator, level: float = 0.95) -> Summary:
@@ -92,7 +112,7 @@ def markdown_table(summary: dict[str, dict[str, Summary]], metrics: tuple[str, .
     rows = []
     for name, cells in summary.items():
         n = next(iter(cells.values())).n
-        rows.append(f"| {name} | {n} | " + " | ".join(f"{cells[m].mean:.2f} [{cells[m].low:.2f}, {cells[m].high:.2f}]" for m in metrics) + " |")
+        rows.append(f"| {name} | {n} | " + " | ".join(cells[m].cell() for m in metrics) + " |")
     return "\n".join([head, rule, *rows])
 
 
@@ -100,6 +120,6 @@ def save(directory: str | Path, summary: dict[str, dict[str, Summary]], meta: di
     """Write ``results.json`` (summary + meta) and ``results.md`` (the table) to ``directory``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    data = {"meta": meta, "summary": {row: {k: s._asdict() for k, s in cells.items()} for row, cells in summary.items()}}
+    data = {"meta": meta, "summary": {row: {k: s.to_dict() for k, s in cells.items()} for row, cells in summary.items()}}
     (directory / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     (directory / "results.md").write_text(markdown_table(summary) + "\n")

@@ -78,7 +78,7 @@ def read_job(path: Path) -> Job:
     results = json.loads((path / "results.json").read_text())
     if "summary" not in results:
         raise ValueError(f"{path / 'results.json'} has no 'summary' (written by an older version?): rerun the job")
-    summary = {row: {metric: Summary(**cells[metric]) for metric in cells} for row, cells in results["summary"].items()}
+    summary = {row: {metric: Summary.from_dict(cells[metric]) for metric in cells} for row, cells in results["summary"].items()}
     return Job(path, parse_overrides(OmegaConf.to_container(OmegaConf.load(overrides_file))), summary)
 
 
@@ -96,13 +96,21 @@ def read_sweep(sweep_dir: str | Path) -> tuple[list[Job], list[Path]]:
     return jobs, incomplete
 
 
+MIN_RUNS_FOR_INTERVAL = 3
+"""Fewer runs give no interval: with two, Student's t of 12.7 makes one of about +-9
+standard deviations, which reads as a result and says nothing."""
+
+
 def seed_interval(values: Sequence[float], level: float = LEVEL) -> Summary:
-    """Mean of ``values`` (one per run, N >= 2) with a Student-t interval."""
+    """Mean of ``values`` (one per run) with a Student-t interval (NaN bounds for fewer
+    than :data:`MIN_RUNS_FOR_INTERVAL` runs)."""
     values = np.asarray(values, np.float64)
     n = len(values)
-    if n < 2:
-        raise ValueError(f"a t-interval needs at least 2 values, got {n}")
+    if n == 0:
+        raise ValueError("no values to summarize")
     mean = float(values.mean())
+    if n < MIN_RUNS_FOR_INTERVAL:
+        return Summary(mean, float("nan"), float("nan"), n)
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
     return Summary(mean, mean - half, mean + half, n)
 
@@ -147,13 +155,17 @@ def label(cell: Cell) -> str:
 
 
 def markdown_table(sweep: Sweep, metrics: Sequence[str]) -> str:
-    """One row per cell: swept keys, assistant, runs, ``mean [low, high]`` per metric."""
-    head = "| " + " | ".join([*sweep.swept, "assistant", "runs", *metrics]) + " |"
-    rule = "|" + "---|" * (len(sweep.swept) + 1) + "---:|" * (1 + len(metrics))
+    """One row per cell: swept keys, assistant (unless a swept key already names it, as
+    ``algo`` does in a training sweep), runs, ``mean [low, high]`` per metric."""
+    named = all(cell.assistant in cell.overrides.values() for cell in sweep.cells)
+    keys = [*sweep.swept, *([] if named else ["assistant"])]
+    head = "| " + " | ".join([*keys, "runs", *metrics]) + " |"
+    rule = "|" + "---|" * len(keys) + "---:|" * (1 + len(metrics))
     rows = []
     for cell in sweep.cells:
-        values = [f"{s.mean:.2f} [{s.low:.2f}, {s.high:.2f}]" if (s := cell.metrics.get(m)) else "" for m in metrics]
-        rows.append("| " + " | ".join([*(cell.overrides[k] for k in sweep.swept), cell.assistant, str(len(cell.jobs)), *values]) + " |")
+        values = [s.cell() if (s := cell.metrics.get(m)) else "" for m in metrics]
+        labels = [cell.overrides[k] for k in sweep.swept] + ([] if named else [cell.assistant])
+        rows.append("| " + " | ".join([*labels, str(len(cell.jobs)), *values]) + " |")
     return "\n".join([head, rule, *rows])
 
 
@@ -171,7 +183,7 @@ def to_json(sweep: Sweep) -> dict:
                 "runs": len(cell.jobs),
                 "ci_over": cell.ci_over,
                 "jobs": [str(path) for path in cell.jobs],
-                "metrics": {metric: s._asdict() for metric, s in cell.metrics.items()},
+                "metrics": {metric: s.to_dict() for metric, s in cell.metrics.items()},
             }
             for cell in sweep.cells
         ],

@@ -61,13 +61,14 @@ def test_compare_pools_seeds_and_keeps_each_run(runs, tmp_path):
     data = json.loads((tmp_path / "results.json").read_text())
     assert set(data["baselines"]) == {"noop", "oracle"} and data["meta"]["goal_split"] == "train"
     assert data["algorithms"]["assistancezero"]["human_actions"]["n"] == 2  # pooled over the two seeds
-    assert data["algorithms"]["ppo"]["human_actions"]["n"] == 1
+    assert data["algorithms"]["ppo"]["human_actions"]["n"] == 1 and data["algorithms"]["ppo"]["human_actions"]["low"] is None  # one run: no interval
     assert len(data["runs"]) == 3 and all(row["goal_pct"]["n"] == 6 for row in data["runs"].values())
     per_seed = [row["human_actions"]["mean"] for name, row in data["runs"].items() if name.startswith("assistancezero")]
     assert data["algorithms"]["assistancezero"]["human_actions"]["mean"] == pytest.approx(np.mean(per_seed))
     text = (tmp_path / "results.md").read_text()
     assert text.startswith("Made by `python scripts/compare.py ")
-    assert "human_actions ratio" in text and "| noop | 6 |" in text and "wall-clock" in text
+    assert "human_actions ratio" in text and "| noop | 6 |" in text and "wall-clock" in text and "nan" not in text
+    assert "(n=1: too few for an interval)" in text
     assert all(t["wall_seconds"] > 0 for t in data["training"])
     assert data["pairs"] == {} and "Paired differences" not in text
     compare([str(runs["az0"]), str(runs["az1"]), str(runs["ppo0"]), "--out", str(tmp_path / "jobs"), "--episodes", "6", "--batch", "6", "--goal-split", "train", "--jobs", "2"])

@@ -44,8 +44,16 @@ def test_jobs_are_pooled_over_seeds_into_one_cell_per_swept_setting(algo_sweep):
     cells = {cell.overrides["algo"]: cell for cell in summary.cells}
     assert set(cells) == {"az", "ppo"} and all(len(c.jobs) == 2 and c.ci_over == "seeds" for c in cells.values())
     az = cells["az"].metrics["goal_pct"]
-    half = stats.t.ppf(0.975, 1) * 10.0  # sd 14.14 over two seeds / sqrt(2)
-    assert az.mean == pytest.approx(20.0) and az.low == pytest.approx(20.0 - half) and az.high == pytest.approx(20.0 + half)
+    assert az.mean == pytest.approx(20.0) and az.n == 2 and not az.has_interval()  # two seeds: too few for an interval
+
+
+def test_three_seeds_or_more_get_a_student_t_interval_and_fewer_none():
+    three = sweep.seed_interval([10.0, 20.0, 30.0])
+    half = stats.t.ppf(0.975, 2) * 10.0 / 3**0.5  # sd 10 over three seeds
+    assert (three.mean, three.n) == (20.0, 3) and three.low == pytest.approx(20.0 - half) and three.high == pytest.approx(20.0 + half)
+    two = sweep.seed_interval([10.0, 30.0])
+    assert two.cell() == "20.00 (n=2: too few for an interval)" and two.to_dict() == {"mean": 20.0, "low": None, "high": None, "n": 2}
+    assert Summary.from_dict(json.loads(json.dumps(two.to_dict()))).cell() == two.cell()  # JSON (null bounds) and back
 
 
 def test_a_cell_of_one_run_keeps_that_runs_interval_over_episodes(tmp_path):
@@ -94,7 +102,7 @@ def test_unknown_metrics_name_the_present_ones(algo_sweep):
 def test_the_summary_files_and_bar_chart_are_written(algo_sweep, capsys):
     main([str(algo_sweep)])
     out = capsys.readouterr().out
-    assert "| algo | assistant | runs | goal_pct |" in out and "| az | az | 2 | 20.00 [" in out
+    assert "| algo | runs | goal_pct |" in out and "| az | 2 | 20.00 (n=2: too few for an interval) |" in out  # algo names the assistant
     assert (algo_sweep / "summary.md").read_text().count("\n| ") == 3  # the rule and two cells
     data = json.loads((algo_sweep / "summary.json").read_text())
     assert data["swept"] == ["algo"] and [c["runs"] for c in data["cells"]] == [2, 2]

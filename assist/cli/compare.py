@@ -103,11 +103,11 @@ def wall_seconds(run: Path, results: dict) -> float:
 
 
 def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
-    """Per metric, the mean over runs with a t-interval (a single run: no interval)."""
+    """Per metric, the mean over runs with a t-interval (:func:`~assist.sweep.seed_interval`)."""
     out = {}
     for key in per_run[0]:
         values = [m[key] for m in per_run]
-        out[key] = seed_interval(values) if len(values) > 1 else evaluation.Summary(values[0], float("nan"), float("nan"), 1)
+        out[key] = seed_interval(values)
     return out
 
 
@@ -264,7 +264,7 @@ def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
     alone = data["human_alone_actions"]
 
     def row(name: str, cells: dict[str, evaluation.Summary]) -> str:
-        parts = [f"{cells[m].mean:.2f} [{cells[m].low:.2f}, {cells[m].high:.2f}]" for m in metrics]
+        parts = [cells[m].cell() for m in metrics]
         ratio = cells["human_actions"].mean / alone if alone > 0 else float("nan")
         return f"| {name} | {cells[metrics[0]].n} | " + " | ".join(parts) + f" | {ratio:.2f} |"
 
@@ -280,7 +280,7 @@ def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
     paired = []
     if data["pairs"]:
         paired = ["## Paired differences", "", "| human_actions, A - B | n (seeds) | mean [95% CI] |", "|---|---:|---:|"]
-        paired += [f"| {name} | {d.n} | {d.mean:.2f} [{d.low:.2f}, {d.high:.2f}] |" for name, d in data["pairs"].items()]
+        paired += [f"| {name} | {d.n} | {d.cell()} |" for name, d in data["pairs"].items()]
         paired += ["", "Per training seed, on the same episodes; negative: A needs fewer human actions than B.", ""]
     return "\n".join(
         ["## Baselines and algorithms", "", *main, "", n, "", *paired, "## Each run", "", *runs, "", "## Training", "", *train, ""]
@@ -291,9 +291,9 @@ def to_json(data: dict) -> dict:
     """``data`` with every :class:`~assist.evaluation.Summary` as a dict."""
 
     def table(rows):
-        return {name: {key: s._asdict() for key, s in cells.items()} for name, cells in rows.items()}
+        return {name: {key: s.to_dict() for key, s in cells.items()} for name, cells in rows.items()}
 
-    pairs = {name: d._asdict() for name, d in data["pairs"].items()}
+    pairs = {name: d.to_dict() for name, d in data["pairs"].items()}
     return {
         **data,
         "baselines": table(data["baselines"]),

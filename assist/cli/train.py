@@ -184,7 +184,7 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
         if main:
             trainer.logger.hparams(flat_params(settings), {f"hparams/{k}": v for k, v in final.items()})
             results = {
-                "summary": {cfg.algo.name: {key: s._asdict() for key, s in trainer.last_eval.items()}},
+                "summary": {cfg.algo.name: {key: s.to_dict() for key, s in trainer.last_eval.items()}},
                 "final_eval": final,
                 "iterations": trainer.iteration,
                 "env_steps": trainer.env_steps,

@@ -228,7 +228,7 @@ class Trainer:
         """Write a checkpoint of everything the run needs to continue exactly (a collective)."""
         self.logger.flush()  # events up to this checkpoint are on disk with it
         rank = RankState(capture_rng(self.rng), {name: part.state_dict() for name, part in self.parts().items()}, weights_digest(self.net))
-        last_eval = {key: {name: value.item() if hasattr(value, "item") else value for name, value in summary._asdict().items()} for key, summary in self.last_eval.items()}
+        last_eval = {key: summary.to_dict() for key, summary in self.last_eval.items()}
         self.checkpoint.save(self.net, self.optimizer, self.counters(), last_eval, rank)
         self.saved_iteration = self.iteration
 
@@ -256,7 +256,7 @@ class Trainer:
             self.iteration, self.env_steps = int(counters["iteration"]), int(counters["env_steps"])
             self.skipped_updates, self.nonfinite_streak = int(counters.get("skipped_updates", 0)), int(counters.get("nonfinite_streak", 0))
             self.seconds_before, self.invocation_start = float(counters.get("train_seconds", 0.0)), time.perf_counter()
-            self.last_eval = {key: evaluation.Summary(**summary) for key, summary in loaded.last_eval.items()}
+            self.last_eval = {key: evaluation.Summary.from_dict(summary) for key, summary in loaded.last_eval.items()}
         self.saved_iteration = self.iteration
         self.logger.close()  # events written after the checkpoint (before a crash) are hidden from TensorBoard
         self.logger = RunLogger(self.run_dir, self.logger.config, purge_step=self.env_steps + 1, active=self.group.is_main)
