@@ -1,24 +1,33 @@
-"""Structured config schemas (dataclasses registered in Hydra's ConfigStore).
+"""Structured config schemas (dataclasses registered in Hydra's ConfigStore), and how a
+composed config becomes the objects it describes.
 
 Every YAML file under ``configs/`` names its schema first in its defaults list, so a
 wrong type or an unknown key fails when the config is composed, with Hydra's message
-naming the key. ``None`` in an env schema means "the preset's value".
+naming the key. ``None`` in an env schema means "the preset's value". A value out of range
+is found when its objects are built (a dataclass's ``__post_init__``, a game, a player):
+:func:`naming` turns that ValueError into a :class:`ConfigError` that begins with the
+setting's full key (``env.reach: reach=-1.0 must be >= 1 voxel``), and every entry point
+builds them before it writes a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import re
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 import envs
-from assist import rundirs
+from assist import players, rundirs
+from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
-from assist.logger import LoggerConfig
+from assist.logger import LoggerConfig, flat_params
 from assist.learning.bc import BCTrainConfig
+from assist.models.checkpoint import CheckpointError
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
@@ -114,6 +123,9 @@ class EvaluateConfig:
     threads: int = 1
     """CPU threads for torch (0: torch's default; see ``assist.cli.set_threads``)."""
 
+    def __post_init__(self):
+        require_positive_ints(self, "episodes", "batch")
+
 
 @dataclasses.dataclass
 class PlayConfig:
@@ -140,6 +152,13 @@ class PlayConfig:
     """Browser: the port to serve on (0: any free port, printed at start)."""
     threads: int = 1
     """CPU threads for torch (0: torch's default; see ``assist.cli.set_threads``)."""
+
+    def __post_init__(self):
+        require_positive_ints(self, "episodes", "tick_ms")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"PlayConfig: timeout={self.timeout} must be > 0 seconds, or null to wait for every line")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"PlayConfig: port={self.port} must be in [0, 65535] (0: any free port)")
 
 
 @dataclasses.dataclass
@@ -179,18 +198,53 @@ def register() -> None:
     store.store(name="train_bc_schema", node=TrainBCConfig)
 
 
-def check_numbers(settings: dict[str, Any], prefix: str = "") -> None:
-    """Refuse a non-finite number anywhere in ``settings`` (a resolved config as plain
-    containers) and a negative ``seed``, with a ValueError naming the full key (``algo.lr``):
-    NaN passes every ``x <= 0`` range check, so it is stopped here, before any file is written."""
-    for key, value in settings.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            check_numbers(value, f"{name}.")
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(f"{name}={value} must be a finite number")
-        elif name == "seed" and isinstance(value, int) and value < 0:
-            raise ValueError(f"seed={value} must be >= 0")
+NON_NEGATIVE = {"seed": "numpy's and torch's seeds", "threads": "0: torch's default"}
+"""Settings that must be >= 0 wherever they are (``seed``, ``fit.seed``), and why."""
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message, one line, begins with its full key (or, when
+    the message names several settings, with the key of the group that holds them)."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(" ".join((f"{key}: {message}" if key else message).split()))
+
+
+@contextlib.contextmanager
+def naming(node: DictConfig | ListConfig):
+    """Inside, a ValueError from building what the config ``node`` describes (a dataclass's
+    ``__post_init__``, a game, a player, a network) becomes a :class:`ConfigError` naming the
+    setting's full key: the one setting of ``node`` that the message names as ``name=value``
+    (``reach=-1.0 must be ...`` under ``env``: ``env.reach``), else ``node``'s own key.
+    ConfigErrors and CheckpointErrors pass unchanged (they name their key or file)."""
+    try:
+        yield
+    except (ConfigError, CheckpointError):
+        raise
+    except ValueError as error:
+        group = node._get_full_key(None)  # omegaconf's dotted path of the node: "env", "human.params"; "" at the root
+        settings = flat_params(OmegaConf.to_container(node)) if isinstance(node, DictConfig) else {}
+        said = set(re.findall(r"(\w+)=", str(error)))
+        named = [key for key in settings if key.rsplit(".", 1)[-1] in said]
+        key = ".".join(filter(None, [group, named[0] if len(named) == 1 else ""]))
+        raise ConfigError(key, str(error)) from error
+
+
+def checked(cfg: DictConfig, schema: type | None = None) -> dict[str, Any]:
+    """The resolved settings of an entry point's whole config ``cfg`` (plain containers),
+    after refusing, with a :class:`ConfigError` naming the key: a non-finite number anywhere
+    (NaN passes every ``x <= 0`` check), a negative setting of :data:`NON_NEGATIVE`, and
+    top-level values that ``schema``'s ``__post_init__`` refuses. Nothing is written before."""
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    for key, value in flat_params(settings).items():
+        name = key.rsplit(".", 1)[-1]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(key, f"{name}={value} must be a finite number")
+        if name in NON_NEGATIVE and isinstance(value, int) and value < 0:
+            raise ConfigError(key, f"{name}={value} must be >= 0 ({NON_NEGATIVE[name]})")
+    if schema is not None:
+        to_dataclass(schema, cfg)
+    return settings
 
 
 def env_options(env: DictConfig) -> dict[str, Any]:
@@ -203,19 +257,30 @@ def env_options(env: DictConfig) -> dict[str, Any]:
 
 
 def make_core(env: DictConfig, **changes) -> GameCore:
-    """The game core an env config describes, with ``changes`` to its options."""
-    return envs.make_core(env.name, **{**env_options(env), **changes})
+    """The game core an env config describes, with ``changes`` to its options (a value out
+    of range: a :class:`ConfigError` naming its key, see :func:`naming`)."""
+    with naming(env):
+        return envs.make_core(env.name, **{**env_options(env), **changes})
+
+
+def make_player(node: DictConfig, core: GameCore, seat: str) -> players.Player:
+    """The player a player config (``name``, ``params``) describes, in ``seat`` of ``core``
+    (a value out of range: a :class:`ConfigError` naming its key, see :func:`naming`)."""
+    with naming(node):
+        return players.make_player(node.name, core, seat, **node.params)
 
 
 def to_dataclass(cls, node: DictConfig):
     """An instance of the dataclass ``cls`` from its config node (a key that ``cls`` has no
-    field for, e.g. one added with ``+key=value``, is a ValueError naming the fields)."""
+    field for, e.g. one added with ``+key=value``, and a value its ``__post_init__``
+    refuses are a :class:`ConfigError` naming the key, see :func:`naming`)."""
     values = OmegaConf.to_container(node, resolve=True)
     fields = sorted(field.name for field in dataclasses.fields(cls))
     unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {unknown}; its fields: {fields}")
-    return cls(**values)
+    with naming(node):
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field(s) {unknown}; its fields: {fields}")
+        return cls(**values)
 
 
 register()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +26,22 @@ def set_threads(threads: int) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def one_line_errors(*kinds: type[Exception]):
+    """Inside an entry point's ``main``: a :class:`~assist.config.ConfigError`, a
+    :class:`~assist.models.checkpoint.CheckpointError` or one of ``kinds`` (errors whose
+    messages name the key or file and say what to do) is printed as one ``error: ...`` line
+    on stderr, without a traceback, and the process exits with status 1."""
+    from assist.config import ConfigError
+    from assist.models.checkpoint import CheckpointError
+
+    try:
+        yield
+    except (ConfigError, CheckpointError, *kinds) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
 
 
 class Job(NamedTuple):

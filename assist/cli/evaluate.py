@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from assist import config as schemas
 from assist import evaluation, recording
-from assist.cli import CONFIG_DIR, hydra_job, set_threads
+from assist.cli import CONFIG_DIR, hydra_job, one_line_errors, set_threads
 from assist.players import make_player
 from envs.core import ASSISTANT, HUMAN
 
@@ -22,15 +22,19 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig, out_dir: Path, overrides: Sequence[str] = (), progress: bool = True) -> dict:
     """Evaluate and save into ``out_dir``; return the summary. ``overrides``: the command
     line that made ``cfg``, kept in ``results.json`` (``meta.overrides``); ``progress``:
-    show a progress bar per assistant (on a terminal, and not while a person plays)."""
+    show a progress bar per assistant (on a terminal, and not while a person plays). Every
+    player is built before the first episode: a setting out of range is a
+    :class:`~assist.config.ConfigError` naming its key."""
+    schemas.checked(cfg, schemas.EvaluateConfig)
     set_threads(cfg.threads)
     core = schemas.make_core(cfg.env)
-    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
-    entries = {name: {} for name in cfg.baselines}
-    entries.setdefault(cfg.assistant.name, dict(cfg.assistant.params))
+    human = schemas.make_player(cfg.human, core, HUMAN)
+    with schemas.naming(cfg.baselines):
+        assistants = {name: make_player(name, core, ASSISTANT) for name in cfg.baselines}
+    if cfg.assistant.name not in assistants:
+        assistants[cfg.assistant.name] = schemas.make_player(cfg.assistant, core, ASSISTANT)
     results, record = {}, [] if cfg.record else None
-    for name, params in entries.items():
-        assistant = make_player(name, core, ASSISTANT, **params)
+    for name, assistant in assistants.items():
         bar = name if progress and "terminal" not in (cfg.human.name, name) else None
         results[name] = evaluation.evaluate(core, human, assistant, cfg.episodes, cfg.batch, cfg.seed, record=record, progress=bar)
         if record is not None:
@@ -48,7 +52,8 @@ def run(cfg: DictConfig, out_dir: Path, overrides: Sequence[str] = (), progress:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, *hydra_job())
+    with one_line_errors():
+        run(cfg, *hydra_job())
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from assist import config as schemas
-from assist.cli import CONFIG_DIR, set_threads
-from assist.players import make_player
+from assist.cli import CONFIG_DIR, one_line_errors, set_threads
 from assist.ui import server, terminal
 from assist.ui.session import Session
 from envs.core import ASSISTANT, HUMAN
@@ -25,27 +24,30 @@ UIS = ("terminal", "browser")
 
 
 def make_session(cfg: DictConfig) -> tuple[Session, str]:
-    """The session ``cfg`` describes and the person's seat (``human_0`` or ``assistant_0``)."""
+    """The session ``cfg`` describes and the person's seat (``human_0`` or ``assistant_0``); a
+    setting out of range is a :class:`~assist.config.ConfigError` naming its key."""
     if cfg.seat not in SEATS:
-        raise ValueError(f"seat={cfg.seat!r} is not a seat; use seat=human or seat=assistant")
+        raise schemas.ConfigError("seat", f"{cfg.seat!r} is not a seat; use seat=human or seat=assistant")
     if cfg.ui not in UIS:
-        raise ValueError(f"ui={cfg.ui!r} is not a way to play; use one of {list(UIS)}")
+        raise schemas.ConfigError("ui", f"{cfg.ui!r} is not a way to play; use one of {list(UIS)}")
     person = SEATS[cfg.seat]
     core = schemas.make_core(cfg.env)
     players, header_seats = {}, {}
-    for agent, choice in ((HUMAN, cfg.human), (ASSISTANT, cfg.assistant)):
+    for agent, key in ((HUMAN, "human"), (ASSISTANT, "assistant")):
+        choice = cfg[key]
         if agent == person:
             players[agent], header_seats[agent] = None, {"player": cfg.ui, "person": True}
             continue
         if choice.name == "terminal":
-            raise ValueError(f"the other seat ({agent}) cannot be 'terminal' too: you play {person}; choose a player for {agent}")
-        players[agent] = make_player(choice.name, core, agent, **choice.params)
+            raise schemas.ConfigError(f"{key}.name", f"the other seat ({agent}) cannot be 'terminal' too: you play {person}; choose a player for {agent}")
+        players[agent] = schemas.make_player(choice, core, agent)
         header_seats[agent] = {"player": choice.name, "person": False}
     return Session(core, players, cfg.seed, header_seats, schemas.env_options(cfg.env)), person
 
 
 def run(cfg: DictConfig, out_dir: Path, stdin: TextIO | None = None, stdout: TextIO | None = None) -> Path:
     """Play as ``cfg`` says; return the path of the saved recording."""
+    schemas.checked(cfg, schemas.PlayConfig)
     set_threads(cfg.threads)
     session, person = make_session(cfg)
     path = out_dir / "recording.jsonl"
@@ -64,7 +66,8 @@ def run(cfg: DictConfig, out_dir: Path, stdin: TextIO | None = None, stdout: Tex
 
 @hydra.main(config_path=CONFIG_DIR, config_name="play", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    run(cfg, Path(HydraConfig.get().runtime.output_dir))
+    with one_line_errors():
+        run(cfg, Path(HydraConfig.get().runtime.output_dir))
 
 
 if __name__ == "__main__":

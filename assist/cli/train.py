@@ -9,6 +9,10 @@ The run directory holds the resolved config (``config.yaml``), TensorBoard event
 for a resumed run, its earlier invocations' time up to the checkpoint it resumed from
 too), ``overrides`` (the command line's) and ``config``.
 
+A setting out of range stops the run before any file is written, with one ``error:`` line
+on stderr that names its full key (``error: env.reach: reach=-1.0 must be >= 1 voxel``) and
+exit status 1; so do an unusable checkpoint or model directory.
+
 Long runs: ``resume=true`` continues the run directory's latest checkpoint exactly (or
 starts the run if it has none), and refuses settings that would change the run's results
 (:func:`~assist.learning.checkpoints.changed_settings`); without it, a directory that holds
@@ -37,16 +41,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from assist import config as schemas
 from assist import rundirs
-from assist.cli import CONFIG_DIR, hydra_job, set_threads
+from assist.cli import CONFIG_DIR, hydra_job, one_line_errors, set_threads
 from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
-from assist.learning.checkpoints import CheckpointError, CheckpointWriteError, RunCheckpoint
+from assist.learning.checkpoints import CheckpointWriteError, RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.trainer import NonFiniteLossError
 from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import resolve_device
-from assist.players import make_player
 from assist.progress import progress_bar
 from assist.search.mcts import SearchConfig
 from envs.core import HUMAN
@@ -69,10 +72,12 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
         raise ValueError(f"unknown algo {name!r}; valid: {list(schemas_of)}")
     algo = schemas.to_dataclass(schemas_of[name], cfg.algo)
     search = schemas.to_dataclass(SearchConfig, cfg.search)
-    resolve_device(device)
+    with schemas.naming(cfg):
+        resolve_device(device)
     if name not in STAGES:
         torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
-        net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+        with schemas.naming(cfg.model):
+            net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger), active=group.is_main)
     if name in STAGES:
         from assist.learning import llm_pretrain, llm_rlft, llm_search, llm_sft  # transformers: only when needed
@@ -92,8 +97,8 @@ def trainer_for(cfg: DictConfig, run_dir: Path, device: str = "auto", group: Gro
     train_changes = {"goal_split": cfg.train_split} if cfg.env.name == "build" else {}
     core = schemas.make_core(cfg.env, **train_changes)
     eval_core = schemas.make_core(cfg.env)
-    human = make_player(cfg.human.name, core, HUMAN, **cfg.human.params)
-    eval_human = make_player(cfg.human.name, eval_core, HUMAN, **cfg.human.params)
+    human = schemas.make_player(cfg.human, core, HUMAN)
+    eval_human = schemas.make_player(cfg.human, eval_core, HUMAN)
     return make_trainer(cfg, core, eval_core, human, eval_human, run_dir, device, group)
 
 
@@ -139,29 +144,32 @@ def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), progress:
     ``progress``: show a progress bar (on a terminal).
 
     Under ``torchrun`` every rank calls it and all use rank 0's ``run_dir``. Raises
-    :class:`Stopped` when a signal stopped the run early.
+    :class:`Stopped` when a signal stopped the run early, and a
+    :class:`~assist.config.ConfigError` naming the key, before any file is written, when a
+    setting is out of range.
     """
+    settings = schemas.checked(cfg)
     set_threads(cfg.threads)
     group, device = distributed.init(cfg.device)
     finished = False
     try:
         with stop_on_signals(received := [], escalate=not group.distributed):
-            final = _train(cfg, Path(group.broadcast_object(str(run_dir))), device, group, received, overrides, progress)
+            final = _train(cfg, settings, Path(group.broadcast_object(str(run_dir))), device, group, received, overrides, progress)
         finished = True
         return final
     finally:
         distributed.finish(group, wait=finished)
 
 
-def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool) -> dict:
+def _train(
+    cfg: DictConfig, settings: dict, run_dir: Path, device: str, group: Group, stop_requests: list[int], overrides: Sequence[str], show_progress: bool
+) -> dict:
     main = group.is_main
-    settings = OmegaConf.to_container(cfg, resolve=True)
-    schemas.check_numbers(settings)
     RunCheckpoint(run_dir / "checkpoints", group).check_start(settings, cfg.resume)  # before anything is written
+    trainer = trainer_for(cfg, run_dir, device, group)  # builds every part of the config: out-of-range values stop here
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    trainer = trainer_for(cfg, run_dir, device, group)
     trainer.checkpoint.settings = settings
     trainer.stop_requests = stop_requests
     algo = trainer.config
@@ -203,14 +211,12 @@ def _train(cfg: DictConfig, run_dir: Path, device: str, group: Group, stop_reque
 @hydra.main(config_path=CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     try:
-        run(cfg, *hydra_job())
+        with one_line_errors(CheckpointWriteError, NonFiniteLossError):
+            run(cfg, *hydra_job())
     except Stopped as stop:
         if rundirs.launched_rank() == 0:
             print(stop, file=sys.stderr)
         sys.exit(stop.code)
-    except (CheckpointError, CheckpointWriteError, NonFiniteLossError) as error:  # their messages say what to do
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from pathlib import Path
 
 import hydra
@@ -18,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from assist import config as schemas
-from assist.cli import CONFIG_DIR, set_threads
+from assist.cli import CONFIG_DIR, one_line_errors, set_threads
 from assist.learning import bc
 from assist.models import bc as bc_models
 
@@ -26,16 +25,19 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig, out_dir: Path) -> dict:
-    """Train as ``cfg`` says and save the model into ``out_dir``; the training metrics. A
-    FileExistsError, before any work, when ``out_dir`` already holds a model (never replaced)."""
+    """Train as ``cfg`` says and save the model into ``out_dir``; the training metrics. Before
+    any work, a FileExistsError when ``out_dir`` already holds a model (never replaced), and a
+    :class:`~assist.config.ConfigError` naming the key when a setting is out of range."""
     held = [name for name in (bc_models.WEIGHTS, bc_models.CONFIG) if (out_dir / name).exists()]
     if held:
         raise FileExistsError(f"{out_dir} already holds a model ({', '.join(held)}); point hydra.run.dir at a new directory, or delete them first")
+    schemas.checked(cfg)
+    fit = schemas.to_dataclass(bc.BCTrainConfig, cfg.fit)
     set_threads(cfg.threads)
     files = bc.recording_files(cfg.data)
     core, options, steps = bc.human_steps(files)
     log.info(f"{len(steps.action)} human steps from {len(set(steps.episode.tolist()))} episodes in {len(files)} recording(s) of {core.name} {options}")
-    net, metrics = bc.train(core, steps, schemas.to_dataclass(bc.BCTrainConfig, cfg.fit), log=log.info)
+    net, metrics = bc.train(core, steps, fit, log=log.info)
     bc_models.save(out_dir, net, core, options, {**metrics, "data": [str(f) for f in files]})
     log.info(json.dumps({key: metrics[key] for key in ("accuracy", "baseline", "loss")}))
     log.info(f"saved to {out_dir}: play it with human=bc human.params.path={out_dir}")
@@ -44,11 +46,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict:
 
 @hydra.main(config_path=CONFIG_DIR, config_name="train_bc", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors(FileExistsError):
         run(cfg, Path(HydraConfig.get().runtime.output_dir))
-    except FileExistsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from assist import recording
+from assist.checks import require_positive_ints
 from assist.learning.losses import human_loss, masked_log_softmax
 from assist.models.bc import make_net
 from assist.models.torch_evaluator import resolve_device, to_tensor
@@ -89,8 +90,9 @@ class BCTrainConfig:
     device: str = "auto"
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"epochs={self.epochs} and batch_size={self.batch_size} must be >= 1 and lr={self.lr} > 0")
+        require_positive_ints(self, "epochs", "batch_size")
+        if not self.lr > 0:
+            raise ValueError(f"BCTrainConfig: lr={self.lr} must be > 0")
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout={self.holdout} must be a fraction of the episodes in (0, 1)")
 
