@@ -1,8 +1,11 @@
 """Run directories that are never shared: OmegaConf resolvers for ``hydra.run.dir`` and
-``hydra.sweep.dir`` (``configs/train.yaml``, ``configs/evaluate.yaml``).
+``hydra.sweep.dir`` (``configs/train.yaml``, ``configs/evaluate.yaml``, ``configs/play.yaml``).
 
-``${path_name:TEXT}`` makes one file name of ``TEXT`` (an override such as
-``assistant.params.run=runs/train/x`` would otherwise nest directories), and
+``${path_name:TEXT}`` makes one file name of ``TEXT`` that pastes unquoted into a shell
+and into a Hydra override (``assistant.params.run=runs/train/<name>``): the configs join
+the overrides as ``key-value_key-value`` (``hydra.job.config.override_dirname``), and
+``path_name`` keeps only the characters both accept, so ``env.preset=tiny seed=0`` names
+a run ``<time>_env.preset-tiny_seed-0`` and a path in an override stays in one name.
 ``${fresh_dir:PATH}`` creates a new directory at ``PATH`` (or ``PATH_2``, ``PATH_3``, ...
 when it is taken) and returns its path, so two runs started in the same second with the
 same overrides write to different directories (``${rank_zero_dir:PATH}`` does so only on
@@ -16,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -23,18 +27,23 @@ from omegaconf import OmegaConf
 
 MAX_NAME_BYTES = 200
 """Longest name ``path_name`` returns (file systems allow 255 bytes)."""
+DROPPED = re.compile(r"[\[\]{}()'\"]")
+"""Characters ``path_name`` leaves out (a list override ``baselines=[noop,oracle]`` names ``baselines-noop-oracle``)."""
+UNSAFE = re.compile(r"[^A-Za-z0-9_.+@-]+")
+"""Runs of characters ``path_name`` writes as one ``-``: all but those a shell and a Hydra override value both take as they are."""
 
 
 def path_name(text: str) -> str:
-    """``text`` as a single file name: path separators become ``-``; a name longer than
-    :data:`MAX_NAME_BYTES` is cut and ends in 8 hex digits of its hash (so different
-    long texts keep different names)."""
-    name = str(text).replace("/", "-").replace(os.sep, "-")
-    encoded = name.encode()
-    if len(encoded) <= MAX_NAME_BYTES:
+    """``text`` as a single file name that a shell and Hydra's override grammar both take
+    unquoted: brackets, braces, parentheses and quotes are dropped, and every run of other
+    characters than ASCII letters, digits and ``_ . + @ -`` (``/``, ``=``, ``,``, ``:``,
+    spaces, ...) becomes one ``-``; a name longer than :data:`MAX_NAME_BYTES` is cut and
+    ends in 8 hex digits of its hash (so different long texts keep different names)."""
+    name = UNSAFE.sub("-", DROPPED.sub("", str(text)))
+    if len(name) <= MAX_NAME_BYTES:
         return name
-    digest = hashlib.sha1(encoded).hexdigest()[:8]
-    return encoded[: MAX_NAME_BYTES - 9].decode(errors="ignore") + "-" + digest
+    digest = hashlib.sha1(str(text).encode()).hexdigest()[:8]
+    return name[: MAX_NAME_BYTES - 9] + "-" + digest
 
 
 def fresh_dir(path: str) -> str:
