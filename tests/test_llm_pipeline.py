@@ -270,3 +270,21 @@ def test_the_pipeline_script_chains_the_four_stages_and_continues_where_it_stopp
         assert config.algo.name == stage and config.algo.init == f"out/{previous}" and config.env.preset == "tiny"
     assert (tmp_path / "out" / "sft" / "results.json").stat().st_mtime_ns == first_sft  # finished stages are not run again
     assert (tmp_path / "out" / "search_loop" / "model" / "config.json").is_file()
+
+
+def test_the_pipeline_script_runs_the_repository_venv_when_it_is_not_active(tmp_path):
+    root = Path(__file__).parents[1]
+    if not (root / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv here (scripts/setup.sh makes it)")
+    inactive = {key: value for key, value in os.environ.items() if key not in ("PYTHON", "VIRTUAL_ENV")}
+    done = subprocess.run(
+        ["bash", str(root / "scripts" / "llm_pipeline.sh"), "out", "--cfg", "job"],  # Hydra prints the stage's config and stops
+        cwd=tmp_path,
+        env={**inactive, "PATH": "/usr/bin:/bin", "LAST": "pretrain"},  # no venv on PATH: python3 cannot import assist
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "name: pretrain" in done.stdout
