@@ -1,5 +1,8 @@
 """What a training run writes for TensorBoard, read back with TensorBoard's own reader."""
 
+import re
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -17,6 +20,17 @@ ALGOS = {
 }
 STEPS = {4 * 4, 2 * 4 * 4}
 """The env steps after each of the two iterations (4 games x 4 steps each)."""
+EVERY_KEY = {
+    ("build", "assistancezero"): ["experiment=smoke", "env.horizon=8", "algo.goal_envs=2", "algo.grad_terms_every=1"],
+    ("build", "ppo"): ["experiment=smoke", "env.horizon=8", "algo=ppo", "algo.epochs=1", "algo.minibatches=2", "algo.grad_terms_every=1"],
+    ("kitchen", "assistancezero"): KITCHEN + ALGOS["assistancezero"] + ["algo.goal_envs=2", "algo.grad_terms_every=1"],
+    ("kitchen", "ppo"): KITCHEN + ALGOS["ppo"] + ["algo.grad_terms_every=1"],
+}
+"""Tiny runs that log every key the README names for their game and algorithm (episodes
+end in each iteration; goal games on; trunk gradients every iteration)."""
+README = Path(__file__).parents[1] / "README.md"
+CLAUSE_LABELS = {"both games": "all", "both algorithms": "all", "`kitchen` also": "kitchen", "AssistanceZero": "assistancezero", "PPO": "ppo"}
+"""How a clause of a keys cell of the README's table starts (``label: keys``), and what it is for."""
 
 
 def train(tmp_path, overrides):
@@ -51,6 +65,39 @@ def test_one_event_file_holds_scalars_by_prefix_a_transcript_a_picture_and_hpara
     assert session.hparams["algo.name"].string_value == algo and session.hparams["seed"].number_value == 0
     metrics = {info.name.tag for info in hparams["_hparams_/experiment"].experiment.metric_infos}
     assert {"hparams/goal_pct", "hparams/return"} <= metrics <= set(tags["scalars"])
+
+
+def readme_keys(game: str, algo: str) -> set[str]:
+    """The scalar keys the README's TensorBoard table names for ``game`` and ``algo``, as
+    regular expressions (``trunk_grad_<term>``: any term)."""
+    rows = {m[1]: (m[2], m[3]) for m in re.finditer(r"^\| `(\w+)/` \| ([^|]*) \| ([^|]*) \|$", README.read_text(), re.M)}
+    assert set(rows) == set(SCALAR_PREFIXES), "the README's table has a row per prefix of SCALAR_PREFIXES"
+
+    def keys(prefix: str) -> set[str]:
+        what, cell = rows[prefix]
+        if "AssistanceZero only" in what and algo != "assistancezero":
+            return set()
+        names = set()
+        for clause in cell.split("; "):
+            label = next((label for label in CLAUSE_LABELS if clause.startswith(label + ": ")), None)
+            if CLAUSE_LABELS.get(label, "all") not in ("all", game, algo):
+                continue
+            for word in re.findall(r"`([^`]+)`", clause[len(label) + 2 :] if label else clause):
+                if re.fullmatch(r"\w+/", word):  # "the `charts/` keys"
+                    names |= {name.split("/", 1)[1] for name in keys(word[:-1])}
+                elif re.fullmatch(r"[\w<>]+", word):  # not a setting such as `algo.goal_envs`
+                    names.add(word)
+        return {f"{prefix}/{name}" for name in names}
+
+    return {re.sub("<term>", r"\\w+", key) for prefix in rows for key in keys(prefix)}
+
+
+@pytest.mark.parametrize("game, algo", EVERY_KEY)
+def test_the_readme_table_names_exactly_the_scalars_a_run_logs(tmp_path, game, algo):
+    logged = set(train(tmp_path, EVERY_KEY[game, algo]).Tags()["scalars"])
+    named = readme_keys(game, algo)
+    assert not {key for key in named if not any(re.fullmatch(key, tag) for tag in logged)}, "named in the README, never logged"
+    assert not {tag for tag in logged if not any(re.fullmatch(key, tag) for key in named)}, "logged, not in the README's table"
 
 
 def test_with_tensorboard_off_nothing_is_written(tmp_path):
