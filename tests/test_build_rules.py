@@ -206,6 +206,21 @@ def test_assistant_share_counts_the_assistants_part(core):
     assert core.metrics(state)["assistant_share"][0] == pytest.approx(0.5)
 
 
+def test_goal_pct_is_below_0_when_the_world_ends_further_from_the_goal_than_it_started(core):
+    state = fresh(core, human=(1, 1, 2))
+    step(core, state, human=place(core, DIRT, (1, 1, 3)))  # a block where the goal has air
+    assert core.metrics(state)["goal_pct"][0] == -100
+
+
+def test_assistant_share_is_negative_when_the_human_undoes_the_assistants_wrong_block(core):
+    state = fresh(core, human=(1, 1, 2), assistant=(4, 1, 4))
+    step(core, state, assistant=place(core, DIRT, (3, 1, 3)))  # the goal has air there: -1
+    step(core, state, human=brk(core, (3, 1, 3)))  # +1, the human's
+    step(core, state, human=place(core, DIRT, (2, 1, 2)))  # the goal: +1, the human's
+    metrics = core.metrics(state)
+    assert metrics["goal_pct"][0] == 100 and metrics["assistant_share"][0] == -1 and metrics["human_actions"][0] == 2
+
+
 def test_take_and_put_rows_round_trip(core):
     state = core.reset(6, np.random.default_rng(4))
     core.step(state, np.ones((6, 2), int))

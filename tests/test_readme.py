@@ -18,6 +18,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from assist import evaluation, sweep
 from assist.cli import CONFIG_DIR, bench, compare, diagnose, summarize
 
 ROOT = Path(__file__).parents[1]
@@ -174,3 +175,23 @@ def test_the_cheap_readme_commands_run_in_order_from_an_empty_directory(tmp_path
         if command.script == "train" and "<run>" not in placeholders and made.is_dir():
             placeholders["<run>"] = max(made.iterdir(), key=lambda p: p.stat().st_mtime).name  # what a user pastes
     assert {"train", "evaluate", "play", "train_bc"} <= set(ran)
+
+
+def table_columns() -> set[str]:
+    """The columns of every kind of table the entry points print, but the row labels."""
+    cells = {metric: evaluation.Summary(1.0, 0.0, 2.0, 3) for metric in evaluation.METRICS}
+    tables = [
+        evaluation.markdown_table({"noop": cells}),
+        compare.markdown({"human_alone_actions": 1.0, "baselines": {"noop": cells}, "algorithms": {}, "runs": {}, "pairs": {}, "training": []}),
+        sweep.markdown_table(sweep.Sweep({}, ["seed"], "seed", [sweep.Cell({"seed": "0"}, "noop", [Path("0")], cells, "episodes")], []), evaluation.METRICS),
+    ]
+    heads = [next(line for line in table.splitlines() if line.startswith("|")) for table in tables]
+    return {column.strip() for head in heads for column in head.strip("|").split("|")} - {"assistant", "seed"}
+
+
+def test_the_readme_glossary_explains_every_column_of_the_tables():
+    text = README.read_text()
+    start = text.index("### Reading the tables")
+    glossary = text[start : text.index("\n#", start + 1)]
+    assert {"goal_pct", "human_actions ratio", "episodes", "n", "runs"} <= table_columns()
+    assert {column for column in table_columns() if f"`{column}`" not in glossary} == set()
