@@ -115,6 +115,18 @@ def test_rgb_and_ansi_renders_show_the_world():
     assert "H" in text and "A" in text and "goal" in text
 
 
+def test_the_text_picture_labels_its_axes_and_puts_each_player_at_its_x_y_z():
+    core = build.make_core("tiny")
+    state = core.reset(1, np.random.default_rng(0))
+    lines = core.render_ansi(state, 0, goal=False).splitlines()
+    assert lines[1].split()[:3] == ["z", "y=1", "y=2"] and lines[-3].split()[:2] == ["x", "01234"]
+    assert lines[-2].startswith("axes: x left to right, z bottom to top, y up")
+    for mark, voxel in zip("HA", state.pos[0]):
+        x, y, z = (int(c) for c in core.coords[voxel])
+        row = next(line for line in lines if line.split(" ", 1)[0] == str(z))
+        assert row[2 + (y - 1) * 7 + x] == mark  # tiny: 5-wide panels, 2 spaces apart, after "z "
+
+
 def test_unknown_render_mode_is_refused():
     with pytest.raises(ValueError, match="render_mode"):
         tiny_parallel(render_mode="vr")

@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+import envs
+
 from assist import recording
 from assist.cli import CONFIG_DIR
 from assist.cli.play import make_session, run
+from assist.players.terminal import HELP_SHOWN, interpret
 from envs.codec import TextCodec
 from envs.core import ASSISTANT, HUMAN
 
@@ -51,6 +54,19 @@ def test_the_human_seat_plays_typed_lines_and_the_recording_replays(tmp_path):
     replayed = recording.replay_state(session.core, episode)
     assert np.array_equal(replayed.world, session.snapshot().state.world)
     assert recording.replay(session.core, episode) == pytest.approx(episode["metrics"])
+
+
+def test_help_says_how_many_more_legal_actions_there_are_and_help_all_lists_every_one():
+    core = envs.make_core("build", preset="tiny")
+    legal = core.legal_mask(core.reset(1, np.random.default_rng(0)), HUMAN)[0]
+    codec, count = TextCodec(core), int(legal.sum())
+    assert count > HELP_SHOWN
+    some = interpret(codec, HUMAN, "help", legal).message
+    assert some.count(", ") == HELP_SHOWN  # HELP_SHOWN names, then ", and N more"
+    assert some.endswith(f"and {count - HELP_SHOWN} more ({count} in all; 'help all' lists every one)")
+    every = interpret(codec, HUMAN, "help all", legal).message
+    assert every.startswith(f"legal actions ({count}): noop, ")
+    assert every.split(": ", 1)[1].split(", ") == [codec.action_text(HUMAN, a) for a in np.flatnonzero(legal)]
 
 
 def test_the_assistant_seat_never_shows_the_goal_and_end_of_input_stops(tmp_path):

@@ -1,7 +1,8 @@
 """A person at a terminal in either seat: the ANSI view, the prompt, typed actions.
 
 Each step shows the game and the seat's prompt, then reads one line: an action in the
-text codec's words (``help`` lists some), an empty line or end of input for the no-op.
+text codec's words (``help`` lists the legal ones, ``help all`` every one of them), an
+empty line or end of input for the no-op.
 Unparseable or illegal lines are explained and asked again, a few times at most, then
 the step is a no-op: a person never crashes or stalls a run.
 """
@@ -19,7 +20,7 @@ from envs.core import HUMAN, ActionParseError, GameCore
 
 MAX_TRIES = 3
 HELP_SHOWN = 20
-"""How many legal actions ``help`` lists."""
+"""How many legal actions ``help`` lists before it says how many more there are (``help all``: every one)."""
 
 
 class TerminalPlayer(BasePlayer):
@@ -65,16 +66,14 @@ class Reply(NamedTuple):
 
 def interpret(codec: TextCodec, seat: str, line: str, legal: np.ndarray) -> Reply:
     """The meaning of one typed ``line`` for ``seat`` given its legal actions ([A] bool):
-    an empty line is the no-op; ``help`` lists legal actions; anything else must be a
-    legal action in the codec's words, or the reply explains what is wrong."""
+    an empty line is the no-op; ``help`` and ``help all`` list legal actions
+    (:func:`legal_actions`); anything else must be a legal action in the codec's words, or
+    the reply explains what is wrong."""
     text = line.strip()
     if not text:
         return Reply(0)
-    if text.lower() == "help":
-        legal_ids = np.flatnonzero(legal)
-        shown = ", ".join(codec.action_text(seat, a) for a in legal_ids[:HELP_SHOWN])
-        more = f" ({len(legal_ids)} legal in all)" if len(legal_ids) > HELP_SHOWN else ""
-        return Reply(None, f"legal actions include: {shown}{more}")
+    if text.lower() in ("help", "help all"):
+        return Reply(None, legal_actions(codec, seat, legal, every=text.lower() == "help all"))
     try:
         action = codec.parse(seat, text)
     except ActionParseError as error:
@@ -82,3 +81,15 @@ def interpret(codec: TextCodec, seat: str, line: str, legal: np.ndarray) -> Repl
     if not legal[action]:
         return Reply(None, f"{text!r} is not legal now; type 'help' for legal actions")
     return Reply(action)
+
+
+def legal_actions(codec: TextCodec, seat: str, legal: np.ndarray, every: bool = False) -> str:
+    """``help``'s answer for ``seat`` given its legal actions ([A] bool): the first
+    :data:`HELP_SHOWN` of them in the codec's words and how many more there are, or with
+    ``every`` all of them."""
+    ids = np.flatnonzero(legal)
+    shown = ids if every else ids[:HELP_SHOWN]
+    names = ", ".join(codec.action_text(seat, a) for a in shown)
+    if len(shown) == len(ids):
+        return f"legal actions ({len(ids)}): {names}"
+    return f"legal actions include: {names}, and {len(ids) - len(shown)} more ({len(ids)} in all; 'help all' lists every one)"

@@ -30,14 +30,23 @@ CELL = 8
 
 
 def _layers(grid: np.ndarray, pos_xyz: list[tuple[int, int, int]], marks: str) -> list[str]:
-    """Text rows of a [W, H, D] grid, one z-by-x panel per layer y >= 1, side by side."""
+    """Text rows of a [W, H, D] grid, one z-by-x panel per layer y >= 1, side by side: a
+    ``y=`` heading over each panel, z down the left (top row z = D - 1), x along the bottom
+    (its last digit)."""
     W, H, D = grid.shape
     chars = np.array(list(BLOCK_CHARS))[grid]  # [W, H, D]
     for (x, y, z), mark in zip(pos_xyz, marks):
         chars[x, y, z] = mark
-    rows = ["  ".join(f"y={y}".ljust(W) for y in range(1, H))]
+    width = max(W, len(f"y={H - 1}"))
+    margin = len(str(D - 1))
+
+    def row(label: str, panels: list[str]) -> str:
+        return label.rjust(margin) + " " + "  ".join(panel.ljust(width) for panel in panels)
+
+    rows = [row("z", [f"y={y}" for y in range(1, H)])]
     for z in range(D - 1, -1, -1):
-        rows.append("  ".join("".join(chars[:, y, z]) for y in range(1, H)))
+        rows.append(row(str(z), ["".join(chars[:, y, z]) for y in range(1, H)]))
+    rows.append(row("x", ["".join(str(x % 10) for x in range(W))] * (H - 1)))
     return rows
 
 
@@ -56,6 +65,7 @@ def ansi(core, state, row: int, goal: bool = True) -> str:
         lines = ["world"] + left
     metrics = {key: float(value[row]) for key, value in core.metrics(state).items()}
     progress = f"goal {metrics['goal_pct']:.0f}%  " if goal else ""
+    lines.append("axes: x left to right, z bottom to top, y up (a panel per layer y; y=0 is bedrock); positions read x y z")
     lines.append(
         f"step {int(state.t[row])}/{core.horizon}  {progress}"
         f"human actions {int(metrics['human_actions'])}  legend: {BLOCK_CHARS[: core.n]} = {', '.join(BLOCK_NAMES[: core.n])}"
