@@ -143,9 +143,16 @@ def test_the_readme_command_parses_as_written(command, run_name):
 
 
 def smallest(command: Command, args: list[str]) -> list[str]:
-    """``args`` with the README's sizes replaced by :data:`SMALLEST`'s (added where absent)."""
+    """``args`` with the README's sizes lowered to :data:`SMALLEST`'s (added where absent;
+    a smaller number in the README stays)."""
     small = dict(SMALLEST[command.script])
-    out = [f"{a.split('=', 1)[0]}={small.pop(a.split('=', 1)[0])}" if a.split("=", 1)[0] in small else a for a in args]
+    out = []
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key in small:
+            least = small.pop(key)
+            value = str(min(int(value), int(least))) if value.isdigit() and least.isdigit() else least
+        out.append(f"{key}={value}" if key in SMALLEST[command.script] else arg)
     return out + [f"{key}={value}" for key, value in small.items()]
 
 
