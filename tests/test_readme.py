@@ -106,7 +106,8 @@ def test_the_readme_shows_commands_of_every_entry_point():
 @pytest.fixture(scope="module")
 def run_name(tmp_path_factory) -> str:
     """The directory name the README's first training command (run once, no ``hydra.run.dir``) gives its run."""
-    train = next(c for c in COMMANDS if c.script == "train" and not c.multirun() and not any(a.startswith("hydra.run.dir=") for a in c.args))
+    named = [c for c in COMMANDS if c.script == "train" and not c.multirun()]
+    train = next(c for c in named if not any(a.startswith("hydra.run.dir=") for a in c.args))
     with pytest.MonkeyPatch.context() as patch, initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         patch.chdir(tmp_path_factory.mktemp("readme"))  # resolving the name claims the directory: there
         return Path(compose(config_name="train", overrides=train.overrides(PLACEHOLDERS), return_hydra_config=True).hydra.run.dir).name
@@ -138,7 +139,8 @@ def test_the_readme_command_parses_as_written(command, run_name):
             with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
                 compose(config_name=command.script, overrides=overrides)  # unknown keys and options
     else:
-        assert command.script in ARGPARSE_MAINS, f"README line {command.line}: scripts/{command.script}.py is neither a Hydra nor a known argparse entry point"
+        known = command.script in ARGPARSE_MAINS
+        assert known, f"README line {command.line}: scripts/{command.script}.py is neither a Hydra nor a known argparse entry point"
         parse_only(ARGPARSE_MAINS[command.script], args)
 
 
@@ -157,7 +159,8 @@ def smallest(command: Command, args: list[str]) -> list[str]:
 
 
 def runs_cheaply(command: Command) -> bool:
-    return command.launcher.startswith("python") and command.script in SMALLEST and not command.multirun() and not any(NOT_RUN.fullmatch(a) for a in command.args)
+    once = command.launcher.startswith("python") and not command.multirun()
+    return once and command.script in SMALLEST and not any(NOT_RUN.fullmatch(a) for a in command.args)
 
 
 @pytest.mark.slow
@@ -187,10 +190,13 @@ def test_the_cheap_readme_commands_run_in_order_from_an_empty_directory(tmp_path
 def table_columns() -> set[str]:
     """The columns of every kind of table the entry points print, but the row labels."""
     cells = {metric: evaluation.Summary(1.0, 0.0, 2.0, 3) for metric in evaluation.METRICS}
+    cell = sweep.Cell({"seed": "0"}, "noop", [Path("0")], cells, "episodes")
     tables = [
         evaluation.markdown_table({"noop": cells}),
-        compare.markdown({"human_alone_actions": 1.0, "baselines": {"noop": cells}, "algorithms": {}, "runs": {}, "pairs": {}, "training": []}),
-        sweep.markdown_table(sweep.Sweep({}, ["seed"], "seed", [sweep.Cell({"seed": "0"}, "noop", [Path("0")], cells, "episodes")], []), evaluation.METRICS),
+        compare.markdown(
+            {"human_alone_actions": 1.0, "baselines": {"noop": cells}, "algorithms": {}, "runs": {}, "pairs": {}, "training": []}
+        ),
+        sweep.markdown_table(sweep.Sweep({}, ["seed"], "seed", [cell], []), evaluation.METRICS),
     ]
     heads = [next(line for line in table.splitlines() if line.startswith("|")) for table in tables]
     return {column.strip() for head in heads for column in head.strip("|").split("|")} - {"assistant", "seed"}

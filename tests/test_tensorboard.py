@@ -29,7 +29,13 @@ EVERY_KEY = {
 """Tiny runs that log every key the README names for their game and algorithm (episodes
 end in each iteration; goal games on; trunk gradients every iteration)."""
 README = Path(__file__).parents[1] / "README.md"
-CLAUSE_LABELS = {"both games": "all", "both algorithms": "all", "`kitchen` also": "kitchen", "AssistanceZero": "assistancezero", "PPO": "ppo"}
+CLAUSE_LABELS = {
+    "both games": "all",
+    "both algorithms": "all",
+    "`kitchen` also": "kitchen",
+    "AssistanceZero": "assistancezero",
+    "PPO": "ppo",
+}
 """How a clause of a keys cell of the README's table starts (``label: keys``), and what it is for."""
 
 
