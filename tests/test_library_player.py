@@ -172,3 +172,37 @@ def test_a_certain_prior_keeps_the_library_posterior_alone(core):
     for prior in (0.0, 1.5):
         with pytest.raises(ValueError, match=r"prior weight must be in \(0, 1\]"):
             LibraryMixture(GoalLibrary(core, "train", samples=100), prior)
+
+
+@pytest.mark.parametrize("params", [{}, {"beta": 5.0}])
+def test_pruned_updates_give_the_exact_posterior(core, params):
+    """Scoring only the goals within PRUNE_NATS of each row's best gives the posterior
+    that scoring all K goals at every step gives (to 1e-9: a pruned goal held less than
+    exp(-PRUNE_NATS) of the mass when it left),
+    while most of the library has left every row's posterior after a few steps."""
+    player = make_player("library_bayes", core, ASSISTANT, split="test", samples=2000, **params)
+    library = player.library
+    goals = library.goals[:: len(library.goals) // 8][:8]
+    rng = np.random.default_rng(3)
+    human = make_player("greedy", core, HUMAN, epsilon=0.1)
+    human.reset(8, rng)
+    player.reset(8, rng)
+    state = core.reset(8, rng, goals=goals)
+    exact, before = np.tile(library.log_prior, (8, 1)), None
+
+    def update(before, after):  # every goal scored, in the rows still playing
+        live = ~before.done[:, None]
+        return np.where(live, library.log_likelihood(before, np.maximum(after.recent[:, -1].astype(np.int64) - 1, 0)), 0.0)
+
+    for _ in range(10):
+        player.act(turn_for(core, player, state, ASSISTANT))  # observes the state
+        if before is not None:
+            exact += update(before, state)
+        before = library.previous.copy()
+        core.step(state, np.stack([human.act(turn_for(core, human, state, HUMAN)), np.zeros(8, np.int64)], axis=1))
+    player.act(turn_for(core, player, state, ASSISTANT))
+    exact += update(before, state)
+    exact_posterior = np.exp(exact - exact.max(axis=1, keepdims=True))
+    exact_posterior /= exact_posterior.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(library.posterior(), exact_posterior, atol=1e-9)
+    assert np.isinf(library.log_joint).any()

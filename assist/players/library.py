@@ -39,6 +39,9 @@ from envs.core import ASSISTANT, HUMAN, GameCore
 
 TILED_ROWS = 1 << 15
 """Game copies (rows x library goals) scored at once when updating the posterior."""
+PRUNE_NATS = 30.0
+"""A library goal this far (in log-probability) behind a row's most probable one leaves
+that row's posterior (:meth:`GoalLibrary.observe`)."""
 
 
 def last_human_action(state) -> np.ndarray:
@@ -83,10 +86,19 @@ class GoalLibrary:
 
     def observe(self, state) -> object:
         """Update with the human's action since the last observed state (B rows of
-        ``state``, which is not changed); returns a concealed copy of ``state``."""
+        ``state``, which is not changed); returns a concealed copy of ``state``.
+
+        Only goals within :data:`PRUNE_NATS` of a row's most probable one are scored; the
+        others drop out of that row's posterior for good (``-inf``), with a mass below
+        ``K * exp(-PRUNE_NATS)`` when they do: after a few of the human's actions most of
+        the library is that far behind, so an update costs a few goals, not all K."""
         if self.previous is not None:
-            live = ~self.previous.done
-            self.log_joint[live] += self.log_likelihood(self.previous.take(np.flatnonzero(live)), last_human_action(state)[live])
+            live = np.flatnonzero(~self.previous.done)
+            joint = self.log_joint[live]
+            rows, goals = np.nonzero(joint >= joint.max(axis=1, keepdims=True) - PRUNE_NATS)
+            update = np.full(joint.shape, -np.inf)
+            update[rows, goals] = self.log_likelihood_pairs(self.previous.take(live), last_human_action(state)[live], rows, goals)
+            self.log_joint[live] = joint + update
         self.previous = state.copy()
         self.core.conceal_goal(self.previous)
         return self.previous
@@ -110,17 +122,22 @@ class GoalLibrary:
     def log_likelihood(self, state, human_action: np.ndarray) -> np.ndarray:
         """[B, K] log-probability of the human's ``human_action`` ([B]) in ``state`` under each library goal."""
         B, K = len(human_action), len(self.goals)
+        rows, goals = np.divmod(np.arange(B * K), K)
+        return self.log_likelihood_pairs(state, human_action, rows, goals).reshape(B, K)
+
+    def log_likelihood_pairs(self, state, human_action: np.ndarray, rows: np.ndarray, goals: np.ndarray) -> np.ndarray:
+        """[N] log-probability of the human's ``human_action`` ([B]) in row ``rows[i]`` of
+        ``state`` under library goal ``goals[i]`` ([N] ints each), :data:`TILED_ROWS` pairs
+        at a time."""
         legal = self.core.legal_mask(state, HUMAN)
         uniform = self.epsilon / legal.sum(axis=1)  # [B]
-        out = np.empty((B, K))
-        per_chunk = max(1, TILED_ROWS // max(B, 1))
-        for first in range(0, K, per_chunk):
-            goals = self.goals[first : first + per_chunk]
-            k = len(goals)
-            tiled = state.take(np.repeat(np.arange(B), k))
-            tiled.goal = np.tile(goals, (B, 1))
-            values = self.core.goal_action_values(tiled, HUMAN, tiled.goal, fix_others=self.fix_others).reshape(B, k, -1)
-            out[:, first : first + k] = self.log_policy(values, human_action, uniform)
+        out = np.empty(len(rows))
+        for first in range(0, len(rows), TILED_ROWS):
+            r, g = rows[first : first + TILED_ROWS], goals[first : first + TILED_ROWS]
+            tiled = state.take(r)
+            tiled.goal = self.goals[g]
+            values = self.core.goal_action_values(tiled, HUMAN, tiled.goal, fix_others=self.fix_others)
+            out[first : first + len(r)] = self.log_policy(values[:, None, :], human_action[r], uniform[r])[:, 0]
         return out
 
     def log_policy(self, values: np.ndarray, action: np.ndarray, uniform: np.ndarray) -> np.ndarray:
