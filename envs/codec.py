@@ -1,4 +1,4 @@
-"""Text codec (DESIGN.md, contract 3): observations to prompts, actions to short
+"""Text codec (docs/design.md, contract 3): observations to prompts, actions to short
 strings and back. LM players and people in a terminal use it.
 
 The game supplies the vocabulary (``core.action_names``) and the prompt

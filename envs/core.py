@@ -1,4 +1,4 @@
-"""The game-core contract shared by every game (DESIGN.md, contract 1).
+"""The game-core contract shared by every game (docs/design.md, contract 1).
 
 A game core is a pure, batched description of an assistance game's rules. Its state
 is a dataclass of numpy arrays with a leading batch dimension ``B``; ``step`` mutates

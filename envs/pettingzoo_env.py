@@ -1,4 +1,4 @@
-"""PettingZoo wrappers over a game core at batch size 1 (DESIGN.md, contract 2).
+"""PettingZoo wrappers over a game core at batch size 1 (docs/design.md, contract 2).
 
 :class:`AssistanceParallelEnv` is a ``ParallelEnv``; :func:`make_aec` converts it to an
 AEC env with PettingZoo's own converter. Observations are

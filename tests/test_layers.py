@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md: `envs` imports only numpy, gymnasium, pettingzoo and itself."""
+"""The layers of docs/design.md: `envs` imports only numpy, gymnasium, pettingzoo and itself."""
 
 import ast
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The policy-value networks (DESIGN.md, contract 5): shapes, the flat action layout, memory,
+"""The policy-value networks (docs/design.md, contract 5): shapes, the flat action layout, memory,
 no goal input, the numpy evaluator, training, the factory and checkpoints. CPU only."""
 
 import warnings

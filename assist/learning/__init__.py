@@ -1,2 +1,2 @@
 """Learning: self-play, the replay buffer, losses and the AssistanceZero training loop
-(DESIGN.md, contract 7)."""
+(docs/design.md, contract 7)."""

@@ -1,2 +1,2 @@
-"""Policy-value models (DESIGN.md, contract 5): the search's and the learner's only view
+"""Policy-value models (docs/design.md, contract 5): the search's and the learner's only view
 of a network. See :mod:`assist.models.base`."""

@@ -1,4 +1,4 @@
-"""Players by name (DESIGN.md, contract 4).
+"""Players by name (docs/design.md, contract 4).
 
 ``make_player(name, core, seat, **params)`` builds any player; :data:`PLAYERS` maps the
 names to their constructors: ``noop`` (the human-alone baseline in the assistant seat),

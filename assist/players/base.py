@@ -1,4 +1,4 @@
-"""The player protocol (DESIGN.md, contract 4): one interface for every seat.
+"""The player protocol (docs/design.md, contract 4): one interface for every seat.
 
 A player acts on a batch of B games at once. Each step it gets a :class:`Turn` and
 returns [B] int64 action ids. Players that may know the true state (scripted humans,

@@ -1,4 +1,4 @@
-"""Batched AssistanceZero MCTS over a policy-value model (DESIGN.md, contract 6).
+"""Batched AssistanceZero MCTS over a policy-value model (docs/design.md, contract 6).
 
 One loop in three named phases per simulation, each vectorized over the B games:
 

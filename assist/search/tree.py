@@ -1,4 +1,4 @@
-"""The search tree: pure data, a struct of batched numpy arrays (DESIGN.md, contract 6).
+"""The search tree: pure data, a struct of batched numpy arrays (docs/design.md, contract 6).
 
 One tree per game, B games at once. Node ``n`` of game ``b`` is created by simulation
 ``n - 1`` (the root is node 0); a search that reuses the last one's subtree

@@ -3,7 +3,7 @@
 Sizes: ``S`` states, ``K`` goals, ``A_H`` human actions, ``A_R`` assistant actions,
 ``T`` the horizon (steps), ``F`` display features.
 
-One step, in processing order (the human first, DESIGN.md contract 1):
+One step, in processing order (the human first, docs/design.md, contract 1):
 
 1. The human takes ``a_h`` in state ``s`` (an illegal one is replaced by the no-op 0):
    reward ``human_reward[s, a_h, goal]``, intermediate state ``s1 = human_next[s, a_h]``.
