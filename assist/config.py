@@ -22,12 +22,13 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 import envs
-from assist import players, rundirs
+from assist import registry, rundirs
 from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
 from assist.logger import LoggerConfig, flat_params
 from assist.learning.bc import BCTrainConfig
 from assist.models.checkpoint import CheckpointError
+from assist.players.base import Player
 from assist.search.mcts import SearchConfig
 from envs.core import GameCore
 
@@ -66,7 +67,7 @@ class KitchenEnvConfig:
 
 @dataclasses.dataclass
 class PlayerConfig:
-    """A player by name (see ``assist.players.PLAYERS``) and its parameters."""
+    """A player by name (see ``assist.registry.PLAYERS``) and its parameters."""
 
     name: str = MISSING
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -263,11 +264,11 @@ def make_core(env: DictConfig, **changes) -> GameCore:
         return envs.make_core(env.name, **{**env_options(env), **changes})
 
 
-def make_player(node: DictConfig, core: GameCore, seat: str) -> players.Player:
+def make_player(node: DictConfig, core: GameCore, seat: str) -> Player:
     """The player a player config (``name``, ``params``) describes, in ``seat`` of ``core``
     (a value out of range: a :class:`ConfigError` naming its key, see :func:`naming`)."""
     with naming(node):
-        return players.make_player(node.name, core, seat, **node.params)
+        return registry.make_player(node.name, core, seat, **node.params)
 
 
 def to_dataclass(cls, node: DictConfig):

@@ -19,7 +19,7 @@ from assist.cli import evaluate as evaluate_cli
 from assist.cli import train_bc as train_bc_cli
 from assist.learning import bc
 from assist.models import bc as bc_models
-from assist.players import make_player
+from assist.registry import make_player
 from assist.rollout import turn_for
 from assist.ui.session import Session
 from envs.core import ASSISTANT, HUMAN

@@ -10,7 +10,7 @@ import pytest
 import envs.build as build
 import envs.kitchen
 from assist import recording
-from assist.players import make_player
+from assist.registry import make_player
 from assist.ui.server import PlayServer
 from assist.ui.session import Session
 from envs.build.core import MOVE_NAMES

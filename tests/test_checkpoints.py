@@ -21,7 +21,7 @@ from safetensors.numpy import load_file, save_file
 import envs
 from assist.learning.checkpoints import CheckpointError, RunCheckpoint, changed_settings
 from assist.models.factory import make_model
-from assist.players import make_player
+from assist.registry import make_player
 from envs.core import ASSISTANT
 from tests.test_long_runs import ROOT, RUN, current, finish, resume, train
 from tests.test_long_runs import trained, trained_once  # noqa: F401 (fixtures)

@@ -10,7 +10,7 @@ import envs
 from assist.cli.compare import algo_label, paired_differences, parse_baseline
 from assist.cli.compare import main as compare
 from assist.cli.train import run
-from assist.players import make_player
+from assist.registry import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from envs.build.goals import save_goals

@@ -15,7 +15,7 @@ from assist.learning.assistancezero import AssistanceZeroConfig
 from assist.learning.llm_configs import STAGES
 from assist.learning.ppo import PPOConfig
 from assist.logger import LoggerConfig
-from assist.players import PLAYERS
+from assist.registry import PLAYERS
 from assist.search.mcts import SearchConfig
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir() and group.name != "hydra"}

@@ -18,7 +18,7 @@ from assist import evaluation, recording
 from assist.cli import CONFIG_DIR
 from assist.cli.evaluate import run
 from assist.learning import bc
-from assist.players import make_player
+from assist.registry import make_player
 from envs.core import ASSISTANT, HUMAN
 
 ROOT = Path(__file__).resolve().parents[1]

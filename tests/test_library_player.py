@@ -6,7 +6,7 @@ import pytest
 
 import envs
 from assist.models.base import ModelOutput
-from assist.players import make_player
+from assist.registry import make_player
 from assist.players.library import GoalLibrary, LibraryMixture
 from assist.rollout import play, turn_for
 from envs import build

@@ -27,7 +27,7 @@ from assist.learning.llm_rlft import RLFTTrainer
 from assist.learning.llm_sft import SFTTrainer
 from assist.learning.llm_stage import rollout_episodes
 from assist.logger import LoggerConfig, RunLogger
-from assist.players import make_player
+from assist.registry import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from envs.core import ASSISTANT, HUMAN
@@ -288,3 +288,15 @@ def test_the_pipeline_script_runs_the_repository_venv_when_it_is_not_active(tmp_
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "name: pretrain" in done.stdout
+
+
+def test_a_stage_is_handed_exactly_the_episode_player_its_config_names(tmp_path, tiny_lm_dir):
+    core = envs.make_core("build", **TINY_CORE)
+    human = make_player("greedy", core, HUMAN)
+    demonstrating = SFTConfig(init=str(tiny_lm_dir), eval_text_episodes=0)  # no data: the oracle demonstrates
+    assert demonstrating.episode_player() == "oracle"
+    with pytest.raises(ValueError, match="episode_player must be the 'oracle' player"):
+        SFTTrainer(core, core, human, human, demonstrating, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    recorded = SFTConfig(init=str(tiny_lm_dir), data=str(tmp_path), eval_text_episodes=0)
+    with pytest.raises(ValueError, match="episode_player must be none"):
+        SFTTrainer(core, core, human, human, recorded, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path), episode_player=human)

@@ -8,9 +8,9 @@ import torch
 
 import envs
 from assist.llm.encoding import TextEncoder
-from assist.llm.freetext import FreeTextPlayer
+from assist.players.freetext import FreeTextPlayer
 from assist.llm.policy import load_policy
-from assist.players import make_player
+from assist.registry import make_player
 from assist.rollout import turn_for
 from envs.core import ASSISTANT, HUMAN, ActionParseError
 
@@ -53,7 +53,7 @@ def test_the_llm_assistant_refuses_the_human_seat(tiny_lm_dir, core):
 @pytest.mark.parametrize("seat", [HUMAN, ASSISTANT])
 def test_untrained_free_text_answers_are_counted_logged_and_become_noops(tiny_lm_dir, core, seat, caplog):
     player = make_player("llm_text", core, seat, path=str(tiny_lm_dir), device="cpu", max_new_tokens=4)
-    with caplog.at_level(logging.INFO, logger="assist.llm.freetext"):
+    with caplog.at_level(logging.INFO, logger="assist.players.freetext"):
         actions = play_turns(core, player, seat, batch=4, steps=2)
     valid = player.answers - player.unparseable - player.illegal
     assert player.answers == 8 and player.unparseable > 0 and len(caplog.records) == player.unparseable + player.illegal

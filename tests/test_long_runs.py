@@ -29,7 +29,7 @@ from assist.cli.train import Stopped, run
 from assist.learning import assistancezero
 from assist.learning.checkpoints import CheckpointError, CheckpointWriteError
 from assist.learning.trainer import NonFiniteLossError, Trainer
-from assist.players import make_player
+from assist.registry import make_player
 from envs.core import ASSISTANT
 from tests.test_train import TINY, compose_train
 

@@ -7,7 +7,8 @@ import pytest
 
 import envs.build as build
 import envs.kitchen
-from assist.players import PLAYERS, Turn, make_player
+from assist.players.base import Turn
+from assist.registry import PLAYERS, make_player
 from assist.players.sampling import argmax_random_ties, sample_legal, sample_softmax
 from assist.rollout import play, turn_for
 from envs.core import ASSISTANT, HUMAN

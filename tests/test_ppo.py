@@ -17,7 +17,7 @@ from assist.learning import ppo
 from assist.learning.ppo import PPOConfig, PPOTrainer, PolicySelfPlay, clipped_policy_loss, gae, masked_entropy
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
-from assist.players import make_player
+from assist.registry import make_player
 from assist.players.policy import PolicyPlayer, masked_log_policy
 from assist.rollout import turn_for
 from envs.core import ASSISTANT, HUMAN

@@ -7,7 +7,7 @@ import envs.build
 import envs.kitchen
 from assist.models.base import LazyBelief, ModelOutput, softmax
 from assist.models.exact import ExactKitchenEvaluator
-from assist.players import make_player
+from assist.registry import make_player
 from assist.players.search import SearchPlayer
 from assist.rollout import play, turn_for
 from assist.search.mcts import MCTS, SearchConfig, sample_categorical, sample_from_logits, top_k_slots

@@ -11,7 +11,7 @@ import pytest
 import envs.build as build
 import envs.kitchen
 from assist import recording
-from assist.players import make_player
+from assist.registry import make_player
 from assist.ui.server import MAX_BODY, PlayServer, is_loopback
 from assist.ui.session import Session
 from envs.core import ASSISTANT, HUMAN

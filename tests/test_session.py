@@ -9,7 +9,7 @@ import pytest
 import envs.build as build
 import envs.kitchen
 from assist import recording
-from assist.players import make_player
+from assist.registry import make_player
 from assist.ui.session import MAX_QUEUED, Session, SessionError, Ticker
 from envs.core import ASSISTANT, HUMAN
 

@@ -5,8 +5,8 @@ import pytest
 
 import envs.build
 import envs.kitchen
-from assist.players import make_player
-from assist.players.tabular import belief_from_history
+from assist.registry import make_player
+from envs.kitchen.humans import belief_from_history
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN
 from envs.kitchen.solver import solve_bayes

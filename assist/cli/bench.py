@@ -283,7 +283,7 @@ def rlft_trainer(preset: str, model: str | None, steps: int, groups: tuple[int, 
     from assist.learning.llm_configs import RLFTConfig
     from assist.learning.llm_rlft import RLFTTrainer
     from assist.logger import LoggerConfig, RunLogger
-    from assist.players import make_player
+    from assist.registry import make_player
 
     core = envs.make_core("build", preset=preset, horizon=steps)
     human = make_player("greedy", core, HUMAN)
@@ -315,7 +315,7 @@ def bench_learn(preset: str, experiment: str | None, minutes: float, seed: int, 
 
     from assist import evaluation
     from assist.cli.train import trainer_for
-    from assist.players import make_player
+    from assist.registry import make_player
 
     torch.set_num_threads(1)
     cfg = learn_config(preset, experiment, seed, eval_every, eval_episodes, settings)

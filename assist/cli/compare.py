@@ -51,8 +51,8 @@ from omegaconf import OmegaConf
 from assist import config as schemas
 from assist import evaluation
 from assist.cli import THREADS_HELP, set_threads
-from assist.players import make_player
-from assist.players.trained import SEARCHING
+from assist.registry import make_player
+from assist.trained import SEARCHING
 from assist.sweep import seed_interval
 from envs.core import ASSISTANT, HUMAN
 
@@ -183,7 +183,7 @@ def compare(
     when more than 1); ``simulations``: every searching run's budget per move (0: its
     run's ``algo.eval_simulations``); ``library_prior`` > 0: every searching run is also
     played with its root belief averaged with a library of its training goals, in rows
-    labelled ``<algo>+library`` (``library_prior`` of :func:`assist.players.trained.assistancezero`);
+    labelled ``<algo>+library`` (``library_prior`` of :func:`assist.trained.assistancezero`);
     ``library_splits``: draw the library from each of these goal splits instead, in rows
     ``<algo>+library:<split>``; ``search``: search settings every searching run plays with
     instead of its own (``{setting: value}``)."""

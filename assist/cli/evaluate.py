@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from assist import config as schemas
 from assist import evaluation, recording
 from assist.cli import CONFIG_DIR, hydra_job, one_line_errors, set_threads
-from assist.players import make_player
+from assist.registry import make_player
 from envs.core import ASSISTANT, HUMAN
 
 log = logging.getLogger(__name__)

@@ -51,8 +51,9 @@ from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import resolve_device
 from assist.progress import progress_bar
+from assist.registry import make_player
 from assist.search.mcts import SearchConfig
-from envs.core import HUMAN
+from envs.core import ASSISTANT, HUMAN
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,11 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
         if name == "search_loop":
             return llm_search.LMSearchTrainer(core, eval_core, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
         trainer = {"pretrain": llm_pretrain.PretrainTrainer, "sft": llm_sft.SFTTrainer, "rlft": llm_rlft.RLFTTrainer}[name]
-        return trainer(core, eval_core, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)
+        episode_player = None
+        if algo.episode_player() is not None:
+            with schemas.naming(cfg.algo):
+                episode_player = make_player(algo.episode_player(), core, ASSISTANT)
+        return trainer(core, eval_core, human, eval_human, algo, run_dir, cfg.seed, device, logger, group, episode_player)
     if name == "assistancezero":
         return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
     return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)

@@ -56,6 +56,12 @@ class LMStageConfig:
         if not (self.lr > 0 and self.head_lr > 0 and self.grad_clip > 0):
             raise ValueError(f"{type(self).__name__}: lr={self.lr}, head_lr={self.head_lr} and grad_clip={self.grad_clip} must be > 0")
 
+    def episode_player(self) -> str | None:
+        """The player (by name) in the assistant's seat of the episodes the stage plays at
+        its start, built by the caller and handed to the trainer (``episode_player``);
+        None: the stage plays none."""
+        return None
+
 
 @dataclasses.dataclass
 class PretrainConfig(LMStageConfig):
@@ -78,6 +84,9 @@ class PretrainConfig(LMStageConfig):
         unknown = sorted(set(self.seats) - set(AGENTS))
         if not self.seats or unknown:
             raise ValueError(f"PretrainConfig: seats={self.seats} must be a non-empty list of {list(AGENTS)}")
+
+    def episode_player(self) -> str | None:
+        return self.assistant
 
 
 @dataclasses.dataclass
@@ -106,6 +115,9 @@ class SFTConfig(LMStageConfig):
             raise ValueError(
                 f"SFTConfig: goal_weight={self.goal_weight} and value_weight={self.value_weight} must be >= 0, discount={self.discount} in (0, 1]"
             )
+
+    def episode_player(self) -> str | None:
+        return None if self.data is not None else self.demonstrator
 
 
 @dataclasses.dataclass

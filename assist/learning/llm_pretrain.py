@@ -26,8 +26,7 @@ from assist.learning.llm_losses import next_token_loss
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
 from assist.llm.encoding import TextEncoder
 from assist.llm.scoring import pad_candidates, positions
-from assist.players import make_player
-from envs.core import ASSISTANT, GameCore
+from envs.core import GameCore
 
 
 def transcripts(core: GameCore, tokenizer, episodes: list[dict], seats: list[str]) -> list[list[int]]:
@@ -47,8 +46,7 @@ class PretrainTrainer(LMTrainer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         core, config = self.core, self.config
-        assistant = make_player(config.assistant, core, ASSISTANT)
-        self.texts = transcripts(core, self.tokenizer, rollout_episodes(core, self.human, assistant, config.episodes, self.seed), config.seats)
+        self.texts = transcripts(core, self.tokenizer, rollout_episodes(core, self.human, self.episode_player, config.episodes, self.seed), config.seats)
 
     def iterate(self) -> dict[str, dict[str, float]]:
         cfg, lm = self.config, self.policy.lm

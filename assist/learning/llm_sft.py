@@ -30,7 +30,6 @@ from assist.learning import losses
 from assist.learning.bc import recording_files
 from assist.learning.llm_losses import chosen_log_prob
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
-from assist.players import make_player
 from envs.core import ASSISTANT, GameCore
 
 
@@ -59,7 +58,7 @@ class SFTTrainer(LMTrainer):
         if config.data is not None:
             game, episodes = recorded_episodes(core, config.data)
         else:
-            game, episodes = core, rollout_episodes(core, self.human, make_player(config.demonstrator, core, ASSISTANT), config.episodes, self.seed)
+            game, episodes = core, rollout_episodes(core, self.human, self.episode_player, config.episodes, self.seed)
         self.steps = recording.seat_steps(game, episodes, ASSISTANT)
         self.returns = losses.discounted_returns(
             torch.from_numpy(self.steps.reward)[:, None], torch.from_numpy(self.steps.ends)[:, None], torch.zeros(1), config.discount

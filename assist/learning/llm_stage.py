@@ -39,9 +39,9 @@ from assist.learning.checkpoints import RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.llm_configs import LMStageConfig
 from assist.learning.trainer import Trainer
-from assist.llm import freetext
+from assist.players import freetext
 from assist.llm.evaluator import LMEvaluator
-from assist.llm.freetext import FreeTextPlayer
+from assist.players.freetext import FreeTextPlayer
 from assist.llm.heads import Heads
 from assist.llm.lm import RUN_MODEL, load_lm, quiet
 from assist.llm.policy import LMPolicy, load_policy
@@ -139,6 +139,11 @@ class LMTrainer(Trainer):
     the human seat; evaluates on ``eval_core`` (held-out goals) with ``eval_human``. A
     subclass defines :meth:`iterate` (and prepares its data in ``__init__``, after this one's).
 
+    ``episode_player``: the assistant-seat player of the episodes the stage plays at its
+    start (pretrain's transcripts, SFT's demonstrations), the one ``config.episode_player()``
+    names; the caller builds it (``assist.registry.make_player``), so the learning layer
+    never looks players up by name.
+
     Attributes: ``policy`` (also ``net``), ``tokenizer``, ``evaluator`` (an
     :class:`LMEvaluator` of the policy on ``core``), ``encoder`` (its assistant's prompts
     and actions on ``core``), ``rng``.
@@ -156,10 +161,14 @@ class LMTrainer(Trainer):
         device: str = "auto",
         logger: RunLogger | None = None,
         group: Group = SINGLE,
+        episode_player: Player | None = None,
     ):
+        if (episode_player is None) != (config.episode_player() is None):
+            wanted = f"the {config.episode_player()!r} player" if config.episode_player() else "none"
+            raise ValueError(f"{type(self).__name__}: episode_player must be {wanted} (config.episode_player()), got {episode_player!r}")
         self.policy, self.tokenizer, evaluator = load_stage_model(core, config.init, seed, device)
         super().__init__(core, eval_core, self.policy, eval_human, config, run_dir, seed, device, logger, group, evaluator)
-        self.human, self.encoder = human, evaluator.encoder
+        self.human, self.encoder, self.episode_player = human, evaluator.encoder, episode_player
         self.checkpoint = LMCheckpoint(self.run_dir, group, self.tokenizer)
 
     def parameter_groups(self):

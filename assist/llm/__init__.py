@@ -10,7 +10,6 @@ One job per module:
 - :mod:`~assist.llm.heads`: value, goal-belief and human-action heads, saved beside the LM.
 - :mod:`~assist.llm.policy`: the LM and its heads as one differentiable module (learning).
 - :mod:`~assist.llm.evaluator`: the same as the search's numpy Evaluator.
-- :mod:`~assist.llm.freetext`: the player that lets the LM write its action as text.
 
-The players by name (``llm``, ``llm_text``) are in :mod:`assist.players.llm`.
+The players (``llm``, ``llm_text``) are in :mod:`assist.players.llm` and :mod:`assist.players.freetext`.
 """

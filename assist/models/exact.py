@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from assist.models.base import ModelOutput
-from assist.players.tabular import belief_from_history
+from envs.kitchen.humans import belief_from_history
 from envs.kitchen.solver import solve_bayes
 
 TINY = 1e-30

@@ -1,69 +1,18 @@
-"""Players by name (docs/design.md, contract 4).
+"""Players: one protocol for every seat (docs/design.md, contract 4), one module per kind.
 
-``make_player(name, core, seat, **params)`` builds any player; :data:`PLAYERS` maps the
-names to their constructors: ``noop`` (the human-alone baseline in the assistant seat),
-``random``, ``oracle`` (given the true goal: the upper bound), the scripted humans
-``greedy``, ``boltzmann``, ``corrective`` and ``lazy``, ``terminal`` (a person), and for
-games with tabular human models (kitchen) ``model`` (the game's own human model) and
-``bayes`` (the exact Bayes-optimal assistant) and ``exact_search`` (MCTS over the
-exact model); ``library_bayes`` (for ``build``: Bayes over a library of goals drawn
-from a goal split, ``split=train|test|...``: what goal inference with that prior is
-worth); ``assistancezero`` and ``ppo`` load a trained assistant from its run
-directory (``run=runs/train/...``), and ``trained`` loads either (or a run of the LM
-pipeline), as its run was trained;
-``bc`` is a human cloned from recordings by ``scripts/train_bc.py`` (``path=runs/train_bc/...``);
-``llm`` (the LM assistant, scoring actions, optionally inside MCTS) and ``llm_text`` (the LM
-writing its action as text) load a local Hugging Face model directory (``path=...``;
-default: a small local model).
+- :mod:`~assist.players.base`: the :class:`Player` protocol, :class:`Turn`, shared plumbing.
+- :mod:`~assist.players.simple`: no-op (the human-alone baseline) and uniform random.
+- :mod:`~assist.players.scripted`: the scripted humans and the goal-knowing oracle.
+- :mod:`~assist.players.tabular`: the kitchen games' human model, Bayes-optimal assistant
+  and exact-model search.
+- :mod:`~assist.players.library`: Bayes over a library of goals (and its root belief for
+  the search).
+- :mod:`~assist.players.policy`, :mod:`~assist.players.search`: a network's raw policy, and
+  MCTS over it (the AssistanceZero assistant).
+- :mod:`~assist.players.bc`: a human cloned from recordings.
+- :mod:`~assist.players.llm`, :mod:`~assist.players.freetext`: the LM assistant, scoring
+  actions or writing them as text.
+- :mod:`~assist.players.terminal`: a person at a terminal.
+
+Players by name (``make_player``), trained runs included, are in :mod:`assist.registry`.
 """
-
-from __future__ import annotations
-
-import inspect
-
-from assist.players import scripted
-from assist.players.base import BasePlayer, Player, Turn
-from assist.players.bc import BCHumanPlayer
-from assist.players.library import GoalLibraryBayesPlayer
-from assist.players.llm import llm, llm_text
-from assist.players.simple import NoopPlayer, RandomPlayer
-from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
-from assist.players.terminal import TerminalPlayer
-from assist.players.trained import assistancezero, ppo, trained
-from envs.core import GameCore
-
-PLAYERS = {
-    "noop": NoopPlayer,
-    "random": RandomPlayer,
-    "oracle": scripted.oracle,
-    "greedy": scripted.greedy,
-    "boltzmann": scripted.boltzmann,
-    "corrective": scripted.corrective,
-    "lazy": scripted.lazy,
-    "terminal": TerminalPlayer,
-    "model": HumanModelPlayer,
-    "bayes": BayesOptimalPlayer,
-    "exact_search": exact_search,
-    "library_bayes": GoalLibraryBayesPlayer,
-    "assistancezero": assistancezero,
-    "ppo": ppo,
-    "trained": trained,
-    "bc": BCHumanPlayer,
-    "llm": llm,
-    "llm_text": llm_text,
-}
-
-
-def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
-    """The player ``name`` in ``seat`` of ``core``'s game, with its ``params``."""
-    if name not in PLAYERS:
-        raise ValueError(f"unknown player {name!r}; valid players: {sorted(PLAYERS)}")
-    constructor = PLAYERS[name]
-    accepted = [p for p in inspect.signature(constructor).parameters if p not in ("core", "seat", "self")]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(f"player {name!r} has no parameter(s) {unknown}; its parameters: {accepted}")
-    return constructor(core, seat, **params)
-
-
-__all__ = ["PLAYERS", "BasePlayer", "Player", "Turn", "make_player"]

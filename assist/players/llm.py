@@ -25,7 +25,7 @@ from assist.search.mcts import SearchConfig
 from envs.core import ASSISTANT, GameCore
 
 if TYPE_CHECKING:
-    from assist.llm.freetext import FreeTextPlayer
+    from assist.players.freetext import FreeTextPlayer
 
 
 def llm(
@@ -51,7 +51,7 @@ def llm_text(
 ) -> FreeTextPlayer:
     """The LM of model directory ``path`` writing its actions as text (any seat):
     greedy at ``temperature`` 0, else sampled; at most ``max_new_tokens`` tokens."""
-    from assist.llm.freetext import FreeTextPlayer
+    from assist.players.freetext import FreeTextPlayer
     from assist.llm.lm import ensure_default_lm, load_lm
 
     lm, tokenizer = load_lm(ensure_default_lm() if path is None else path, resolve_device(device))

@@ -13,8 +13,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from assist.models.exact import ExactKitchenEvaluator
 from assist.players.base import BasePlayer, Turn
+from assist.players.search import SearchPlayer
+from assist.search.mcts import SearchConfig
 from envs.core import GameCore
+from envs.kitchen.humans import belief_from_history
 
 
 def _require_tabular(core: GameCore, player: str) -> None:
@@ -35,25 +39,6 @@ class HumanModelPlayer(BasePlayer):
         probs = self.core.human_action_probs(turn.state)  # [B, A_H]
         u = self.rng.random((len(probs), 1))
         return (probs.cumsum(axis=1) < u).sum(axis=1).clip(0, probs.shape[1] - 1).astype(np.int64)
-
-
-def belief_from_history(human_policy: np.ndarray, prior: np.ndarray, t: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """[B, K] posterior over goals after the observed human actions.
-
-    human_policy: [T, S, K, A_H]; prior: [K]; t: [B] the current step; states, actions:
-    [B, h] the recent (state, human action) pairs, oldest first, -1 padded. The pairs
-    must cover the whole episode (history >= horizon). An impossible history (probability
-    0 under the model) falls back to the prior.
-    """
-    B, h = actions.shape
-    belief = np.broadcast_to(prior, (B, len(prior))).copy()
-    for j in range(h):
-        valid = actions[:, j] >= 0
-        step = t - (h - j)  # the step at which pair j was taken
-        likelihood = human_policy[np.maximum(step, 0), np.maximum(states[:, j], 0), :, np.maximum(actions[:, j], 0)]  # [B, K]
-        belief = np.where(valid[:, None], belief * likelihood, belief)
-    total = belief.sum(axis=1, keepdims=True)
-    return np.where(total > 0, belief / np.where(total > 0, total, 1.0), prior)
 
 
 class BayesOptimalPlayer(BasePlayer):
@@ -83,10 +68,6 @@ def exact_search(core: GameCore, seat: str, simulations: int = 200, value: str =
     """MCTS over the exact model of a tabular game (exact human model and belief; the
     value ``"zero"``, ``"qmdp"`` or ``"bayes"``): the check of the search against the
     Bayes optimum. Undiscounted, no root noise, best action."""
-    from assist.models.exact import ExactKitchenEvaluator
-    from assist.players.search import SearchPlayer
-    from assist.search.mcts import SearchConfig
-
     _require_tabular(core, "exact_search")
     config = SearchConfig(
         num_simulations=simulations, max_children=core.num_actions(seat), human_samples=human_samples,

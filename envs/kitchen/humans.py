@@ -1,4 +1,6 @@
-"""Human models as tables, computed from a :class:`~envs.kitchen.tabular.TabularGame`.
+"""Human models as tables, computed from a :class:`~envs.kitchen.tabular.TabularGame`, and the
+posterior over goals that a table implies from the human's observed actions
+(:func:`belief_from_history`).
 
 Every model is built on the human's *solo* Q-values: the finite-horizon return of each
 action when the human pursues its goal and the assistant only no-ops (time-indexed,
@@ -111,3 +113,22 @@ def _model(model: str):
 def _check_probability(model: str, name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{model}: {name}={value!r} must be a probability in [0, 1]")
+
+
+def belief_from_history(human_policy: np.ndarray, prior: np.ndarray, t: np.ndarray, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """[B, K] posterior over goals after the observed human actions.
+
+    human_policy: [T, S, K, A_H]; prior: [K]; t: [B] the current step; states, actions:
+    [B, h] the recent (state, human action) pairs, oldest first, -1 padded. The pairs
+    must cover the whole episode (history >= horizon). An impossible history (probability
+    0 under the model) falls back to the prior.
+    """
+    B, h = actions.shape
+    belief = np.broadcast_to(prior, (B, len(prior))).copy()
+    for j in range(h):
+        valid = actions[:, j] >= 0
+        step = t - (h - j)  # the step at which pair j was taken
+        likelihood = human_policy[np.maximum(step, 0), np.maximum(states[:, j], 0), :, np.maximum(actions[:, j], 0)]  # [B, K]
+        belief = np.where(valid[:, None], belief * likelihood, belief)
+    total = belief.sum(axis=1, keepdims=True)
+    return np.where(total > 0, belief / np.where(total > 0, total, 1.0), prior)

@@ -8,7 +8,7 @@ complete actions among candidates need not have learned to stop after one, and w
 (``place dirt 3 2 2 2 2 ...``). An answer that names no action (``ActionParseError``) or names an
 illegal one is replaced by the no-op (action 0), counted (:attr:`FreeTextPlayer.unparseable`,
 :attr:`FreeTextPlayer.illegal`) and logged on this module's logger
-(``assist.llm.freetext``, level INFO) with the answer and the reason.
+(``assist.players.freetext``, level INFO) with the answer and the reason.
 """
 
 from __future__ import annotations
