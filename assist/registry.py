@@ -14,7 +14,8 @@ pipeline), as its run was trained;
 ``bc`` is a human cloned from recordings by ``scripts/train_bc.py`` (``path=runs/train_bc/...``);
 ``llm`` (the LM assistant, scoring actions, optionally inside MCTS) and ``llm_text`` (the LM
 writing its action as text) load a local Hugging Face model directory (``path=...``;
-default: a small local model).
+default: a small local model). Any other name ``package.module:Name`` is a player of
+your own, imported by path (:func:`imported_player`).
 
 The registry sits above the layers its players need (the loaders of trained runs read
 checkpoints of :mod:`assist.learning`), so that :mod:`assist.players` itself imports only
@@ -23,6 +24,7 @@ the layers below it.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 from assist.players import scripted
@@ -59,10 +61,15 @@ PLAYERS = {
 
 
 def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
-    """The player ``name`` in ``seat`` of ``core``'s game, with its ``params``."""
-    if name not in PLAYERS:
-        raise ValueError(f"unknown player {name!r}; valid players: {sorted(PLAYERS)}")
-    constructor = PLAYERS[name]
+    """The player ``name`` in ``seat`` of ``core``'s game, with its ``params``.
+
+    ``name`` is one of :data:`PLAYERS` or an import path ``package.module:Name`` of a
+    player class or factory defined anywhere importable (its folder on ``PYTHONPATH``), called
+    as ``Name(core, seat, **params)`` like the built-in ones, with the same check of
+    ``params``. A name, not an object, so it travels to worker processes (``compare.py
+    --jobs``), which import it themselves.
+    """
+    constructor = PLAYERS[name] if name in PLAYERS else imported_player(name)
     accepted = [p for p in inspect.signature(constructor).parameters if p not in ("core", "seat", "self")]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -70,4 +77,25 @@ def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
     return constructor(core, seat, **params)
 
 
-__all__ = ["PLAYERS", "make_player"]
+def imported_player(path: str):
+    """The class or factory at ``path`` (``package.module:Name``), or a ValueError that says
+    what is wrong with it and lists the built-in players."""
+    module_name, _, attribute = path.partition(":")
+    if not (module_name and attribute):
+        raise ValueError(f"unknown player {path!r}; valid players: {sorted(PLAYERS)}, or an import path package.module:Name of your own")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"player {path!r}: cannot import {module_name!r} ({error}); put its folder on PYTHONPATH") from error
+    constructor = module
+    for part in attribute.split("."):
+        constructor = getattr(constructor, part, None)
+    if not callable(constructor):
+        raise ValueError(f"player {path!r}: {module_name} has no class or function {attribute!r}")
+    parameters = list(inspect.signature(constructor).parameters)
+    if parameters[:2] != ["core", "seat"]:
+        raise ValueError(f"player {path!r} must take (core, seat, **params) first, as every player does; it takes {parameters}")
+    return constructor
+
+
+__all__ = ["PLAYERS", "imported_player", "make_player"]

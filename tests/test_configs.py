@@ -33,7 +33,7 @@ def check_built(primary, cfg):
     """The config resolves and the dataclasses' own checks accept it."""
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     for seat in ("human", "assistant"):
-        if seat in cfg:
+        if seat in cfg and not OmegaConf.is_missing(cfg[seat], "name"):  # custom: the user's import path
             assert cfg[seat].name in PLAYERS
     if primary == "train":
         assist.config.to_dataclass(SearchConfig, cfg.search)

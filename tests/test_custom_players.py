@@ -1,0 +1,91 @@
+"""Players of your own, by import path (``package.module:Name``), in every seat."""
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+import envs
+from assist.cli import CONFIG_DIR
+from assist.cli.evaluate import run as evaluate
+from assist.registry import make_player
+from envs.core import ASSISTANT, HUMAN
+
+MODULE = '''
+import numpy as np
+
+from assist.players.base import BasePlayer
+
+
+class SteadyHuman(BasePlayer):
+    """Takes the best action toward its goal; every ``every``-th step it waits instead."""
+
+    privileged = True  # a human knows its own goal: it gets the state
+
+    def __init__(self, core, seat, every=3):
+        super().__init__(core, seat)
+        if every < 1:
+            raise ValueError(f"every={every} must be >= 1")
+        self.every, self.steps = every, 0
+
+    def reset(self, batch, rng):
+        super().reset(batch, rng)
+        self.steps = 0
+
+    def act(self, turn):
+        self.steps += 1
+        values = self.core.goal_action_values(turn.state, self.seat, turn.state.goal)
+        best = np.where(turn.legal, values, -np.inf).argmax(axis=1)
+        return np.where(self.steps % self.every == 0, 0, best).astype(np.int64)
+
+
+def not_a_player(x):
+    return x
+'''
+
+
+@pytest.fixture
+def module_path(tmp_path, monkeypatch):
+    """A module outside the package, ``my_humans``, importable as a user's would be."""
+    (tmp_path / "my_humans.py").write_text(textwrap.dedent(MODULE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_humans"
+    sys.modules.pop("my_humans", None)
+
+
+def test_a_player_by_import_path_takes_its_parameters_and_plays(module_path):
+    core = envs.make_core("build", preset="tiny")
+    player = make_player(f"{module_path}:SteadyHuman", core, HUMAN, every=2)
+    assert player.every == 2
+    state = core.reset(3, np.random.default_rng(0))
+    from assist.rollout import turn_for
+
+    player.reset(3, np.random.default_rng(0))
+    assert (player.act(turn_for(core, player, state, HUMAN)) > 0).all()  # the first step builds
+    assert (player.act(turn_for(core, player, state, HUMAN)) == 0).all()  # the second waits
+
+
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("steady", {}, r"unknown player 'steady'; valid players: \[.*'greedy'.*\], or an import path"),
+        ("no_such_module:Human", {}, r"cannot import 'no_such_module'.*PYTHONPATH"),
+        ("{m}:Missing", {}, r"has no class or function 'Missing'"),
+        ("{m}:not_a_player", {}, r"must take \(core, seat, \*\*params\) first"),
+        ("{m}:SteadyHuman", {"patience": 3}, r"has no parameter\(s\) \['patience'\]; its parameters: \['every'\]"),
+    ],
+)
+def test_a_bad_import_path_or_parameter_says_what_is_wrong(module_path, name, params, message):
+    with pytest.raises(ValueError, match=message):
+        make_player(name.format(m=module_path), envs.make_core("build", preset="tiny"), HUMAN, **params)
+
+
+def test_evaluate_seats_a_player_by_import_path_with_its_parameters_checked(module_path, tmp_path):
+    overrides = ["env.preset=tiny", "episodes=4", "batch=4", "baselines=[noop]", "assistant=oracle", "human=custom", f"human.name={module_path}:SteadyHuman"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        summary = evaluate(compose(config_name="evaluate", overrides=overrides + ["+human.params.every=2"]), tmp_path / "ok")
+        assert set(summary) == {"noop", "oracle"} and summary["noop"]["human_actions"].mean > 0
+        with pytest.raises(ValueError, match="human.params.every: every=0 must be >= 1"):
+            evaluate(compose(config_name="evaluate", overrides=overrides + ["+human.params.every=0"]), tmp_path / "bad")
