@@ -7,7 +7,7 @@ import pytest
 from omegaconf import OmegaConf
 
 import envs
-from assist.cli.compare import algo_label, paired_differences, parse_baseline
+from assist.cli.compare import algo_label, paired_differences, parse_baseline, parse_player
 from assist.cli.compare import main as compare
 from assist.cli.train import run
 from assist.registry import make_player
@@ -15,6 +15,7 @@ from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from envs.build.goals import save_goals
 from envs.core import ASSISTANT
+from tests.test_custom_players import module_path  # noqa: F401  (a fixture: a human of the user's own)
 from tests.test_ppo import TINY as PPO_TINY
 from tests.test_train import TINY as AZ_TINY
 from tests.test_train import compose_train
@@ -168,6 +169,26 @@ def test_runs_trained_on_another_goal_split_are_their_own_algorithm():
     records += [fake_record("assistancezero", seed, [7], train_split="train_wide") for seed in (0, 1)]
     (difference,) = paired_differences(records, ["assistancezero/train_wide-assistancezero"]).values()
     assert difference.n == 2 and difference.mean == pytest.approx(-2)
+
+
+@pytest.mark.slow
+def test_compare_plays_every_row_with_another_human_even_one_of_the_users_own(runs, tmp_path, module_path):  # noqa: F811
+    common = [str(runs["az0"]), str(runs["ppo0"]), "--episodes", "4", "--batch", "4", "--baselines", "noop"]
+    compare(common + ["--out", str(tmp_path / "own")])
+    compare(common + ["--out", str(tmp_path / "steady"), "--human", f"{module_path}:SteadyHuman:every=2", "--jobs", "2"])
+    own, steady = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("own", "steady"))
+    assert own["meta"]["human"]["name"] == "greedy"
+    assert steady["meta"]["human"] == {"name": f"{module_path}:SteadyHuman", "params": {"every": 2}}
+    assert steady["human_alone_actions"] != own["human_alone_actions"]  # another human, in the worker processes too
+    assert set(steady["runs"]) == set(own["runs"])
+    assert f"Human in every row: `{module_path}:SteadyHuman` {{'every': 2}}" in (tmp_path / "steady" / "results.md").read_text()
+
+
+def test_player_specs_name_a_built_in_or_an_import_path_with_or_without_parameters():
+    assert parse_player("corrective", "--human") == ("corrective", {})
+    assert parse_player("boltzmann:beta=2", "--human") == ("boltzmann", {"beta": 2})
+    assert parse_player("my_pkg.humans:Steady", "--human") == ("my_pkg.humans:Steady", {})
+    assert parse_player("my_pkg.humans:Steady:every=2,name=x", "--human") == ("my_pkg.humans:Steady", {"every": 2, "name": "x"})
 
 
 def test_baselines_take_player_parameters():

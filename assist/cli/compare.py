@@ -3,11 +3,13 @@
     python scripts/compare.py RUN [RUN ...] --out DIR [--name results]
         [--baselines noop oracle library_bayes:split=test] [--episodes 200] [--batch 100]
         [--seed 1000] [--goal-split train | --goal-file GOALS] [--pairs rlft-sft ...]
-        [--simulations 64] [--search reuse_subtree=true] [--library-prior 0.5 [--library-split test all]] [--jobs 2]
+        [--simulations 64] [--search reuse_subtree=true] [--library-prior 0.5 [--library-split test all]]
+        [--human corrective] [--jobs 2]
 
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
-held-out goals for ``build``). Every run is played as its algorithm plays it
+held-out goals for ``build``; ``--human SPEC`` plays every row with another human, e.g.
+``corrective``, ``boltzmann:beta=2`` or a player of your own, ``my_humans:SteadyHuman:every=2``). Every run is played as its algorithm plays it
 (AssistanceZero through its search, PPO from its policy) on the same episode seeds as
 the baselines (``noop`` is the human alone; a baseline ``name:key=value,...`` passes the
 player parameters, e.g. ``library_bayes:split=test,threshold=0.6``). Rows per algorithm
@@ -51,7 +53,7 @@ from omegaconf import OmegaConf
 from assist import config as schemas
 from assist import evaluation
 from assist.cli import THREADS_HELP, set_threads
-from assist.registry import make_player
+from assist.registry import PLAYERS, make_player
 from assist.trained import SEARCHING
 from assist.sweep import seed_interval
 from envs.core import ASSISTANT, HUMAN
@@ -131,11 +133,21 @@ def paired_differences(records: list[dict], pairs: list[str], metric: str = "hum
     return out
 
 
+def parse_player(spec: str, what: str) -> tuple[str, dict]:
+    """A player and its parameters from ``name``, ``name:key=value,...`` or an import path
+    with or without them, ``package.module:Name[:key=value,...]``
+    (:func:`assist.registry.make_player`): after the last ``:``, parameters (values read by
+    :func:`parse_settings`) if the part before it is a built-in player or the part after it
+    holds ``=``; else the whole is the name. A ValueError naming ``what`` for bad parameters."""
+    head, colon, rest = spec.rpartition(":")
+    if colon and (head in PLAYERS or "=" in rest):
+        return head, parse_settings(rest, what, "library_bayes:split=test,threshold=0.6")
+    return spec, {}
+
+
 def parse_baseline(spec: str) -> tuple[str, dict]:
-    """``"name:key=value,key=value"`` -> ``(name, {key: value})`` (:func:`parse_settings`);
-    a plain ``name`` has no parameters."""
-    name, _, rest = spec.partition(":")
-    return name, parse_settings(rest, f"baseline {spec!r}", "library_bayes:split=test,threshold=0.6")
+    """``"name:key=value,key=value"`` -> ``(name, {key: value})`` (:func:`parse_player`)."""
+    return parse_player(spec, f"baseline {spec!r}")
 
 
 def parse_settings(text: str, what: str, example: str) -> dict:
@@ -174,6 +186,7 @@ def compare(
     library_prior: float = 0.0,
     library_splits: list[str] = (),
     search: dict | None = None,
+    human: str | None = None,
 ) -> dict:
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
@@ -186,7 +199,8 @@ def compare(
     labelled ``<algo>+library`` (``library_prior`` of :func:`assist.trained.assistancezero`);
     ``library_splits``: draw the library from each of these goal splits instead, in rows
     ``<algo>+library:<split>``; ``search``: search settings every searching run plays with
-    instead of its own (``{setting: value}``)."""
+    instead of its own (``{setting: value}``); ``human``: the human of every row instead of
+    the one the runs trained with (a :func:`parse_player` spec)."""
     if library_splits and not library_prior:
         raise ValueError(f"--library-split {' '.join(library_splits)}: give the library's prior weight too (--library-prior, in (0, 1])")
     records = read_runs(runs)
@@ -201,7 +215,11 @@ def compare(
     cfg = records[0]["config"]
     changes = {key: value for key, value in (("goal_split", goal_split), ("goal_file", goal_file)) if value}
     env = {**OmegaConf.to_container(cfg.env), **changes}
-    human = OmegaConf.to_container(cfg.human)
+    if human is None:
+        human = OmegaConf.to_container(cfg.human)
+    else:
+        name, params = parse_player(human, f"--human {human!r}")
+        human = {"name": name, "params": params}
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
     per_episode = {spec: evaluate_assistant(env, human, *parse_baseline(spec), episodes, batch, seed) for spec in baselines}
@@ -251,7 +269,7 @@ def compare(
             "search": search or "each run's own",
             "library_prior": library_prior,
             "library_splits": list(library_splits) or "each run's train_split",
-            "human": OmegaConf.to_container(cfg.human),
+            "human": human,
             "episodes": episodes,
             "seed": seed,
             "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, {platform.processor() or platform.platform()}",
@@ -319,15 +337,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search", default="", help="search settings for searching runs instead of their own, key=value,... (e.g. reuse_subtree=true,c_puct=2)")
     parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight, in (0, 1] (1: the library alone; rows <algo>+library)")
     parser.add_argument("--library-split", nargs="+", default=[], help="draw the --library-prior library from each of these goal splits instead of each run's training split (rows <algo>+library:<split>)")
+    parser.add_argument("--human", help="the human of every row instead of the runs' own: a name, name:key=value,... or package.module:Name[:key=value,...]")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
     parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     args = parser.parse_args(argv)
     set_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split, parse_settings(args.search, "--search", "reuse_subtree=true,c_puct=2"))
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split, parse_settings(args.search, "--search", "reuse_subtree=true,c_puct=2"), args.human)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())
-    text = f"Made by `{command}` at commit {data['meta']['commit']}.\n\n" + markdown(data)
+    human = data["meta"]["human"]
+    text = f"Made by `{command}` at commit {data['meta']['commit']}. Human in every row: `{human['name']}` {human['params'] or ''}\n\n" + markdown(data)
     (args.out / f"{args.name}.md").write_text(text)
     (args.out / f"{args.name}.json").write_text(json.dumps(to_json(data), indent=2, default=str) + "\n")
     print(text)
