@@ -89,3 +89,13 @@ def test_evaluate_seats_a_player_by_import_path_with_its_parameters_checked(modu
         assert set(summary) == {"noop", "oracle"} and summary["noop"]["human_actions"].mean > 0
         with pytest.raises(ValueError, match="human.params.every: every=0 must be >= 1"):
             evaluate(compose(config_name="evaluate", overrides=overrides + ["+human.params.every=0"]), tmp_path / "bad")
+
+
+def test_training_takes_a_human_by_import_path(module_path, tmp_path):
+    from assist.cli.train import run as train
+    from tests.test_train import TINY, compose_train
+
+    overrides = ["env.preset=tiny", "human=custom", f"human.name={module_path}:SteadyHuman", "+human.params.every=2", "algo.goal_envs=2"]
+    final = train(compose_train(overrides + TINY), tmp_path / "run", progress=False)  # the last evaluation's means
+    assert final["human_actions"] > 0
+    assert "SteadyHuman" in (tmp_path / "run" / "config.yaml").read_text()
