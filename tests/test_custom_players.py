@@ -1,7 +1,8 @@
 """Players of your own, by import path (``package.module:Name``), in every seat."""
 
+import re
 import sys
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,45 +12,22 @@ import envs
 from assist.cli import CONFIG_DIR
 from assist.cli.evaluate import run as evaluate
 from assist.registry import make_player
-from envs.core import ASSISTANT, HUMAN
+from envs.core import HUMAN
 
-MODULE = '''
-import numpy as np
-
-from assist.players.base import BasePlayer
-
-
-class SteadyHuman(BasePlayer):
-    """Takes the best action toward its goal; every ``every``-th step it waits instead."""
-
-    privileged = True  # a human knows its own goal: it gets the state
-
-    def __init__(self, core, seat, every=3):
-        super().__init__(core, seat)
-        if every < 1:
-            raise ValueError(f"every={every} must be >= 1")
-        self.every, self.steps = every, 0
-
-    def reset(self, batch, rng):
-        super().reset(batch, rng)
-        self.steps = 0
-
-    def act(self, turn):
-        self.steps += 1
-        values = self.core.goal_action_values(turn.state, self.seat, turn.state.goal)
-        best = np.where(turn.legal, values, -np.inf).argmax(axis=1)
-        return np.where(self.steps % self.every == 0, 0, best).astype(np.int64)
-
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "players.md"
+EXAMPLE = re.search(r"```python\n(.*?)```", DOCS.read_text(), re.S).group(1)
+"""The complete human of docs/players.md, which every test here plays: the page stays true."""
+MODULE = EXAMPLE + """
 
 def not_a_player(x):
     return x
-'''
+"""
 
 
 @pytest.fixture
 def module_path(tmp_path, monkeypatch):
     """A module outside the package, ``my_humans``, importable as a user's would be."""
-    (tmp_path / "my_humans.py").write_text(textwrap.dedent(MODULE))
+    (tmp_path / "my_humans.py").write_text(MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "my_humans"
     sys.modules.pop("my_humans", None)
