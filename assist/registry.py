@@ -15,7 +15,7 @@ pipeline), as its run was trained;
 ``llm`` (the LM assistant, scoring actions, optionally inside MCTS) and ``llm_text`` (the LM
 writing its action as text) load a local Hugging Face model directory (``path=...``;
 default: a small local model). Any other name ``package.module:Name`` is a player of
-your own, imported by path (:func:`imported_player`).
+your own, imported by path (:func:`envs.core.by_name_or_path`).
 
 The registry sits above the layers its players need (the loaders of trained runs read
 checkpoints of :mod:`assist.learning`), so that :mod:`assist.players` itself imports only
@@ -24,7 +24,6 @@ the layers below it.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 
 from assist.players import scripted
@@ -36,7 +35,7 @@ from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
 from assist.trained import assistancezero, ppo, trained
-from envs.core import GameCore
+from envs.core import GameCore, by_name_or_path
 
 PLAYERS = {
     "noop": NoopPlayer,
@@ -69,7 +68,9 @@ def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
     ``params``. A name, not an object, so it travels to worker processes (``compare.py
     --jobs``), which import it themselves.
     """
-    constructor = PLAYERS[name] if name in PLAYERS else imported_player(name)
+    constructor = by_name_or_path(PLAYERS, name, "player")
+    if name not in PLAYERS and list(inspect.signature(constructor).parameters)[:2] != ["core", "seat"]:
+        raise ValueError(f"player {name!r} must take (core, seat, **params) first, as every player does; it takes {list(inspect.signature(constructor).parameters)}")
     accepted = [p for p in inspect.signature(constructor).parameters if p not in ("core", "seat", "self")]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -77,25 +78,4 @@ def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
     return constructor(core, seat, **params)
 
 
-def imported_player(path: str):
-    """The class or factory at ``path`` (``package.module:Name``), or a ValueError that says
-    what is wrong with it and lists the built-in players."""
-    module_name, _, attribute = path.partition(":")
-    if not (module_name and attribute):
-        raise ValueError(f"unknown player {path!r}; valid players: {sorted(PLAYERS)}, or an import path package.module:Name of your own")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"player {path!r}: cannot import {module_name!r} ({error}); put its folder on PYTHONPATH") from error
-    constructor = module
-    for part in attribute.split("."):
-        constructor = getattr(constructor, part, None)
-    if not callable(constructor):
-        raise ValueError(f"player {path!r}: {module_name} has no class or function {attribute!r}")
-    parameters = list(inspect.signature(constructor).parameters)
-    if parameters[:2] != ["core", "seat"]:
-        raise ValueError(f"player {path!r} must take (core, seat, **params) first, as every player does; it takes {parameters}")
-    return constructor
-
-
-__all__ = ["PLAYERS", "imported_player", "make_player"]
+__all__ = ["PLAYERS", "make_player"]

@@ -17,6 +17,8 @@ the one-hot belief of the true goal, so the two can never disagree.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+from collections.abc import Callable, Mapping
 from typing import ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -26,6 +28,28 @@ HUMAN = "human_0"
 ASSISTANT = "assistant_0"
 AGENTS: tuple[str, str] = (HUMAN, ASSISTANT)
 """Seats in processing order: the human's action is applied before the assistant's."""
+
+
+def by_name_or_path(table: Mapping[str, Callable], name: str, what: str) -> Callable:
+    """``table[name]``, or else the class or function at the import path ``name``
+    (``package.module:Name``) of a module of the user's own: how every kind of extension
+    (players, kitchen variants, human models) is chosen. A ValueError says what is wrong
+    (``what``: e.g. ``"player"``), listing the names of ``table``."""
+    if name in table:
+        return table[name]
+    module_name, colon, attribute = name.partition(":")
+    if not (module_name and colon and attribute):
+        raise ValueError(f"unknown {what} {name!r}; valid {what}s: {sorted(table)}, or an import path package.module:Name of your own")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"{what} {name!r}: cannot import {module_name!r} ({error}); put its folder on PYTHONPATH") from error
+    found = module
+    for part in attribute.split("."):
+        found = getattr(found, part, None)
+    if not callable(found):
+        raise ValueError(f"{what} {name!r}: {module_name} has no class or function {attribute!r}")
+    return found
 
 
 def seat_index(agent: str) -> int:

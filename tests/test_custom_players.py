@@ -77,3 +77,61 @@ def test_training_takes_a_human_by_import_path(module_path, tmp_path):
     final = train(compose_train(overrides + TINY), tmp_path / "run", progress=False)  # the last evaluation's means
     assert final["human_actions"] > 0
     assert "SteadyHuman" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+GAMES = '''
+import numpy as np
+
+from envs.kitchen import variants
+
+
+def sure_red(horizon=2):
+    """red_blue with a prior that all but names the goal."""
+    return variants.red_blue(horizon=horizon, prior_red=0.9)
+
+
+def first_best(q):
+    """The human takes the lowest-numbered of its best actions."""
+    best = q >= q.max(axis=-1, keepdims=True)
+    first = best & (np.cumsum(best, axis=-1) == 1)
+    return first.astype(float)
+
+
+def not_a_game():
+    return 3
+
+
+def sums_to_two(q):
+    return np.where(np.isneginf(q), 0.0, 2.0 / np.isfinite(q).sum(axis=-1, keepdims=True))
+'''
+
+
+@pytest.fixture
+def games_module(tmp_path, monkeypatch):
+    (tmp_path / "my_games.py").write_text(GAMES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_games"
+    sys.modules.pop("my_games", None)
+
+
+def test_a_kitchen_variant_and_human_model_of_ones_own_play_by_import_path(games_module, tmp_path):
+    core = envs.make_core("kitchen", variant=f"{games_module}:sure_red", human=f"{games_module}:first_best", horizon=3)
+    assert core.game.horizon == 3 and core.game.prior[0] == pytest.approx(0.9)
+    overrides = ["env=kitchen", f"env.variant={games_module}:sure_red", f"env.human={games_module}:first_best", "episodes=8", "batch=8", "baselines=[noop,bayes]", "human=model"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        summary = evaluate(compose(config_name="evaluate", overrides=overrides), tmp_path / "eval")
+    assert set(summary) == {"noop", "bayes", "oracle"} and summary["bayes"]["return"].mean >= summary["noop"]["return"].mean
+
+
+@pytest.mark.parametrize(
+    "variant, human, message",
+    [
+        ("{m}:not_a_game", "rational", "returned int, not a TabularGame"),
+        ("red_blue", "{m}:sums_to_two", "must return probabilities of shape"),
+        ("{m}:missing", "rational", "has no class or function 'missing'"),
+        ("blue_red", "rational", r"unknown kitchen variant 'blue_red'; valid kitchen variants: \[.*'red_blue'"),
+    ],
+)
+def test_a_bad_variant_or_human_model_of_ones_own_says_what_is_wrong(games_module, variant, human, message):
+    with pytest.raises(ValueError, match=message):
+        envs.make_core("kitchen", variant=variant.format(m=games_module), human=human.format(m=games_module))

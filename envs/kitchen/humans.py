@@ -20,6 +20,7 @@ import inspect
 
 import numpy as np
 
+from envs.core import by_name_or_path
 from envs.kitchen.tabular import TabularGame
 
 TIE_TOLERANCE = 1e-9
@@ -93,21 +94,26 @@ def model_parameters(model: str) -> tuple[str, ...]:
 def human_policy(game: TabularGame, model: str = "rational", **params) -> np.ndarray:
     """[T, S, K, A_H] float64 read-only: ``P(a_h | t, s, goal)`` under ``model``.
 
-    ``params`` are the model's keyword parameters (see :data:`HUMAN_MODELS`).
+    ``model``: a name in :data:`HUMAN_MODELS`, or the import path ``package.module:function``
+    of a function of the user's own taking the solo Q-values ``[T, S, K, A_H]`` (``-inf``
+    where illegal) and its keyword ``params`` to probabilities of the same shape.
     """
     function = _model(model)
     unknown = sorted(set(params) - set(model_parameters(model)))
     if unknown:
         raise ValueError(f"human model {model!r} takes parameters {list(model_parameters(model))}, got unknown {unknown}")
-    policy = function(solo_q(game), **params)
+    q = solo_q(game)
+    policy = np.asarray(function(q, **params), dtype=np.float64)
+    if policy.shape != q.shape or not np.all(policy >= 0) or not np.allclose(policy.sum(axis=-1), 1.0, atol=1e-6):
+        raise ValueError(f"human model {model!r} must return probabilities of shape {list(q.shape)} (the solo Q-values'), summing to 1 over the last axis")
+    if np.any(policy[np.isneginf(q)] > 0):
+        raise ValueError(f"human model {model!r} gives an illegal action (solo Q-value -inf) a probability above 0")
     policy.setflags(write=False)
     return policy
 
 
 def _model(model: str):
-    if model not in HUMAN_MODELS:
-        raise ValueError(f"unknown human model {model!r}; the models are {sorted(HUMAN_MODELS)}")
-    return HUMAN_MODELS[model]
+    return by_name_or_path(HUMAN_MODELS, model, "human model")
 
 
 def _check_probability(model: str, name: str, value: float) -> None:

@@ -13,6 +13,7 @@ import itertools
 
 import numpy as np
 
+from envs.core import by_name_or_path
 from envs.kitchen.tabular import TabularGame
 
 COLOURS = ("red", "blue")
@@ -318,14 +319,17 @@ def variant_parameters(variant: str) -> tuple[str, ...]:
 
 
 def make_game(variant: str, **params) -> TabularGame:
-    """The game of ``variant`` (a name in :data:`VARIANTS`) with its keyword ``params``."""
+    """The game of ``variant`` (a name in :data:`VARIANTS`, or the import path
+    ``package.module:function`` of a function of the user's own that returns a
+    :class:`TabularGame`) with its keyword ``params``."""
     unknown = sorted(set(params) - set(variant_parameters(variant)))
     if unknown:
         raise ValueError(f"variant {variant!r} takes parameters {list(variant_parameters(variant))}, got unknown {unknown}")
-    return _variant(variant)(**params)
+    game = _variant(variant)(**params)
+    if not isinstance(game, TabularGame):
+        raise ValueError(f"kitchen variant {variant!r} returned {type(game).__name__}, not a TabularGame (envs.kitchen.tabular)")
+    return game
 
 
 def _variant(variant: str):
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown kitchen variant {variant!r}; the variants are {sorted(VARIANTS)}")
-    return VARIANTS[variant]
+    return by_name_or_path(VARIANTS, variant, "kitchen variant")
