@@ -24,13 +24,18 @@ def not_a_player(x):
 """
 
 
+def user_module(tmp_path, monkeypatch, name: str, text: str):
+    """A module ``name`` outside the package, importable as a user's would be; forgotten after the test."""
+    (tmp_path / f"{name}.py").write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
 @pytest.fixture
 def module_path(tmp_path, monkeypatch):
-    """A module outside the package, ``my_humans``, importable as a user's would be."""
-    (tmp_path / "my_humans.py").write_text(MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "my_humans"
-    sys.modules.pop("my_humans", None)
+    """``my_humans``: the page's example human."""
+    yield from user_module(tmp_path, monkeypatch, "my_humans", MODULE)
 
 
 def test_a_player_by_import_path_takes_its_parameters_and_plays(module_path):
@@ -108,10 +113,8 @@ def sums_to_two(q):
 
 @pytest.fixture
 def games_module(tmp_path, monkeypatch):
-    (tmp_path / "my_games.py").write_text(GAMES)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield "my_games"
-    sys.modules.pop("my_games", None)
+    """``my_games``: a kitchen variant and human models of the user's own."""
+    yield from user_module(tmp_path, monkeypatch, "my_games", GAMES)
 
 
 def test_a_kitchen_variant_and_human_model_of_ones_own_play_by_import_path(games_module, tmp_path):
