@@ -283,9 +283,13 @@ def test_the_paper_preset_has_about_five_million_parameters():
     assert 3.5e6 <= count <= 7e6
 
 
-@pytest.mark.parametrize("core", [build_core(chat=True), envs.kitchen.make_core("cake_or_pie")], ids=["build", "kitchen"])
-def test_a_gradient_step_reaches_and_changes_every_parameter(core):
-    net, _ = net_and_evaluator(core)
+@pytest.mark.parametrize(
+    "core, options",
+    [(build_core(chat=True), {}), (build_core(chat=True), dict(positions=True, line_context=True)), (envs.kitchen.make_core("cake_or_pie"), {})],
+    ids=["build", "build-positions-lines", "kitchen"],
+)
+def test_a_gradient_step_reaches_and_changes_every_parameter(core, options):
+    net, _ = net_and_evaluator(core, **options)
     net.train()
     before = {name: p.detach().clone() for name, p in net.named_parameters()}
     observation = as_tensors(observe(core, batch=4, steps=1))
@@ -317,6 +321,7 @@ def test_auto_picks_the_conv_net_for_build_and_the_mlp_for_kitchen():
         (dict(kernel=4), "kernel=4 must be odd"),
         (dict(memory_size=-1), "memory_size=-1"),
         (dict(balanced_prior="yes"), "balanced_prior='yes' must be true or false"),
+        (dict(line_context=1), "line_context=1 must be true or false"),
     ],
 )
 def test_make_model_rejects_bad_choices_with_the_valid_ones(options, message):
@@ -342,6 +347,43 @@ def test_a_balanced_prior_starts_the_untrained_policy_waiting_rather_than_buildi
     prior /= prior.sum(axis=1, keepdims=True)
     waiting = prior[:, :FIRST_PLACE].sum(axis=1)  # the no-op and the moves
     assert (waiting > 0.5).all() == waits and (waiting < 0.5).all() != waits
+
+
+def empty_world_goal_logits(core, net, blocks=()):
+    """The net's goal logits [W, H, D, n] for one game whose world is all air but ``blocks``
+    ((x, y, z) voxels holding the first placeable block)."""
+    observation = observe(core, batch=1, steps=0)
+    observation["world"][:] = 0
+    for x, y, z in blocks:
+        observation["world"][0, 0, x, y, z] = FIRST_PLACEABLE
+    net.eval()
+    with torch.no_grad():
+        output, _ = net(as_tensors(observation), torch.zeros(1, net.memory_size))
+    return output.goal_logits[0].reshape(*core.shape, -1)
+
+
+@pytest.mark.parametrize("positions", [False, True])
+def test_positions_tell_apart_voxels_whose_surroundings_look_the_same(positions):
+    core = build_core("small")  # 7 x 6 x 7; the tiny trunk reaches 2 voxels
+    net, _ = net_and_evaluator(core, positions=positions)
+    logits = empty_world_goal_logits(core, net)
+    interior = logits[2:5, 2:4, 2:5].reshape(-1, logits.shape[-1])  # voxels the trunk sees as all air
+    assert torch.allclose(interior, interior[:1], atol=1e-5) != positions
+
+
+@pytest.mark.parametrize("line_context", [False, True])
+def test_line_context_lets_a_voxel_see_a_block_on_its_axis_line_beyond_the_trunks_reach(line_context):
+    core = build_core("small")
+    net, _ = net_and_evaluator(core, line_context=line_context)
+    change = empty_world_goal_logits(core, net, blocks=[(0, 3, 3)]) - empty_world_goal_logits(core, net)
+    # (5, 3, 3) shares the block's x row, (5, 2, 2) does not; both are 5 voxels away and
+    # see the same air around them, so only the line context can tell them apart
+    assert torch.allclose(change[5, 3, 3], change[5, 2, 2], atol=1e-5) != line_context
+
+
+def test_default_nets_have_no_position_or_line_parameters_so_older_weights_load():
+    names = [name for name, _ in make_model(build_core(), preset="tiny").named_parameters()]
+    assert not [name for name in names if name.startswith(("encoder.axes", "lines"))]
 
 
 # ------------------------------------------------------------------ checkpoints

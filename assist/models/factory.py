@@ -45,7 +45,8 @@ def make_model(core: GameCore, name: str = "auto", preset: str = "small", memory
         preset: ``"tiny"``, ``"small"`` or ``"paper"``.
         memory: False for a net without recurrent state (M = 0; ``memory_size`` is then unused).
         overrides: fields of the model's config (conv: channels, blocks, kernel,
-            memory_size, embed, value_hidden; mlp: hidden, layers, memory_size).
+            memory_size, embed, value_hidden, balanced_prior, positions, line_context; mlp:
+            hidden, layers, memory_size).
 
     Raises ValueError for an unknown name, preset or option, a model of another game, or
     an invalid size.
