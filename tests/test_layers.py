@@ -29,7 +29,7 @@ def test_envs_imports_only_its_allowed_packages(path):
 
 
 ASSIST_LAYERS = [
-    {"checks", "logger", "progress", "rundirs"},
+    {"checks", "logger", "pictures", "progress", "rundirs"},
     {"models"},
     {"search"},
     {"llm"},

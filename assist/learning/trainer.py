@@ -27,6 +27,7 @@ from assist.learning.selfplay import SelfPlay
 from assist.logger import RunLogger
 from assist.models.base import Evaluator
 from assist.models.torch_evaluator import TorchEvaluator
+from assist.pictures import state_picture
 from assist.recording import replay_state
 from envs.codec import TextCodec
 from envs.core import AGENTS, GameCore
@@ -197,7 +198,7 @@ class Trainer:
             self.eval_seconds += time.perf_counter() - tic
             self.logger.scalars("eval", self.latest, step)
             self.logger.text("eval/transcript", transcript(self.eval_core, episodes[0]), step)
-            self.logger.image("eval/final_state", self.eval_core.render_rgb(replay_state(self.eval_core, episodes[0]), 0), step)
+            self.logger.image("eval/final_state", state_picture(self.eval_core, replay_state(self.eval_core, episodes[0])), step)
         if self.iteration % cfg.checkpoint_every == 0 or final:
             self.save()
         if progress is not None and main:
