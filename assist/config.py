@@ -25,8 +25,10 @@ import envs
 from assist import registry, rundirs
 from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
+from assist.learning.llm_configs import STAGES
 from assist.logger import LoggerConfig, flat_params
 from assist.learning.bc import BCTrainConfig
+from assist.learning.ppo import PPOConfig
 from assist.models.checkpoint import CheckpointError
 from assist.players.base import Player
 from assist.search.mcts import SearchConfig
@@ -185,18 +187,17 @@ def register() -> None:
     store.store(name="evaluate_schema", node=EvaluateConfig)
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="search", name="search_schema", node=SearchConfig)
-    store.store(group="algo", name="assistancezero_schema", node=AssistanceZeroConfig)
-    from assist.learning.ppo import PPOConfig  # here, so that only register() knows the PPO schema
-
-    store.store(group="algo", name="ppo_schema", node=PPOConfig)
-    from assist.learning.llm_configs import STAGES  # the LM pipeline's stages
-
-    for name, schema in STAGES.items():
+    for name, schema in ALGO_SCHEMAS.items():
         store.store(group="algo", name=f"{name}_schema", node=schema)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="play_schema", node=PlayConfig)
     store.store(name="train_bc_schema", node=TrainBCConfig)
+
+
+ALGO_SCHEMAS: dict[str, type] = {"assistancezero": AssistanceZeroConfig, "ppo": PPOConfig, **STAGES}
+"""Each algorithm's settings schema by its ``algo`` name: the config store's, the train
+CLI's and the tests' one table (the LM stages' come from :data:`~assist.learning.llm_configs.STAGES`)."""
 
 
 NON_NEGATIVE = {"seed": "numpy's and torch's seeds", "threads": "0: torch's default"}

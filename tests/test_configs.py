@@ -9,11 +9,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 
-import assist.config  # noqa: F401  (registers the schemas, as every entry point does)
+import assist.config  # registers the schemas, as every entry point does; ALGO_SCHEMAS
 from assist.cli import CONFIG_DIR
-from assist.learning.assistancezero import AssistanceZeroConfig
-from assist.learning.llm_configs import STAGES
-from assist.learning.ppo import PPOConfig
 from assist.logger import LoggerConfig
 from assist.registry import PLAYERS
 from assist.search.mcts import SearchConfig
@@ -38,7 +35,7 @@ def check_built(primary, cfg):
     if primary == "train":
         assist.config.to_dataclass(SearchConfig, cfg.search)
         assist.config.to_dataclass(LoggerConfig, cfg.logger)
-        assist.config.to_dataclass({"assistancezero": AssistanceZeroConfig, "ppo": PPOConfig, **STAGES}[cfg.algo.name], cfg.algo)
+        assist.config.to_dataclass(assist.config.ALGO_SCHEMAS[cfg.algo.name], cfg.algo)
 
 
 @pytest.mark.parametrize("primary, group, option", CASES, ids=[f"{p}:{g}={o}" for p, g, o in CASES])

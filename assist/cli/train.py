@@ -43,7 +43,8 @@ from assist import config as schemas
 from assist import rundirs
 from assist.cli import CONFIG_DIR, hydra_job, one_line_errors, set_threads
 from assist.learning import distributed
-from assist.learning.assistancezero import AssistanceZeroConfig, AssistanceZeroTrainer
+from assist.learning.assistancezero import AssistanceZeroTrainer
+from assist.learning.llm_configs import STAGES
 from assist.learning.checkpoints import CheckpointWriteError, RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.trainer import NonFiniteLossError
@@ -64,14 +65,12 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
     initial weights from ``cfg.seed``, rank 0's broadcast to the others) or a stage of the
     LM pipeline (the LM from ``cfg.algo.init``). Every setting is checked before the logger
     writes anything into ``run_dir``."""
-    from assist.learning.llm_configs import STAGES
-    from assist.learning.ppo import PPOConfig, PPOTrainer
+    from assist.learning.ppo import PPOTrainer
 
     name = cfg.algo.name
-    schemas_of = {"assistancezero": AssistanceZeroConfig, "ppo": PPOConfig, **STAGES}
-    if name not in schemas_of:
-        raise ValueError(f"unknown algo {name!r}; valid: {list(schemas_of)}")
-    algo = schemas.to_dataclass(schemas_of[name], cfg.algo)
+    if name not in schemas.ALGO_SCHEMAS:
+        raise ValueError(f"unknown algo {name!r}; valid: {list(schemas.ALGO_SCHEMAS)}")
+    algo = schemas.to_dataclass(schemas.ALGO_SCHEMAS[name], cfg.algo)
     search = schemas.to_dataclass(SearchConfig, cfg.search)
     with schemas.naming(cfg):
         resolve_device(device)
