@@ -146,6 +146,14 @@ class SearchOutput(NamedTuple):
     tree: Tree
 
 
+def normalized_q(q: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> np.ndarray:
+    """[G, K] Q-values ``q`` min-max normalized per game by the bounds ``q_min``, ``q_max``
+    ([G], the extremes backed up in the game's tree so far): in [0, 1], and 0.5 while a
+    game's bounds do not yet span a range (MuZero's normalization)."""
+    lo, hi = q_min[:, None], q_max[:, None]
+    return np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
+
+
 def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """[B, count] int64 draws with replacement from each row of ``probs`` [B, A]."""
     B, A = probs.shape
@@ -263,8 +271,7 @@ class MCTS:
         total = visits.sum(axis=1)
         mean = np.where(total > 0, tree.slot_value_sum[games, nodes].sum(axis=1) / np.maximum(total, 1), tree.value[games, nodes])
         q = np.where(np.isnan(q), mean[:, None] + tree.slot_reward[games, nodes], q)
-        lo, hi = q_min[games][:, None], q_max[games][:, None]
-        q_norm = np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
+        q_norm = normalized_q(q, q_min[games], q_max[games])
         explore = self.config.c_puct * tree.slot_prior[games, nodes] * np.sqrt(visits.sum(axis=1, keepdims=True)) / (1 + visits)
         score = np.where(tree.slot_action[games, nodes] >= 0, q_norm + explore, -np.inf)
         return np.argmax(score, axis=1)
@@ -587,8 +594,7 @@ class GumbelRoot:
         B = tree.batch_size
         q = tree.slot_q(np.arange(B), np.zeros(B, np.int64))
         q = np.where(np.isnan(q), tree.value[:, :1], q)
-        lo, hi = q_min[:, None], q_max[:, None]
-        q_norm = np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
+        q_norm = normalized_q(q, q_min, q_max)
         max_visits = tree.slot_visits[:, 0].max(axis=1, keepdims=True)
         return (self.config.gumbel_c_visit + max_visits) * self.config.gumbel_c_scale * q_norm
 
