@@ -69,9 +69,10 @@ def make_player(name: str, core: GameCore, seat: str, **params) -> Player:
     --jobs``), which import it themselves.
     """
     constructor = by_name_or_path(PLAYERS, name, "player")
-    if name not in PLAYERS and list(inspect.signature(constructor).parameters)[:2] != ["core", "seat"]:
-        raise ValueError(f"player {name!r} must take (core, seat, **params) first, as every player does; it takes {list(inspect.signature(constructor).parameters)}")
-    accepted = [p for p in inspect.signature(constructor).parameters if p not in ("core", "seat", "self")]
+    parameters = list(inspect.signature(constructor).parameters)
+    if parameters[:2] != ["core", "seat"]:
+        raise ValueError(f"player {name!r} must take (core, seat, **params) first, as every player does; it takes {parameters}")
+    accepted = parameters[2:]
     unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ValueError(f"player {name!r} has no parameter(s) {unknown}; its parameters: {accepted}")

@@ -9,8 +9,8 @@
 Each RUN is a training run directory of ``scripts/train.py``; all must share the game
 and the human model (taken from their ``config.yaml``: the game's evaluation split, i.e.
 held-out goals for ``build``; ``--human SPEC`` plays every row with another human, e.g.
-``corrective``, ``boltzmann:beta=2`` or a player of your own, ``my_humans:SteadyHuman:every=2``). Every run is played as its algorithm plays it
-(AssistanceZero through its search, PPO from its policy) on the same episode seeds as
+``corrective``, ``boltzmann:beta=2`` or a player of your own, ``my_humans:SteadyHuman:every=2``).
+Every run is played as its algorithm plays it (AssistanceZero through its search, PPO from its policy) on the same episode seeds as
 the baselines (``noop`` is the human alone; a baseline ``name:key=value,...`` passes the
 player parameters, e.g. ``library_bayes:split=test,threshold=0.6``). Rows per algorithm
 (a run's ``algo.name``, plus ``/<train_split>`` for runs whose self-play goals came from

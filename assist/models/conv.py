@@ -168,6 +168,8 @@ class VoxelEncoder(nn.Module):
         self.touched = nn.Embedding(3, embed)
         self.player = nn.Embedding(3, embed)
         self.axes = nn.ModuleList(nn.Embedding(size, embed) for size in core.shape) if positions else None
+        if positions:  # [3, W, H, D] each voxel's x, y and z, made once
+            self.register_buffer("grid", torch.stack(torch.meshgrid(*map(torch.arange, core.shape), indexing="ij")), persistent=False)
         width = (6 if positions else 3) * embed + 1
         self.project = nn.Conv3d(width, channels, 1, bias=False)
         self.norm = nn.BatchNorm3d(channels)
@@ -176,8 +178,7 @@ class VoxelEncoder(nn.Module):
         world = world.long()
         parts = [self.block(world[:, 0]), self.touched(world[:, 1]), self.player(world[:, 2])]
         if self.axes is not None:  # [W, H, D, 3E]: each voxel's x, y and z embeddings, the same for every game
-            grids = torch.meshgrid(*(torch.arange(size, device=world.device) for size in world.shape[2:]), indexing="ij")
-            parts.append(torch.cat([embed(grid) for embed, grid in zip(self.axes, grids)], dim=-1).expand(len(world), -1, -1, -1, -1))
+            parts.append(torch.cat([embed(grid) for embed, grid in zip(self.axes, self.grid)], dim=-1).expand(len(world), -1, -1, -1, -1))
         embedded = torch.cat(parts, dim=-1)
         progress = (step.float() / self.horizon).view(-1, 1, 1, 1, 1).expand(-1, 1, *world.shape[2:])
         x = torch.cat([embedded.permute(0, 4, 1, 2, 3), progress], dim=1)
