@@ -76,16 +76,26 @@ def library_mixture(core: GameCore, cfg, prior: float, split: str | None = None,
     return LibraryMixture(library, prior)
 
 
-def assistancezero(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto") -> SearchPlayer:
+def assistancezero(
+    core: GameCore,
+    seat: str,
+    run: str,
+    simulations: int = 0,
+    library_prior: float = 0.0,
+    library_split: str | None = None,
+    library_samples: int = 20000,
+    search: dict | None = None,
+    device: str = "auto",
+) -> SearchPlayer:
     """The AssistanceZero assistant of training run ``run``: its network inside its search
     at the run's evaluation budget (``algo.eval_simulations``; ``simulations`` > 0
     overrides it), best action, no root noise; ``search`` changes other search settings
     (:func:`run_search`). ``library_prior`` > 0 (``build`` only): the root belief
-    averages the network's with a library of the run's training goals, or of the goal
-    split ``library_split`` (:func:`library_mixture`)."""
+    averages the network's with a library of ``library_samples`` draws of the run's
+    training goals, or of the goal split ``library_split`` (:func:`library_mixture`)."""
     net, cfg = load_network(core, run)
     budget = simulations or cfg.algo.get("eval_simulations", 0)
-    belief = library_mixture(core, cfg, library_prior, library_split)
+    belief = library_mixture(core, cfg, library_prior, library_split, library_samples)
     return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg, search).for_evaluation(budget), root_belief=belief)
 
 
@@ -96,7 +106,7 @@ def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str =
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
 
-def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto"):
+def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, library_samples: int = 20000, search: dict | None = None, device: str = "auto"):
     """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
     it: a ``search_loop`` run inside the search (the run's search settings changed by
     ``search``, at its ``algo.eval_simulations`` or ``simulations`` when > 0; no root
@@ -108,7 +118,7 @@ def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_
         return llm(core, seat, path=run, device=device)
     from assist.llm.evaluator import LMEvaluator
 
-    belief = library_mixture(core, cfg, library_prior, library_split)
+    belief = library_mixture(core, cfg, library_prior, library_split, library_samples)
     return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg, search).for_evaluation(simulations or cfg.algo.eval_simulations), root_belief=belief)
 
 
@@ -119,14 +129,14 @@ SEARCHING = ("assistancezero", "search_loop")
 """The algorithms whose runs play through a search (``simulations``, ``search`` and the ``library_*`` root belief apply)."""
 
 
-def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, search: dict | None = None, device: str = "auto"):
+def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, library_samples: int = 20000, search: dict | None = None, device: str = "auto"):
     """The assistant of any training run, played as its algorithm plays it (a search at
     ``simulations`` per move when > 0, else at the run's evaluation budget; its root
-    belief averaged with a library of the run's training goals, or of ``library_split``,
-    when ``library_prior`` > 0; ``search`` changes the run's other search settings; these
+    belief averaged with a library of ``library_samples`` draws of the run's training
+    goals, or of ``library_split``, when ``library_prior`` > 0; ``search`` changes the run's other search settings; these
     search settings are ignored for runs that do not search)."""
     name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
     if name not in TRAINED:
         raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
-    searching = {"simulations": simulations, "library_prior": library_prior, "library_split": library_split, "search": search}
+    searching = {"simulations": simulations, "library_prior": library_prior, "library_split": library_split, "library_samples": library_samples, "search": search}
     return TRAINED[name](core, seat, run, device=device, **(searching if name in SEARCHING else {}))

@@ -118,6 +118,10 @@ class GameCore(Protocol):
     name: ClassVar[str]
     horizon: int
     """Maximum episode length in steps."""
+    discount: float | None
+    """The per-step discount of the game's return, in (0, 1], where the game defines one
+    (its ``return`` metric and exact solvers use it, and a search takes it as its default);
+    None where the return is the plain sum and the discount is the learner's choice."""
     goal_shape: tuple[int, int]
     """(F, K): F goal factors, each a categorical over K values."""
     options: dict

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from assist.search.mcts import SearchConfig
 from envs.codec import TextCodec
 from envs.core import ASSISTANT, HUMAN, ActionParseError, GameCore, one_hot_belief
 from envs.kitchen import make_core
@@ -272,6 +273,18 @@ def test_deterministic_humans_give_the_bayes_value_every_episode(variant, return
     metrics = core.metrics(state)
     assert np.allclose(metrics["return"], returns)
     assert np.allclose(metrics["goal_pct"], 100 * returns / core.oracle.values[state.goal[:, 0]])
+
+
+def test_the_return_is_discounted_as_the_solver_values_it():
+    """red_blue at discount 0.5 (T = 2, p = 1/2): the human's item and the assistant's
+    copy at step 1 make 1 + 0.5 in every episode, the Bayes value; the search's default
+    discount is the game's."""
+    core = KitchenCore(dataclasses.replace(make_game("red_blue"), discount=0.5))
+    state, value = play(core, 50, seed=0)
+    assert value == pytest.approx(1.5) and np.allclose(core.metrics(state)["return"], 1.5)
+    assert SearchConfig().for_game(core).discount == 0.5
+    assert SearchConfig(discount=0.8).for_game(core).discount == 0.8
+    assert SearchConfig().for_game(make_core("red_blue")).discount == 1.0
 
 
 def test_cake_or_pie_average_return_matches_the_bayes_value():

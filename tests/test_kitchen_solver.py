@@ -51,6 +51,45 @@ def test_red_blue_rational(params, bayes, oracle, wait):
     assert values(make_game("red_blue", **params)) == pytest.approx((bayes, oracle, wait), abs=1e-12)
 
 
+@pytest.mark.parametrize("discount", [1.0, 0.9, 0.5])
+@pytest.mark.parametrize("horizon, prior_red", [(2, 0.5), (4, 0.5), (3, 0.1)])
+def test_red_blue_discounted(discount, horizon, prior_red):
+    """The human's item at step 0 (+1), the assistant's guess at step 0 (|2p - 1|), then
+    its copies at steps 1..T-1, each worth discount**t: Bayes = 1 + |2p - 1| + sum_t g^t,
+    the oracle 2 + sum_t g^t, wait-only 1."""
+    game = dataclasses.replace(make_game("red_blue", horizon=horizon, prior_red=prior_red), discount=discount)
+    copies = sum(discount**t for t in range(1, horizon))
+    assert values(game) == pytest.approx((1 + abs(2 * prior_red - 1) + copies, 2 + copies, 1.0), abs=1e-12)
+
+
+def test_discount_changes_what_the_human_plans():
+    """One state: ``now`` is worth 1 and ends the game; ``later`` waits a step for 1.5. The
+    rational human takes ``later`` undiscounted (1.5 > 1) and ``now`` at discount 0.5
+    (0.75 < 1); its solo Q-values say so."""
+    def game(discount):
+        return TabularGame(
+            name="now_or_later", state_names=("start", "waiting", "over"), goal_names=("only",), prior=np.ones(1),
+            human_action_names=("wait", "now", "later"), assistant_action_names=("wait",), horizon=2, initial_state=0,
+            human_next=np.array([[0, 2, 1], [1, 1, 2], [2, 2, 2]]),
+            human_reward=np.array([[[0.0], [1.0], [0.0]], [[0.0], [0.0], [1.5]], [[0.0], [0.0], [0.0]]]),
+            human_legal=np.array([[True, True, True], [True, False, True], [True, False, False]]),
+            assistant_next=np.arange(3)[:, None], assistant_reward=np.zeros((3, 1, 1)), assistant_legal=np.ones((3, 1), bool),
+            terminal=np.array([False, False, True]), discount=discount,
+        )
+    for discount, best, q_later in ((1.0, "later", 1.5), (0.5, "now", 0.75)):
+        q = solo_q(game(discount))[0, 0, 0]
+        assert q[1:].tolist() == pytest.approx([1.0, q_later])
+        policy = human_policy(game(discount))[0, 0, 0]
+        assert game(discount).human_action_names[int(policy.argmax())] == best and policy.max() == 1.0
+
+
+def test_discount_is_validated():
+    game = make_game("red_blue")
+    for bad in (0.0, 1.5, -0.1, True, "0.9"):
+        with pytest.raises(ValueError, match="discount"):
+            dataclasses.replace(game, discount=bad)
+
+
 @pytest.mark.parametrize("beta, horizon", [(0.5, 2), (1.0, 2), (2.0, 3)])
 def test_red_blue_boltzmann_closed_form_and_below_rational(beta, horizon):
     game = make_game("red_blue", horizon=horizon)
@@ -184,10 +223,11 @@ def _deviate(solution, node, action):
 
 @st.composite
 def games(draw):
-    """Small random TabularGames (with absorbing terminal states)."""
+    """Small random TabularGames (with absorbing terminal states and a discount)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     S, K = draw(st.integers(2, 5)), draw(st.integers(1, 3))
     A_H, A_R, T = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    discount = draw(st.sampled_from([1.0, 0.9, 0.5]))
     terminal = rng.random(S) < 0.25
     terminal[0] = False
     tables = {}
@@ -210,6 +250,7 @@ def games(draw):
         horizon=T,
         initial_state=0,
         terminal=terminal,
+        discount=discount,
         **tables,
     )
 

@@ -385,3 +385,14 @@ def test_a_reused_root_reserves_its_reward_slots_under_the_root_belief():
     assert np.array_equal(reused.tree.slot_reward[:, 0], fresh.tree.slot_reward[:, 0])
     tree = reused.tree
     assert np.all(tree.visits[:, 0] == 1 + tree.slot_visits[:, 0].sum(axis=1)) and np.all(tree.visits[:, 0] > 41)
+
+
+def test_the_discount_defaults_to_the_games_own_else_the_papers():
+    """``discount`` unset: a kitchen game's own (1 unless its table says otherwise), 0.95
+    where the game sets none (build); a set one is kept, and a search runs with it settled."""
+    build, kitchen = envs.build.make_core("tiny"), envs.kitchen.make_core("red_blue")
+    assert build.discount is None and kitchen.discount == 1.0
+    assert SearchConfig().for_game(build).discount == 0.95
+    assert SearchConfig().for_game(kitchen).discount == 1.0
+    assert SearchConfig(discount=0.9).for_game(kitchen).discount == 0.9
+    assert MCTS(build, StubEvaluator(build), SearchConfig()).config.discount == 0.95

@@ -185,6 +185,7 @@ def compare(
     goal_file: str | None = None,
     library_prior: float = 0.0,
     library_splits: list[str] = (),
+    library_samples: int = 20000,
     search: dict | None = None,
     human: str | None = None,
 ) -> dict:
@@ -198,7 +199,7 @@ def compare(
     played with its root belief averaged with a library of its training goals, in rows
     labelled ``<algo>+library`` (``library_prior`` of :func:`assist.trained.assistancezero`);
     ``library_splits``: draw the library from each of these goal splits instead, in rows
-    ``<algo>+library:<split>``; ``search``: search settings every searching run plays with
+    ``<algo>+library:<split>``; ``library_samples``: goals drawn for each library; ``search``: search settings every searching run plays with
     instead of its own (``{setting: value}``); ``human``: the human of every row instead of
     the one the runs trained with (a :func:`parse_player` spec)."""
     if library_splits and not library_prior:
@@ -207,7 +208,7 @@ def compare(
     if library_prior:
         variants = {f"+library:{split}": {"library_split": split} for split in library_splits} or {"+library": {}}
         records += [
-            {**r, "label": r["label"] + suffix, "player": {"library_prior": library_prior, **player}}
+            {**r, "label": r["label"] + suffix, "player": {"library_prior": library_prior, "library_samples": library_samples, **player}}
             for suffix, player in variants.items()
             for r in records
             if r["config"].algo.name in SEARCHING
@@ -269,6 +270,7 @@ def compare(
             "search": search or "each run's own",
             "library_prior": library_prior,
             "library_splits": list(library_splits) or "each run's train_split",
+            "library_samples": library_samples,
             "human": human,
             "episodes": episodes,
             "seed": seed,
@@ -337,12 +339,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--search", default="", help="search settings for searching runs instead of their own, key=value,... (e.g. reuse_subtree=true,c_puct=2)")
     parser.add_argument("--library-prior", type=float, default=0.0, help="also play searching runs with a goal-library root belief of this prior weight, in (0, 1] (1: the library alone; rows <algo>+library)")
     parser.add_argument("--library-split", nargs="+", default=[], help="draw the --library-prior library from each of these goal splits instead of each run's training split (rows <algo>+library:<split>)")
+    parser.add_argument("--library-samples", type=int, default=20000, help="goals drawn for each --library-prior library (its distinct ones are kept)")
     parser.add_argument("--human", help="the human of every row instead of the runs' own: a name, name:key=value,... or package.module:Name[:key=value,...]")
     parser.add_argument("--jobs", type=int, default=1, help="runs evaluated at a time (worker processes)")
     parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     args = parser.parse_args(argv)
     set_threads(args.threads)
-    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split, parse_settings(args.search, "--search", "reuse_subtree=true,c_puct=2"), args.human)
+    data = compare(args.runs, args.baselines, args.episodes, args.batch, args.seed, args.goal_split, args.pairs, args.jobs, args.simulations, args.goal_file, args.library_prior, args.library_split, args.library_samples, parse_settings(args.search, "--search", "reuse_subtree=true,c_puct=2"), args.human)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/compare.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     data["meta"].update(command=command, commit=commit())

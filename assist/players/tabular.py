@@ -67,10 +67,10 @@ class BayesOptimalPlayer(BasePlayer):
 def exact_search(core: GameCore, seat: str, simulations: int = 200, value: str = "zero", c_puct: float = 1.0, human_samples: int = 16):
     """MCTS over the exact model of a tabular game (exact human model and belief; the
     value ``"zero"``, ``"qmdp"`` or ``"bayes"``): the check of the search against the
-    Bayes optimum. Undiscounted, no root noise, best action."""
+    Bayes optimum. The game's discount (as the solver's), no root noise, best action."""
     _require_tabular(core, "exact_search")
     config = SearchConfig(
         num_simulations=simulations, max_children=core.num_actions(seat), human_samples=human_samples,
-        c_puct=c_puct, discount=1.0, dirichlet_fraction=0.0, reward_belief="posterior",
+        c_puct=c_puct, dirichlet_fraction=0.0, reward_belief="posterior",
     )
     return SearchPlayer(core, seat, ExactKitchenEvaluator(core, value=value), config)

@@ -31,6 +31,8 @@ ROOTS = ("puct", "gumbel")
 NODE_OUTPUTS = ("policy_logits", "human_logits", "goal_logits")
 """The model outputs a tree keeps per node (:class:`~assist.search.tree.NodeArrays`)."""
 REWARD_BELIEFS = ("paper", "posterior", "human", "root")
+DEFAULT_DISCOUNT = 0.95
+"""The search's discount in a game that sets none (``GameCore.discount`` None): the paper's."""
 
 
 @dataclasses.dataclass
@@ -41,7 +43,9 @@ class SearchConfig:
     max_children: K, the assistant actions kept per node (top-K legal by prior).
     human_samples: S, human actions sampled from the human model per node.
     c_puct: exploration constant of PUCT.
-    discount: per-step discount of rewards in the tree.
+    discount: per-step discount of rewards in the tree (and of a trainer's value targets);
+        None: the game's own (``core.discount``), or :data:`DEFAULT_DISCOUNT` for a game
+        that sets none (:meth:`for_game`).
     dirichlet_alpha, dirichlet_fraction: root noise for PUCT (fraction 0 disables it).
     target_exponent: visit counts are raised to this power for the policy target (the
         paper sharpens with 1.5).
@@ -86,7 +90,7 @@ class SearchConfig:
     max_children: int = 16
     human_samples: int = 8
     c_puct: float = 1.0
-    discount: float = 0.95
+    discount: float | None = None
     dirichlet_alpha: float = 0.25
     dirichlet_fraction: float = 0.25
     target_exponent: float = 1.5
@@ -104,8 +108,8 @@ class SearchConfig:
             raise ValueError(f"num_simulations={self.num_simulations} must be >= 1")
         if self.max_children < 1 or self.human_samples < 1 or self.gumbel_actions < 1:
             raise ValueError("max_children, human_samples and gumbel_actions must be >= 1")
-        if not 0.0 < self.discount <= 1.0:
-            raise ValueError(f"discount={self.discount} must be in (0, 1]")
+        if self.discount is not None and not 0.0 < self.discount <= 1.0:
+            raise ValueError(f"discount={self.discount} must be in (0, 1], or None for the game's own")
         if not 0.0 <= self.dirichlet_fraction <= 1.0 or self.dirichlet_alpha <= 0:
             raise ValueError("dirichlet_fraction must be in [0, 1] and dirichlet_alpha > 0")
         if not 0 <= self.reward_slots <= self.max_children:
@@ -118,6 +122,14 @@ class SearchConfig:
             raise ValueError(f"root={self.root!r}; choose one of {list(ROOTS)}")
         if self.reuse_subtree and self.root != "puct":
             raise ValueError("reuse_subtree needs root='puct': the Gumbel root plans its simulations for a root without visits")
+
+    def for_game(self, core: GameCore) -> SearchConfig:
+        """This search with its discount settled for ``core``: its own when set, else the
+        game's (``core.discount``, e.g. a kitchen variant's), else :data:`DEFAULT_DISCOUNT`."""
+        if self.discount is not None:
+            return self
+        game = getattr(core, "discount", None)
+        return dataclasses.replace(self, discount=DEFAULT_DISCOUNT if game is None else float(game))
 
     def for_evaluation(self, simulations: int = 0) -> SearchConfig:
         """This search as an evaluation plays it: no root noise (neither Dirichlet nor
@@ -218,7 +230,7 @@ class MCTS:
     def __init__(self, core: GameCore, evaluator: Evaluator, config: SearchConfig):
         self.core = core
         self.evaluator = evaluator
-        self.config = config
+        self.config = config.for_game(core)
 
     # ------------------------------------------------------------------ phases
 

@@ -119,6 +119,8 @@ class BuildCore:
     """Batched `build` rules for one :class:`BuildConfig` (see the module docstring)."""
 
     name: ClassVar[str] = "build"
+    discount: ClassVar[None] = None
+    """The return is the plain sum of score changes; learners choose their own discount."""
 
     def __init__(self, config: BuildConfig):
         self.config = config

@@ -13,11 +13,12 @@ Rewards follow the game's tables (see :mod:`envs.kitchen.tabular`); the assistan
 :attr:`TabularGame.assistant_choosable`, and its action is applied as the no-op (flagged
 illegal) when illegal after the human's move.
 
-Metrics (per game, [B]): ``return``; ``goal_pct``, 100 * return / the oracle's expected
+Metrics (per game, [B]): ``return``, discounted by the game's ``discount``
+(:mod:`envs.kitchen.tabular`; the plain sum at 1); ``goal_pct``, 100 * return / the oracle's expected
 return for the game's goal against the same human model (``nan`` where that is <= 0; one
 episode can exceed 100); ``human_actions`` and ``assistant_actions``, the non-no-op actions
 applied; ``assistant_share``, the assistant's fraction of them (0 when there are none);
-``assistant_return``, the assistant's reward part; ``length``, the steps played.
+``assistant_return``, the assistant's reward part (discounted the same way); ``length``, the steps played.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class KitchenCore:
 
     Attributes:
         game: the :class:`TabularGame`.
+        discount: the game's discount of the return (:attr:`TabularGame.discount`).
         human_policy: [T, S, K, A_H] the human model's action probabilities.
         human_q: [T, S, K, A_H] the human's solo Q-values (the human's ``goal_action_values``).
         oracle: the known-goal optimum against the human model
@@ -94,6 +96,7 @@ class KitchenCore:
     def __init__(self, game: TabularGame, human: str = "rational", history: int | None = None, **human_params):
         self.game = game
         self.horizon = game.horizon
+        self.discount = game.discount
         self.goal_shape = (1, game.num_goals)
         self.history = game.horizon if history is None else history
         if not isinstance(self.history, int) or self.history < 1:
@@ -163,10 +166,11 @@ class KitchenCore:
         state.recent_states[active, -1] = s[active]
         state.recent_human_actions[active] = np.roll(state.recent_human_actions[active], -1, axis=1)
         state.recent_human_actions[active, -1] = human_action[active]
+        weight = game.discount ** state.t  # [B] the discount of this step's rewards
         state.s[:] = nxt
         state.t += active
-        state.ret += parts.sum(axis=1)
-        state.assistant_ret += parts[:, 1]
+        state.ret += weight * parts.sum(axis=1)
+        state.assistant_ret += weight * parts[:, 1]
         state.human_actions += active & (human_action != 0)
         state.assistant_actions += active & (assistant_action != 0)
         terminated = active & game.terminal[nxt]

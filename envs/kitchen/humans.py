@@ -2,8 +2,8 @@
 posterior over goals that a table implies from the human's observed actions
 (:func:`belief_from_history`).
 
-Every model is built on the human's *solo* Q-values: the finite-horizon return of each
-action when the human pursues its goal and the assistant only no-ops (time-indexed,
+Every model is built on the human's *solo* Q-values: the finite-horizon (discounted by the
+game's ``discount``) return of each action when the human pursues its goal and the assistant only no-ops (time-indexed,
 because the horizon makes values depend on the steps left). A model turns them into a
 policy table ``[T, S, K, A_H]`` of probabilities over the human's legal actions:
 
@@ -30,8 +30,9 @@ TIE_TOLERANCE = 1e-9
 def solo_q(game: TabularGame) -> np.ndarray:
     """[T, S, K, A_H] float64: the human's Q-values acting alone (the assistant no-ops).
 
-    ``Q[t, s, k, a]`` is the expected return from step ``t`` in state ``s`` with goal
-    ``k`` after taking ``a``, counting the assistant's no-op rewards; illegal actions are
+    ``Q[t, s, k, a]`` is the expected return (discounted to step ``t`` by the game's
+    ``discount``) from step ``t`` in state ``s`` with goal ``k`` after taking ``a``,
+    counting the assistant's no-op rewards; illegal actions are
     ``-inf``. Terminal states are worth 0.
     """
     T, S, K = game.horizon, game.num_states, game.num_goals
@@ -41,7 +42,7 @@ def solo_q(game: TabularGame) -> np.ndarray:
     value_next = np.zeros((S, K))
     for t in reversed(range(T)):
         continuation = np.where(game.terminal[:, None], 0.0, value_next)  # [S, K] value of being in s at t + 1
-        after = after_noop_reward + continuation[after_noop_next]  # [S1, K]
+        after = after_noop_reward + game.discount * continuation[after_noop_next]  # [S1, K]
         q_t = game.human_reward + after[game.human_next]  # [S, A_H, K]
         q_t = np.where(game.human_legal[:, :, None], q_t, -np.inf)
         q[t] = q_t.transpose(0, 2, 1)

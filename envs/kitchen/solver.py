@@ -8,17 +8,19 @@ Given a human policy table ``pi[t, s, goal, a_h]`` (see :mod:`envs.kitchen.human
   ``b'(k) ∝ b(k) * pi[t, s, k, a_h]`` (:func:`bayes_update`). Then
 
       Q(t, s, b, a_r) = sum_{a_h, k} b(k) pi[t, s, k, a_h] (R_h(s, a_h, k) + R_r(s1, a_r, k))
-                        + sum_{a_h} P(a_h | b) V(t + 1, s2, b'_{a_h})
+                        + gamma * sum_{a_h} P(a_h | b) V(t + 1, s2, b'_{a_h})
       V(t, s, b) = max over the assistant's choices of Q(t, s, b, a_r),
 
   with ``s1`` the state after the human's action, ``s2`` after the assistant's (applied as
-  the no-op if illegal in ``s1``), and ``V = 0`` at the horizon and in terminal states.
+  the no-op if illegal in ``s1``), ``gamma`` the game's ``discount``, and ``V = 0`` at the
+  horizon and in terminal states.
 - :func:`solve_known_goal`: the oracle that knows the goal (same recursion at one-hot
   beliefs); its value is the upper bound on any assistant's.
 - :func:`evaluate_assistant`: the exact expected return of any assistant policy.
 
-All values are expected returns (both seats' rewards summed, undiscounted) from the start
-of an episode, over goals drawn from the game's prior.
+All values are expected returns (both seats' rewards summed, discounted by the game's
+``discount``, see :mod:`envs.kitchen.tabular`) from the start of an episode, over goals
+drawn from the game's prior.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def solve_known_goal(game: TabularGame, human_policy: np.ndarray) -> KnownGoalSo
     value_next = np.zeros((S, K))
     for t in reversed(range(T)):
         continuation = np.where(game.terminal[:, None], 0.0, value_next)  # [S, K]
-        after = game.assistant_reward_applied + continuation[game.assistant_next_applied]  # [S1, A_R, K]
+        after = game.assistant_reward_applied + game.discount * continuation[game.assistant_next_applied]  # [S1, A_R, K]
         outcome = game.human_reward[:, :, None, :] + after[game.human_next]  # [S, A_H, A_R, K]
         q_t = np.einsum("skh,shak->ska", human_policy[t], outcome)
         q[t] = np.where(game.assistant_choosable[:, None, :], q_t, -np.inf)
@@ -156,7 +158,7 @@ class BayesSolution:
                 total += assistant_part[a_h, a_r]
                 nxt = after[a_h, a_r]
                 if t + 1 < game.horizon and not game.terminal[nxt]:
-                    total += p[a_h] * self._node(t + 1, nxt, posterior[a_h]).max()
+                    total += game.discount * p[a_h] * self._node(t + 1, nxt, posterior[a_h]).max()
             q[a_r] = total
         return q
 
@@ -196,7 +198,7 @@ def evaluate_assistant(game: TabularGame, human_policy: np.ndarray, assistant: A
                 nxt = game.assistant_next[mid, applied]
                 outcome = joint[a_h] @ game.assistant_reward[mid, applied]
                 if t + 1 < game.horizon and not game.terminal[nxt]:
-                    outcome += p[a_h] * value(t + 1, nxt, posterior[a_h], history + ((state, int(a_h), int(applied)),))
+                    outcome += game.discount * p[a_h] * value(t + 1, nxt, posterior[a_h], history + ((state, int(a_h), int(applied)),))
                 total += probs[a_r] * outcome
         return total
 

@@ -13,6 +13,12 @@ One step, in processing order (the human first, docs/design.md, contract 1):
    ``s2 = assistant_next[s1, a_r]``.
 3. The episode ends when ``terminal[s2]`` or after ``T`` steps.
 
+The return is ``sum_t discount**t * (human reward + assistant reward)`` over the steps
+``t = 0, 1, ...`` (both rewards of one step share its ``t``): what the exact solvers
+(:mod:`envs.kitchen.solver`), the human models' planning (:mod:`envs.kitchen.humans`), the
+``return`` metric and, by default, the search (:meth:`SearchConfig.for_game`) use.
+``discount`` 1 (the default) is the plain sum.
+
 Action 0 of each seat is its no-op ("wait"): always legal, and what an illegal action
 becomes. It usually leaves the state unchanged, but a game may let time pass on it
 (``red_blue``: the human's one chance to make an item passes when it waits).
@@ -44,6 +50,7 @@ class TabularGame:
         human_action_names / assistant_action_names: [A_H] / [A_R] unique action texts;
             index 0 is the no-op.
         horizon: T >= 1 steps.
+        discount: the per-step discount of the return, in (0, 1] (see the module docstring).
         initial_state: the state every episode starts in (not terminal).
         human_next: [S, A_H] int64 next state after the human's action.
         human_reward: [S, A_H, K] float64 reward of the human's action per goal.
@@ -74,6 +81,7 @@ class TabularGame:
     terminal: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
     features: np.ndarray | None = None
+    discount: float = 1.0
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
@@ -85,6 +93,9 @@ class TabularGame:
         if not isinstance(self.horizon, (int, np.integer)) or self.horizon < 1:
             raise ValueError(f"{self.name}: horizon={self.horizon!r} must be an int >= 1")
         set_("horizon", int(self.horizon))
+        if isinstance(self.discount, bool) or not isinstance(self.discount, (int, float, np.floating)) or not 0.0 < self.discount <= 1.0:
+            raise ValueError(f"{self.name}: discount={self.discount!r} must be a number in (0, 1] (1: the plain sum of rewards)")
+        set_("discount", float(self.discount))
         set_("prior", _table(self.name, "prior", self.prior, (K,), np.float64))
         if np.any(self.prior < 0) or not np.isclose(self.prior.sum(), 1.0, rtol=0, atol=1e-9):
             raise ValueError(f"{self.name}: prior={self.prior.tolist()} must be non-negative and sum to 1")
