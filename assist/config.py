@@ -90,7 +90,7 @@ class TrainConfig:
     """``scripts/train.py``: train an assistant against a human model.
 
     For `build`, self-play draws goals from the ``train_split`` (see
-    ``envs.build.goals.SPLITS``) and evaluation from the env config's ``goal_split``
+    ``envs.building.goals.SPLITS``) and evaluation from the env config's ``goal_split``
     (held-out ``test`` by default).
     """
 

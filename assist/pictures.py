@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from envs.build.blocks import BLOCK_NAMES, FIRST_PLACEABLE
+from envs.building.blocks import BLOCK_NAMES, FIRST_PLACEABLE
 from envs.core import BatchState, GameCore
 
 BLOCK_PALETTE = np.array(

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-import envs.build
+import envs.building
 from assist.rollout import Episodes
 from envs.core import AGENTS, GameCore
 
@@ -90,7 +90,7 @@ def read(path: str | Path, core: GameCore | None = None) -> Recording:
 
     Checked, in order: the header (a known game; options that are a JSON object; for
     build, options the game accepts and a world of at most
-    :data:`~envs.build.goals.MAX_VOXELS` voxels, so building the game from the header
+    :data:`~envs.building.goals.MAX_VOXELS` voxels, so building the game from the header
     cannot allocate gigabytes), then each episode line (:func:`_check_episode`): its
     structure, and, when ``core`` (the game the recording is replayed on) is given, its
     action ids and goal against that game. Every error is a ValueError naming the file
@@ -139,8 +139,8 @@ def read_game(path: str | Path) -> tuple[Recording, GameCore]:
 
 def _check_game(path: Path, game: Any, config: Any) -> None:
     """A ValueError unless a header's ``game`` and ``config`` can make a game without
-    allocating more than a world of :data:`~envs.build.goals.MAX_VOXELS` voxels needs.
-    Nothing is built: a build config is checked as :class:`~envs.build.BuildConfig`, which
+    allocating more than a world of :data:`~envs.building.goals.MAX_VOXELS` voxels needs.
+    Nothing is built: a build config is checked as :class:`~envs.building.BuildConfig`, which
     refuses a larger world."""
     if game not in envs.GAMES:
         raise ValueError(f"recording {path}: header game is {game!r}, expected one of {list(envs.GAMES)}")
@@ -151,7 +151,7 @@ def _check_game(path: Path, game: Any, config: Any) -> None:
         )
     if game == "build":
         try:
-            envs.build.make_config(**config)
+            envs.building.make_config(**config)
         except (TypeError, ValueError) as error:
             raise ValueError(f"recording {path}: header config {config} does not make a build game: {error}") from None
 

@@ -10,14 +10,16 @@ import importlib
 
 from envs.core import AGENTS, ASSISTANT, HUMAN, GameCore
 
-GAMES = ("build", "kitchen")
+MODULES = {"build": "envs.building", "kitchen": "envs.kitchen"}
+"""Each game's name (``env.name``, a recording's ``game``) -> its package."""
+GAMES = tuple(MODULES)
 
 
 def game_module(name: str):
-    """The module of game ``name`` (``envs.build``, ``envs.kitchen``)."""
-    if name not in GAMES:
+    """The package of game ``name`` (:data:`MODULES`)."""
+    if name not in MODULES:
         raise ValueError(f"unknown game {name!r}; valid games: {list(GAMES)}")
-    return importlib.import_module(f"envs.{name}")
+    return importlib.import_module(MODULES[name])
 
 
 def make_core(name: str, **cfg) -> GameCore:

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 import envs
-import envs.build
+import envs.building
 from assist.cli import CONFIG_DIR, evaluate, play, train_bc
 from assist.cli.train import run
 from assist.config import ConfigError
@@ -176,13 +176,13 @@ def test_malformed_action_arrays_raise_saying_what_was_passed(game, options, act
 
 
 def test_the_pettingzoo_env_flags_ids_outside_the_space_and_refuses_non_integers():
-    env = envs.build.parallel_env(preset="tiny")
+    env = envs.building.parallel_env(preset="tiny")
     env.reset(seed=0)
     _, _, _, _, infos = env.step({HUMAN: 10**9, ASSISTANT: -3})
     assert infos[HUMAN]["illegal_action"] and infos[ASSISTANT]["illegal_action"]
     with pytest.raises(TypeError, match="human_0's action must be an int action id; got 'place'"):
         env.step({HUMAN: "place", ASSISTANT: 0})
-    strict = envs.build.parallel_env(preset="tiny", strict=True)
+    strict = envs.building.parallel_env(preset="tiny", strict=True)
     strict.reset(seed=0)
     with pytest.raises(IllegalActionError, match="outside"):
         strict.step({HUMAN: 10**9, ASSISTANT: 0})

@@ -11,7 +11,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-import envs.build as build
+import envs.building as build
 import envs.kitchen
 from assist import evaluation, recording
 from assist.cli import CONFIG_DIR

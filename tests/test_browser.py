@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import envs.build as build
+import envs.building as build
 import envs.kitchen
 from assist import recording
 from assist.registry import make_player
 from assist.ui.server import PlayServer
 from assist.ui.session import Session
-from envs.build.core import MOVE_NAMES
+from envs.building.core import MOVE_NAMES
 from envs.core import ASSISTANT, HUMAN
 
 pytestmark = pytest.mark.slow

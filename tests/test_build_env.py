@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pettingzoo.test import api_test, max_cycles_test, parallel_api_test, parallel_seed_test, render_test, seed_test
 
-import envs.build as build
+import envs.building as build
 from envs.core import ASSISTANT, HUMAN, IllegalActionError
 
 

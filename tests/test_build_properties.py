@@ -4,9 +4,9 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-import envs.build as build
-from envs.build.blocks import AIR, BEDROCK
-from envs.build.core import voxel_score
+import envs.building as build
+from envs.building.blocks import AIR, BEDROCK
+from envs.building.core import voxel_score
 from envs.core import ASSISTANT, HUMAN
 
 configs = st.fixed_dictionaries(

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-import envs.build as build
-from envs.build.blocks import AIR, BEDROCK
-from envs.build.core import FIRST_MOVE, FIRST_PLACE, BuildCore, voxel_score
+import envs.building as build
+from envs.building.blocks import AIR, BEDROCK
+from envs.building.core import FIRST_MOVE, FIRST_PLACE, BuildCore, voxel_score
 from envs.core import ASSISTANT, HUMAN, one_hot_belief
 
 DIRT, COBBLE = 2, 3  # the tiny preset's placeable blocks
@@ -322,7 +322,7 @@ def test_goals_of_the_wrong_shape_are_refused(core):
 
 
 def test_goal_file_supplies_the_goals(tmp_path, core):
-    from envs.build.goals import save_goals
+    from envs.building.goals import save_goals
 
     goals = core.sample_goals(3, np.random.default_rng(9)).reshape((3,) + core.shape)
     save_goals(tmp_path / "goals.npy", goals)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import envs.build as build
+import envs.building as build
 from envs.codec import TextCodec
 from envs.core import ASSISTANT, HUMAN, ActionParseError
 

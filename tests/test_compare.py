@@ -13,7 +13,7 @@ from assist.cli.train import run
 from assist.registry import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from envs.build.goals import save_goals
+from envs.building.goals import save_goals
 from envs.core import ASSISTANT
 from tests.test_custom_players import module_path  # noqa: F401  (a fixture: a human of the user's own)
 from tests.test_ppo import TINY as PPO_TINY

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from assist.cli.diagnose import assistant_changes, calibration
 from assist.cli.diagnose import main as diagnose
 from assist.cli.train import run
-from envs.build.blocks import AIR
+from envs.building.blocks import AIR
 from tests.test_train import TINY as AZ_TINY
 from tests.test_train import compose_train
 

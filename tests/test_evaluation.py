@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-import envs.build as build
+import envs.building as build
 from assist import evaluation, recording
 from assist.cli import CONFIG_DIR
 from assist.cli.evaluate import run

@@ -1,4 +1,4 @@
-"""Tests of envs/build/goals.py: generator validity, determinism, variety, split, files."""
+"""Tests of envs/building/goals.py: generator validity, determinism, variety, split, files."""
 
 import io
 import json
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.build import goals as goals_module
-from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES
-from envs.build.goals import (
+from envs.building import goals as goals_module
+from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES
+from envs.building.goals import (
     FAMILIES,
     FULL_RANGES,
     MIN_SHAPE,

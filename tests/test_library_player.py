@@ -10,7 +10,7 @@ from assist.registry import make_player
 from assist.players.library import GoalLibrary, LibraryMixture
 from assist.rollout import play, turn_for
 from envs import build
-from envs.build.blocks import FIRST_PLACEABLE
+from envs.building.blocks import FIRST_PLACEABLE
 from envs.core import ASSISTANT, HUMAN
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-import envs.build
+import envs.building
 import envs.kitchen
 from assist.models.base import Evaluator, ModelOutput
 from assist.models.checkpoint import load_weights, save_weights
@@ -15,15 +15,15 @@ from assist.models.conv import BuildNet, flat_logits
 from assist.models.factory import make_model
 from assist.models.mlp import KitchenNet
 from assist.models.torch_evaluator import TorchEvaluator, resolve_device
-from envs.build.blocks import BLOCK_NAMES, FIRST_PLACEABLE
-from envs.build.core import FIRST_PLACE
+from envs.building.blocks import BLOCK_NAMES, FIRST_PLACEABLE
+from envs.building.core import FIRST_PLACE
 from envs.core import ASSISTANT, HUMAN
 
 KITCHEN_VARIANTS = ["red_blue", "meal_choice", "cake_or_pie"]
 
 
 def build_core(preset="tiny", **overrides):
-    return envs.build.make_core(preset, **overrides)
+    return envs.building.make_core(preset, **overrides)
 
 
 def observe(core, batch=3, seed=0, agent=ASSISTANT, steps=2):
@@ -277,7 +277,7 @@ def test_auto_device_is_cuda_exactly_when_cuda_is_available():
 
 
 def test_the_paper_preset_has_about_five_million_parameters():
-    net = make_model(envs.build.make_core("mbag"), preset="paper")
+    net = make_model(envs.building.make_core("mbag"), preset="paper")
     count = sum(p.numel() for p in net.parameters())
     print(f"paper preset on the mbag game: {count:,} parameters")
     assert 3.5e6 <= count <= 7e6

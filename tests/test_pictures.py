@@ -4,7 +4,7 @@ import numpy as np
 
 import envs
 from assist.pictures import BLOCK_PALETTE, state_picture
-from envs.build.blocks import FIRST_PLACEABLE
+from envs.building.blocks import FIRST_PLACEABLE
 
 
 def test_a_build_state_is_drawn_in_3d_with_its_blocks_colours_on_both_sides():

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-import envs.build as build
+import envs.building as build
 import envs.kitchen
 from assist.players.base import Turn
 from assist.registry import PLAYERS, make_player

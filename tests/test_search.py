@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import envs.build
+import envs.building
 import envs.kitchen
 from assist.models.base import LazyBelief, ModelOutput, softmax
 from assist.models.exact import ExactKitchenEvaluator
@@ -43,7 +43,7 @@ class StubEvaluator:
 
 
 def build_search(**overrides):
-    core = envs.build.make_core("tiny")
+    core = envs.building.make_core("tiny")
     config = SearchConfig(**{"num_simulations": 24, "max_children": 6, "human_samples": 4, **overrides})
     return core, MCTS(core, StubEvaluator(core), config)
 
@@ -338,7 +338,7 @@ def test_a_player_that_reuses_its_trees_does_so_exactly_when_the_step_is_in_them
     last root that the step taken leads to, in the live games where the last tree had
     made it (the root's visits: that child's plus one search's budget), and afresh in the
     others; every action is legal; a reset drops the trees."""
-    core = envs.build.make_core("tiny")
+    core = envs.building.make_core("tiny")
     config = SearchConfig(num_simulations=16, max_children=6, human_samples=4, reuse_subtree=True, dirichlet_fraction=0.0)
     player = SearchPlayer(core, ASSISTANT, StubEvaluator(core), config)
     human = make_player("greedy", core, HUMAN, epsilon=0.1)
@@ -390,7 +390,7 @@ def test_a_reused_root_reserves_its_reward_slots_under_the_root_belief():
 def test_the_discount_defaults_to_the_games_own_else_the_papers():
     """``discount`` unset: a kitchen game's own (1 unless its table says otherwise), 0.95
     where the game sets none (build); a set one is kept, and a search runs with it settled."""
-    build, kitchen = envs.build.make_core("tiny"), envs.kitchen.make_core("red_blue")
+    build, kitchen = envs.building.make_core("tiny"), envs.kitchen.make_core("red_blue")
     assert build.discount is None and kitchen.discount == 1.0
     assert SearchConfig().for_game(build).discount == 0.95
     assert SearchConfig().for_game(kitchen).discount == 1.0

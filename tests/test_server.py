@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-import envs.build as build
+import envs.building as build
 import envs.kitchen
 from assist import recording
 from assist.registry import make_player

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-import envs.build as build
+import envs.building as build
 import envs.kitchen
 from assist import recording
 from assist.registry import make_player

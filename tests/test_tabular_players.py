@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import envs.build
+import envs.building
 import envs.kitchen
 from assist.registry import make_player
 from envs.kitchen.humans import belief_from_history
@@ -46,7 +46,7 @@ def test_belief_from_history_is_the_posterior():
 
 
 def test_tabular_players_refuse_games_without_tables():
-    core = envs.build.make_core("tiny")
+    core = envs.building.make_core("tiny")
     for name, seat in (("bayes", ASSISTANT), ("model", HUMAN)):
         with pytest.raises(ValueError, match="tabular human model"):
             make_player(name, core, seat)

@@ -192,7 +192,7 @@ def compare(
     """Evaluate baselines and runs on the same episodes; the tables' data. ``goal_split``
     (``build``) replaces the runs' evaluation split, e.g. ``train`` for new goals of the
     training families; ``goal_file`` plays goals from that file instead (e.g. held-out
-    goals no training goal equals, ``envs.build.goals.novel_goals``); ``pairs``: see
+    goals no training goal equals, ``envs.building.goals.novel_goals``); ``pairs``: see
     :func:`paired_differences`; ``jobs``: runs evaluated at a time (in worker processes
     when more than 1); ``simulations``: every searching run's budget per move (0: its
     run's ``algo.eval_simulations``); ``library_prior`` > 0: every searching run is also

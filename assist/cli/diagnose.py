@@ -34,8 +34,8 @@ from assist.models.base import softmax
 from assist.registry import make_player
 from assist.players.search import SearchPlayer
 from assist.rollout import reset_rows, turn_for
-from envs.build.blocks import AIR, FIRST_PLACEABLE
-from envs.build.core import FIRST_PLACE, BuildCore
+from envs.building.blocks import AIR, FIRST_PLACEABLE
+from envs.building.core import FIRST_PLACE, BuildCore
 from envs.core import AGENTS, ASSISTANT, HUMAN
 
 BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)

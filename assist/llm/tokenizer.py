@@ -28,7 +28,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import PreTrainedTokenizerFast
 
 import envs
-from envs.build.config import PRESETS as BUILD_PRESETS
+from envs.building.config import PRESETS as BUILD_PRESETS
 from envs.core import AGENTS, GameCore
 from envs.kitchen.variants import VARIANTS as KITCHEN_VARIANTS
 

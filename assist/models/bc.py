@@ -5,7 +5,7 @@ A person knows their goal, so a model of a person reads the human seat's observa
 
 - :class:`BuildHumanNet` (`build`): per-voxel embeddings of the block, who touched it,
   the players and the goal block, 3-D residual blocks (:class:`~assist.models.conv.ResidualBlock`),
-  then the flat action layout of :mod:`envs.build.core` (:func:`~assist.models.conv.flat_logits`):
+  then the flat action layout of :mod:`envs.building.core` (:func:`~assist.models.conv.flat_logits`):
   no-op and moves from pooled features and the features at the human's voxel, place and
   break per voxel, messages (chat on) from pooled features.
 - :class:`KitchenHumanNet` (`kitchen`): an MLP over one-hot state, step and goal.
@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from assist.models.checkpoint import atomic_write, load_weights, save_weights
 from assist.models.conv import HUMAN_SEAT, ResidualBlock, at_seat, flat_logits
-from envs.build.core import FIRST_PLACE, BuildCore
+from envs.building.core import FIRST_PLACE, BuildCore
 from envs.core import HUMAN, GameCore
 from envs.kitchen.core import KitchenCore
 

@@ -13,7 +13,7 @@ episode (the paper's ablation: without it the goal cannot be inferred). With
 ``memory_size = 0`` there is no recurrent state: the recent human actions (and chat) are
 broadcast over the voxels directly.
 
-Heads follow the flat action layout on the card of :mod:`envs.build.core`: no-op and moves
+Heads follow the flat action layout on the card of :mod:`envs.building.core`: no-op and moves
 from pooled features (the mean and max over voxels, and the features at the seat's own
 voxel); ``place(p, v)`` at ``7 + p * V + v`` and ``break(v)`` at ``first_break + v`` from
 per-voxel 1x1x1 convolutions; the human's messages (chat on) from pooled features. Goal
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from assist.models.base import ModelOutput
-from envs.build.core import FIRST_PLACE, BuildCore
+from envs.building.core import FIRST_PLACE, BuildCore
 from envs.core import HUMAN
 
 HUMAN_SEAT, ASSISTANT_SEAT = 1, 2
@@ -254,7 +254,7 @@ class BuildNet(nn.Module):
     def __init__(self, core: BuildCore, config: BuildNetConfig = BuildNetConfig()):
         super().__init__()
         if not isinstance(core, BuildCore):
-            raise ValueError(f"BuildNet needs a BuildCore (envs.build.make_core), got {type(core).__name__}")
+            raise ValueError(f"BuildNet needs a BuildCore (envs.building.make_core), got {type(core).__name__}")
         self.config = config
         self.shape, self.P, self.chat = core.shape, core.P, core.config.chat
         self.memory_size = M = config.memory_size

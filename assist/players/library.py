@@ -33,8 +33,8 @@ from scipy.special import logsumexp
 from assist.models.base import ModelOutput, softmax
 from assist.players.base import BasePlayer, Turn
 from assist.players.policy import masked_log_policy
-from envs.build.core import FIRST_MOVE, FIRST_PLACE
-from envs.build.goals import GoalGenerator
+from envs.building.core import FIRST_MOVE, FIRST_PLACE
+from envs.building.goals import GoalGenerator
 from envs.core import ASSISTANT, HUMAN, GameCore
 
 TILED_ROWS = 1 << 15

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from assist.ui.session import Snapshot
-from envs.build.blocks import BLOCK_NAMES, FIRST_PLACEABLE
-from envs.build.core import MOVE_NAMES
-from envs.build.render import BLOCK_COLOURS
+from envs.building.blocks import BLOCK_NAMES, FIRST_PLACEABLE
+from envs.building.core import MOVE_NAMES
+from envs.building.render import BLOCK_COLOURS
 from envs.codec import TextCodec
 from envs.core import AGENTS, HUMAN, GameCore
 

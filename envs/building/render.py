@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
+from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
 from envs.core import HUMAN
 
 BLOCK_CHARS = ".#dcglpsbw"

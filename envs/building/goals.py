@@ -1,7 +1,7 @@
 """Goals of the `build` game: procedural generators, a train/test split and a file format.
 
 A *goal* is the target world: a ``[W, H, D]`` uint8 array of block ids indexed
-``(x, y, z)`` (``y`` up, see :mod:`envs.build.blocks`). A valid goal (:func:`validate_goal`)
+``(x, y, z)`` (``y`` up, see :mod:`envs.building.blocks`). A valid goal (:func:`validate_goal`)
 
 * has bedrock (id 1) on the whole floor layer ``y = 0`` and nowhere else;
 * has non-air blocks only strictly inside the border: ``1 <= x <= W-2``,
@@ -11,7 +11,7 @@ A *goal* is the target world: a ``[W, H, D]`` uint8 array of block ids indexed
 * has at least one non-air block above the floor;
 * is *supported*: every block reaches the floor through a chain of face-adjacent
   blocks of the goal (:func:`unsupported_blocks`). The game places a block only against
-  a solid face neighbour (bedrock counts, :mod:`envs.build.core`) and nothing falls when a
+  a solid face neighbour (bedrock counts, :mod:`envs.building.core`) and nothing falls when a
   block is broken, so exactly the supported goals can be built from their own blocks,
   bottom-up. Any other goal (a stair step hanging in the air) needs a scaffold placed
   and broken again, which the scripted players never do: every episode on it would run
@@ -99,7 +99,7 @@ never evaluated (no pickle).
         }
 
     ``format`` must be ``"assist-goal/v1"``. ``size`` is ``[W, H, D]``. ``palette``
-    lists the block names the goal uses, each one of :data:`~envs.build.blocks.BLOCK_NAMES`
+    lists the block names the goal uses, each one of :data:`~envs.building.blocks.BLOCK_NAMES`
     (``air``, ``bedrock``, ``dirt``, ``cobblestone``, ``glass``, ``log``, ``planks``,
     ``stone``, ``stonebrick``, ``wool``). ``blocks`` is a sparse list of
     ``[x, y, z, name]`` with integer coordinates, each voxel at most once, every name in
@@ -131,7 +131,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE, check_num_block_types
+from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE, check_num_block_types
 
 GLASS = BLOCK_NAMES.index("glass")
 MIN_SHAPE: tuple[int, int, int] = (5, 4, 5)

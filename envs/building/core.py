@@ -2,7 +2,7 @@
 
 The card
 --------
-World: ``W x H x D`` voxels of block ids (see :mod:`envs.build.blocks`), bedrock at
+World: ``W x H x D`` voxels of block ids (see :mod:`envs.building.blocks`), bedrock at
 ``y = 0``. Voxels are addressed by a flat index ``v = (x * H + y) * D + z``. A human and
 an assistant each occupy one voxel and fly (no gravity).
 
@@ -38,10 +38,10 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
-from envs.build import render
-from envs.build.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE
-from envs.build.config import BuildConfig
-from envs.build.goals import GoalGenerator, load_goals, validate_goal
+from envs.building import render
+from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE
+from envs.building.config import BuildConfig
+from envs.building.goals import GoalGenerator, load_goals, validate_goal
 from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, check_actions, seat_index
 
 NUM_MOVES = 6

@@ -1,9 +1,9 @@
 """`build`: a voxel building assistance game in the spirit of the Minecraft Building
 Assistance Game (MBAG). The rules and the action layout are on the card in
-:mod:`envs.build.core`; goals in :mod:`envs.build.goals`.
+:mod:`envs.building.core`; goals in :mod:`envs.building.goals`.
 
-    >>> import envs.build
-    >>> env = envs.build.parallel_env(preset="tiny", render_mode="ansi")
+    >>> import envs.building
+    >>> env = envs.building.parallel_env(preset="tiny", render_mode="ansi")
     >>> observations, infos = env.reset(seed=0)
 
 ``parallel_env(**cfg)`` and ``env(**cfg)`` (AEC) take ``preset`` ("tiny", "small",
@@ -11,8 +11,8 @@ Assistance Game (MBAG). The rules and the action layout are on the card in
 ``max_cycles`` and ``strict``.
 """
 
-from envs.build.config import PRESETS, BuildConfig, make_config
-from envs.build.core import BuildCore, BuildState, BuildTransition
+from envs.building.config import PRESETS, BuildConfig, make_config
+from envs.building.core import BuildCore, BuildState, BuildTransition
 from envs.pettingzoo_env import module_constructors
 
 

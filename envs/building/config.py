@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from envs.build.blocks import check_num_block_types
-from envs.build.goals import MAX_VOXELS, MIN_SHAPE
+from envs.building.blocks import check_num_block_types
+from envs.building.goals import MAX_VOXELS, MIN_SHAPE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,7 +14,7 @@ class BuildConfig:
     """Rules of one `build` game.
 
     width, height, depth: world size W x H x D in voxels (y = height is up), at least
-        ``MIN_SHAPE`` and at most ``MAX_VOXELS`` voxels in all (:mod:`envs.build.goals`).
+        ``MIN_SHAPE`` and at most ``MAX_VOXELS`` voxels in all (:mod:`envs.building.goals`).
     num_block_types: palette size n (air, bedrock and n - 2 placeable blocks).
     horizon: maximum episode length in steps.
     reach: how far (Euclidean, in voxels, centre to centre) a player places and breaks.
@@ -23,7 +23,7 @@ class BuildConfig:
     chat_history: how many recent messages the assistant observes.
     goal_split: goals from the "train", "test" (held-out) or "all" generator split.
     goal_families: restrict goals to these generator families (None: the split's).
-    goal_file: load goals from this file instead (see :mod:`envs.build.goals`).
+    goal_file: load goals from this file instead (see :mod:`envs.building.goals`).
     """
 
     width: int = 7
