@@ -1,4 +1,4 @@
-"""Tests of envs/building/goals.py: generator validity, determinism, variety, split, files."""
+"""Tests of envs/building/goals/: generator validity, determinism, variety, split, files."""
 
 import io
 import json
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.building import goals as goals_module
+from envs.building.goals import files as goal_files
 from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES
 from envs.building.goals import (
     FAMILIES,
@@ -484,7 +484,7 @@ def test_an_npz_is_checked_before_its_goals_are_decompressed(tmp_path, monkeypat
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("goals.npy", npy_bytes((100000, 100, 100, 100), bytes(100)))
     refused_before_allocating(path, r"g\.npz: goals declare a world of \(100, 100, 100\)")
-    monkeypatch.setattr(goals_module, "MAX_FILE_VOXELS", 1000)  # a bomb of 1 MB stands for one of gigabytes
+    monkeypatch.setattr(goal_files, "MAX_FILE_VOXELS", 1000)  # a bomb of 1 MB stands for one of gigabytes
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("goals.npy", npy_bytes(TINY, bytes(2**20)))
     assert path.stat().st_size < 2**14
@@ -498,7 +498,7 @@ def test_deeply_nested_json_is_refused_in_one_line(tmp_path):
 
 
 def test_a_json_file_too_large_to_be_goals_is_not_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(goals_module, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(goal_files, "MAX_JSON_BYTES", 100)
     path = tmp_path / "big.json"
     path.write_text(json.dumps(_goal_json(blocks=[[2, 1, 2, "dirt"]] * 10)))
     refused_before_allocating(path, r"big\.json: \d+ bytes, more than a \.json goal file may hold")

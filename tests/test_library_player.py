@@ -9,14 +9,14 @@ from assist.models.base import ModelOutput
 from assist.registry import make_player
 from assist.players.library import GoalLibrary, LibraryMixture
 from assist.rollout import play, turn_for
-from envs import build
+from envs import building
 from envs.building.blocks import FIRST_PLACEABLE
 from envs.core import ASSISTANT, HUMAN
 
 
 @pytest.fixture(scope="module")
 def core():
-    return build.make_core("tiny", goal_split="test")
+    return building.make_core("tiny", goal_split="test")
 
 
 def rollout(core, assistant, goals, steps=6, seed=0):
