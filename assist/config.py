@@ -25,13 +25,13 @@ import envs
 from assist import registry, rundirs
 from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
-from assist.learning.llm_configs import STAGES
-from assist.logger import LoggerConfig, flat_params
 from assist.learning.bc import BCTrainConfig
+from assist.learning.llm_configs import STAGES
 from assist.learning.ppo import PPOConfig
+from assist.logger import LoggerConfig, flat_params
 from assist.models.checkpoint import CheckpointError
 from assist.players.base import Player
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import GameCore
 
 

@@ -21,7 +21,7 @@ from assist.players.library import GoalLibrary, LibraryMixture
 from assist.players.llm import llm
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import GameCore
 
 

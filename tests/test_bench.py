@@ -9,7 +9,8 @@ import pytest
 import envs
 from assist.cli.bench import StubEvaluator, main, timed_rate
 from assist.models.base import Evaluator
-from assist.search.mcts import MCTS, SearchConfig
+from assist.search.config import SearchConfig
+from assist.search.mcts import MCTS
 
 TINY = ["--preset", "tiny", "--seconds", "0.05", "--repeats", "1", "--batches", "1", "2"]
 

@@ -13,7 +13,7 @@ import assist.config  # registers the schemas, as every entry point does; ALGO_S
 from assist.cli import CONFIG_DIR
 from assist.logger import LoggerConfig
 from assist.registry import PLAYERS
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir() and group.name != "hydra"}
 LAUNCHERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml"))

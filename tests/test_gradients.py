@@ -14,9 +14,9 @@ from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.selfplay import SelfPlay
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
-from assist.registry import make_player
 from assist.players.search import SearchPlayer
-from assist.search.mcts import SearchConfig
+from assist.registry import make_player
+from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, HUMAN
 
 

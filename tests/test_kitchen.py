@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.codec import TextCodec
 from envs.core import ASSISTANT, HUMAN, ActionParseError, GameCore, one_hot_belief
 from envs.kitchen import make_core

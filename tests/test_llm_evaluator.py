@@ -6,7 +6,8 @@ import pytest
 import envs
 from assist.llm.evaluator import LMEvaluator
 from assist.models.base import Evaluator, ModelOutput
-from assist.search.mcts import MCTS, SearchConfig
+from assist.search.config import SearchConfig
+from assist.search.mcts import MCTS
 from envs.core import ASSISTANT, HUMAN
 
 GAMES = [("build", {"preset": "tiny", "chat": True}), ("kitchen", {"variant": "cake_or_pie"})]

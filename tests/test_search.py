@@ -7,10 +7,12 @@ import envs.building
 import envs.kitchen
 from assist.models.base import LazyBelief, ModelOutput, softmax
 from assist.models.exact import ExactKitchenEvaluator
-from assist.registry import make_player
 from assist.players.search import SearchPlayer
+from assist.registry import make_player
 from assist.rollout import play, turn_for
-from assist.search.mcts import MCTS, SearchConfig, sample_categorical, sample_from_logits, top_k_slots
+from assist.search.config import SearchConfig
+from assist.search.mcts import MCTS
+from assist.search.selection import sample_categorical, sample_from_logits, top_k_slots
 from assist.search.tree import NodeArrays
 from envs.core import ASSISTANT, HUMAN
 from envs.kitchen.solver import solve_bayes

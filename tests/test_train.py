@@ -13,10 +13,10 @@ from assist.cli.train import run
 from assist.learning.selfplay import GoalGames, SelfPlay
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
-from assist.registry import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from assist.search.mcts import SearchConfig
+from assist.registry import make_player
+from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, HUMAN
 
 TINY = [

@@ -65,7 +65,8 @@ from assist.models.base import ModelOutput
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.sampling import sample_legal
-from assist.search.mcts import MCTS, SearchConfig
+from assist.search.config import SearchConfig
+from assist.search.mcts import MCTS
 from envs.core import AGENTS, ASSISTANT, HUMAN
 
 PRESETS = {"env": "mbag", "search": "small", "llm": "small", "learn": "small"}

@@ -44,16 +44,16 @@ from assist import rundirs
 from assist.cli import CONFIG_DIR, hydra_job, one_line_errors, set_threads
 from assist.learning import distributed
 from assist.learning.assistancezero import AssistanceZeroTrainer
-from assist.learning.llm_configs import STAGES
 from assist.learning.checkpoints import CheckpointWriteError, RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
+from assist.learning.llm_configs import STAGES
 from assist.learning.trainer import NonFiniteLossError
 from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import resolve_device
 from assist.progress import progress_bar
 from assist.registry import make_player
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, HUMAN
 
 log = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from assist.models.base import Evaluator
 from assist.players.base import Player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, GameCore
 
 

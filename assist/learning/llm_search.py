@@ -34,7 +34,7 @@ from assist.learning.llm_losses import candidate_kl, chosen_log_prob, policy_gra
 from assist.learning.llm_stage import LMCheckpoint, frozen_reference, load_stage_model, log_free_text_eval
 from assist.logger import RunLogger
 from assist.players.base import Player
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import GameCore
 
 

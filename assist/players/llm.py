@@ -21,7 +21,7 @@ from assist.models.torch_evaluator import resolve_device
 from assist.players.base import MemoryPlayer
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, GameCore
 
 if TYPE_CHECKING:
@@ -51,8 +51,8 @@ def llm_text(
 ) -> FreeTextPlayer:
     """The LM of model directory ``path`` writing its actions as text (any seat):
     greedy at ``temperature`` 0, else sampled; at most ``max_new_tokens`` tokens."""
-    from assist.players.freetext import FreeTextPlayer
     from assist.llm.lm import ensure_default_lm, load_lm
+    from assist.players.freetext import FreeTextPlayer
 
     lm, tokenizer = load_lm(ensure_default_lm() if path is None else path, resolve_device(device))
     return FreeTextPlayer(core, seat, lm, tokenizer, temperature, max_new_tokens)

@@ -13,7 +13,8 @@ import numpy as np
 
 from assist.models.base import Evaluator
 from assist.players.base import MemoryPlayer, Turn
-from assist.search.mcts import MCTS, SearchConfig, SearchOutput
+from assist.search.config import SearchConfig
+from assist.search.mcts import MCTS, SearchOutput
 from envs.core import GameCore
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from assist.models.exact import ExactKitchenEvaluator
 from assist.players.base import BasePlayer, Turn
 from assist.players.search import SearchPlayer
-from assist.search.mcts import SearchConfig
+from assist.search.config import SearchConfig
 from envs.core import GameCore
 from envs.kitchen.humans import belief_from_history
 

@@ -23,118 +23,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from assist.models.base import Evaluator, LazyBelief, ModelOutput, masked_logits, softmax
+from assist.models.base import Evaluator, LazyBelief, ModelOutput
+from assist.search.config import SearchConfig
+from assist.search.gumbel import GumbelRoot
+from assist.search.selection import normalized_q, sample_categorical, sample_from_logits, top_k_slots
 from assist.search.tree import UNUSED, Tree
 from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
 
-ROOTS = ("puct", "gumbel")
 NODE_OUTPUTS = ("policy_logits", "human_logits", "goal_logits")
 """The model outputs a tree keeps per node (:class:`~assist.search.tree.NodeArrays`)."""
-REWARD_BELIEFS = ("paper", "posterior", "human", "root")
-DEFAULT_DISCOUNT = 0.95
-"""The search's discount in a game that sets none (``GameCore.discount`` None): the paper's."""
-
-
-@dataclasses.dataclass
-class SearchConfig:
-    """Search settings.
-
-    num_simulations: simulations per search (each expands at most one node per game).
-    max_children: K, the assistant actions kept per node (top-K legal by prior).
-    human_samples: S, human actions sampled from the human model per node.
-    c_puct: exploration constant of PUCT.
-    discount: per-step discount of rewards in the tree (and of a trainer's value targets);
-        None: the game's own (``core.discount``), or :data:`DEFAULT_DISCOUNT` for a game
-        that sets none (:meth:`for_game`).
-    dirichlet_alpha, dirichlet_fraction: root noise for PUCT (fraction 0 disables it).
-    target_exponent: visit counts are raised to this power for the policy target (the
-        paper sharpens with 1.5).
-    root: ``"puct"`` or ``"gumbel"`` (Gumbel top-m sampling + sequential halving at the
-        root, Danihelka et al. 2022, for small simulation budgets).
-    reward_belief: which belief prices the assistant's part of an edge's reward (the
-        human's part always uses the child's, which has seen the human's action).
-        ``"paper"``: the parent's, as in the paper: safe for learned models, whose child
-        belief also reads the assistant's own action as evidence (a model that sees a
-        block gone believes it never belonged there, so breaking looks free), but biased
-        where the human's move changes what the assistant's action does.
-        ``"posterior"``: the child's: exact for models whose belief only updates on the
-        human's actions (the exact kitchen model), and unbiased where the human's move
-        changes what the assistant's action does, which the parent's belief ignores.
-        ``"human"``: the belief after the human's action alone (the model is evaluated
-        once more, on the parent stepped with the human's action and the assistant's
-        no-op): unbiased like ``"posterior"`` without reading the assistant's own action.
-        The default: on kitchen ``cake_or_pie`` a trained network searched this way
-        reached 99% of the Bayes-optimal return, against 85% with ``"paper"``.
-        ``"root"``: both parts of every edge under the root's belief. The tree then
-        ignores what the human's simulated actions would reveal, but its rewards sum to
-        the change of one expected score, so no cycle of moves can gain from beliefs
-        that disagree along a path (with a learned belief on ``build``, breaking a block
-        the belief doubts and rebuilding it is such a cycle). No extra model call.
-    gumbel_actions: m, the root actions the Gumbel root considers.
-    gumbel_scale: scale of the root's Gumbel noise (0: deterministic, for evaluation).
-    reward_slots: how many of a node's K slots go to the actions with the highest
-        expected immediate reward under the node's belief (``core.expected_action_rewards``)
-        whatever their prior, and whether unvisited slots start from the node's mean plus
-        that reward rather than the mean alone (0: off). It lets the search try what the
-        belief already says is good before the policy has learned it.
-    gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
-    reuse_subtree: start each search from the subtree the previous search grew under the
-        step the game then took (PUCT root only; :meth:`MCTS.search`'s ``previous``): the
-        new root is the old child whose observation equals it, with every statistic
-        below it, and the new simulations add to them. Edges keep the rewards priced when
-        they were made (under the belief of the search that made them); a root given a
-        ``root_belief`` with reward slots reserves them again under it.
-    """
-
-    num_simulations: int = 32
-    max_children: int = 16
-    human_samples: int = 8
-    c_puct: float = 1.0
-    discount: float | None = None
-    dirichlet_alpha: float = 0.25
-    dirichlet_fraction: float = 0.25
-    target_exponent: float = 1.5
-    root: str = "puct"
-    reward_belief: str = "human"
-    gumbel_actions: int = 8
-    gumbel_scale: float = 1.0
-    reward_slots: int = 0
-    gumbel_c_visit: float = 50.0
-    gumbel_c_scale: float = 0.1
-    reuse_subtree: bool = False
-
-    def __post_init__(self):
-        if self.num_simulations < 1:
-            raise ValueError(f"num_simulations={self.num_simulations} must be >= 1")
-        if self.max_children < 1 or self.human_samples < 1 or self.gumbel_actions < 1:
-            raise ValueError("max_children, human_samples and gumbel_actions must be >= 1")
-        if self.discount is not None and not 0.0 < self.discount <= 1.0:
-            raise ValueError(f"discount={self.discount} must be in (0, 1], or None for the game's own")
-        if not 0.0 <= self.dirichlet_fraction <= 1.0 or self.dirichlet_alpha <= 0:
-            raise ValueError("dirichlet_fraction must be in [0, 1] and dirichlet_alpha > 0")
-        if not 0 <= self.reward_slots <= self.max_children:
-            raise ValueError(f"reward_slots={self.reward_slots} must be in [0, max_children={self.max_children}]")
-        if self.c_puct < 0 or self.target_exponent <= 0:
-            raise ValueError("c_puct must be >= 0 and target_exponent > 0")
-        if self.reward_belief not in REWARD_BELIEFS:
-            raise ValueError(f"reward_belief={self.reward_belief!r}; choose one of {list(REWARD_BELIEFS)}")
-        if self.root not in ROOTS:
-            raise ValueError(f"root={self.root!r}; choose one of {list(ROOTS)}")
-        if self.reuse_subtree and self.root != "puct":
-            raise ValueError("reuse_subtree needs root='puct': the Gumbel root plans its simulations for a root without visits")
-
-    def for_game(self, core: GameCore) -> SearchConfig:
-        """This search with its discount settled for ``core``: its own when set, else the
-        game's (``core.discount``, e.g. a kitchen variant's), else :data:`DEFAULT_DISCOUNT`."""
-        if self.discount is not None:
-            return self
-        game = getattr(core, "discount", None)
-        return dataclasses.replace(self, discount=DEFAULT_DISCOUNT if game is None else float(game))
-
-    def for_evaluation(self, simulations: int = 0) -> SearchConfig:
-        """This search as an evaluation plays it: no root noise (neither Dirichlet nor
-        Gumbel), ``simulations`` per move when > 0 (else this config's budget)."""
-        return dataclasses.replace(self, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=simulations or self.num_simulations)
 
 
 class SearchOutput(NamedTuple):
@@ -156,72 +53,6 @@ class SearchOutput(NamedTuple):
     root_output: ModelOutput
     memory: np.ndarray
     tree: Tree
-
-
-def normalized_q(q: np.ndarray, q_min: np.ndarray, q_max: np.ndarray) -> np.ndarray:
-    """[G, K] Q-values ``q`` min-max normalized per game by the bounds ``q_min``, ``q_max``
-    ([G], the extremes backed up in the game's tree so far): in [0, 1], and 0.5 while a
-    game's bounds do not yet span a range (MuZero's normalization)."""
-    lo, hi = q_min[:, None], q_max[:, None]
-    return np.where(hi > lo, (q - lo) / np.maximum(hi - lo, 1e-8), 0.5)
-
-
-def sample_categorical(probs: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """[B, count] int64 draws with replacement from each row of ``probs`` [B, A]."""
-    B, A = probs.shape
-    cdf = np.cumsum(probs, axis=1, dtype=np.float64)
-    cdf /= cdf[:, -1:]
-    flat = (cdf + np.arange(B)[:, None]).ravel()
-    u = rng.random((B, count)) * (1 - 1e-12) + np.arange(B)[:, None]
-    index = np.searchsorted(flat, u, side="right") - np.arange(B)[:, None] * A
-    return np.clip(index, 0, A - 1).astype(np.int64)
-
-
-def sample_from_logits(logits: np.ndarray, legal: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """[B, count] int64 draws from the softmax of ``logits`` [B, A] over the ``legal``
-    actions (each row needs one), one per uniform in ``uniforms`` ([B, count] in [0, 1),
-    by the inverse of the cumulative distribution), without normalizing: one running sum
-    over all rows' unnormalized weights, then each row's draws fall inside that row's
-    span of it."""
-    B, A = logits.shape
-    weights = np.where(legal, logits, -np.inf).astype(np.float32, copy=False)
-    weights -= weights.max(axis=1, keepdims=True)
-    np.exp(weights, out=weights)
-    running = weights.ravel().astype(np.float64)
-    np.cumsum(running, out=running)
-    ends = running[A - 1 :: A]
-    starts = np.concatenate([[0.0], ends[:-1]])
-    u = starts[:, None] + uniforms * ((ends - starts) * (1 - 1e-9))[:, None]
-    index = np.searchsorted(running, u, side="right") - np.arange(B)[:, None] * A
-    return np.clip(index, 0, A - 1).astype(np.int64)
-
-
-def top_k_slots(
-    logits: np.ndarray, legal: np.ndarray, k: int, rewards: np.ndarray | None = None, reward_slots: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """The top-``k`` legal actions by prior: ([B, k] int64 actions, -1 where fewer are
-    legal; [B, k] float32 priors renormalized over them, i.e. the softmax of their
-    logits), best first. With ``rewards`` ([B, A], -inf where illegal), the
-    ``reward_slots`` actions of highest reward come first, then the rest by prior."""
-    B, A = logits.shape
-    k_eff = min(k, A)
-    masked = masked_logits(logits, legal)
-    score = masked
-    if rewards is not None and reward_slots:
-        r = min(reward_slots, k_eff)
-        best = np.argpartition(-rewards, r - 1, axis=1)[:, :r] if r < A else np.tile(np.arange(A), (B, 1))
-        score = masked.copy()
-        np.put_along_axis(score, best, np.where(np.isfinite(np.take_along_axis(rewards, best, axis=1)), np.inf, -np.inf), axis=1)
-    top = np.argpartition(-score, k_eff - 1, axis=1)[:, :k_eff] if k_eff < A else np.tile(np.arange(A), (B, 1))
-    order = np.argsort(-np.take_along_axis(score, top, axis=1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, axis=1)
-    top_logits = np.take_along_axis(masked, top, axis=1)
-    valid = np.isfinite(top_logits)
-    actions = np.full((B, k), UNUSED, np.int64)
-    priors = np.zeros((B, k), np.float32)
-    actions[:, :k_eff] = np.where(valid, top, UNUSED)
-    priors[:, :k_eff] = softmax(top_logits)
-    return actions, priors
 
 
 class MCTS:
@@ -564,68 +395,3 @@ class MCTS:
         for name in NODE_OUTPUTS:
             getattr(tree, name).put(rows, 0, root[name])
         return tree, ModelOutput(**root)
-
-
-class GumbelRoot:
-    """Gumbel top-m root action sampling with sequential halving (Danihelka et al., 2022).
-
-    The root considers the m slots with the largest ``g + logit`` (g ~ Gumbel), splits
-    the simulation budget into ``ceil(log2 m)`` phases, visits each remaining slot equally
-    in a phase, then keeps the better half by ``g + logit + sigma(Q)``. The target is the
-    improved policy softmax(logit + sigma(completed Q)); the action is the survivor.
-    """
-
-    def __init__(self, tree: Tree, config: SearchConfig, rng: np.random.Generator):
-        self.config = config
-        valid = tree.slot_action[:, 0] >= 0
-        self.logits = np.where(valid, np.log(np.maximum(tree.slot_prior[:, 0], 1e-12)), -np.inf)
-        self.gumbel = config.gumbel_scale * rng.gumbel(size=self.logits.shape)
-        B, K = self.logits.shape
-        m = min(config.gumbel_actions, K)
-        order = np.argsort(-(self.logits + self.gumbel), axis=1)
-        self.alive = np.zeros((B, K), bool)
-        np.put_along_axis(self.alive, order[:, :m], True, axis=1)
-        self.alive &= valid
-        self.phases = max(1, int(np.ceil(np.log2(max(m, 2)))))
-        self.phase_end = np.zeros(0)
-        self._plan(m)
-
-    def _plan(self, m: int) -> None:
-        """Split the simulations into phases, each ending with a halving."""
-        n = self.config.num_simulations
-        ends, done, alive = [], 0, m
-        for phase in range(self.phases):
-            per = max(1, n // (self.phases * max(alive, 1)))
-            done = min(n, done + per * alive) if phase < self.phases - 1 else n
-            ends.append(done)
-            alive = max(1, alive // 2)
-        self.phase_end = np.array(ends)
-
-    def _sigma(self, tree: Tree, q_min, q_max) -> np.ndarray:
-        """[B, K] sigma(completed Q): (c_visit + max visits) * c_scale * normalized Q."""
-        B = tree.batch_size
-        q = tree.slot_q(np.arange(B), np.zeros(B, np.int64))
-        q = np.where(np.isnan(q), tree.value[:, :1], q)
-        q_norm = normalized_q(q, q_min, q_max)
-        max_visits = tree.slot_visits[:, 0].max(axis=1, keepdims=True)
-        return (self.config.gumbel_c_visit + max_visits) * self.config.gumbel_c_scale * q_norm
-
-    def next_slot(self, tree: Tree, q_min, q_max, sim: int) -> np.ndarray:
-        """[B] the root slot for simulation ``sim``: the least-visited surviving slot."""
-        if len(self.phase_end) > 1 and sim in self.phase_end[:-1]:
-            self._halve(tree, q_min, q_max)
-        visits = np.where(self.alive, tree.slot_visits[:, 0], np.iinfo(np.int32).max)
-        return np.argmin(visits, axis=1)
-
-    def _halve(self, tree: Tree, q_min, q_max) -> None:
-        score = np.where(self.alive, self.gumbel + self.logits + self._sigma(tree, q_min, q_max), -np.inf)
-        keep = np.maximum(self.alive.sum(axis=1) // 2, 1)
-        rank = np.argsort(np.argsort(-score, axis=1), axis=1)
-        self.alive &= rank < keep[:, None]
-
-    def result(self, tree: Tree, q_min, q_max) -> tuple[np.ndarray, np.ndarray]:
-        """([B, K] improved-policy target, [B] the chosen slot)."""
-        sigma = self._sigma(tree, q_min, q_max)
-        improved = softmax(np.where(np.isfinite(self.logits), self.logits + sigma, -np.inf)).astype(np.float64)
-        score = np.where(self.alive, self.gumbel + self.logits + sigma, -np.inf)
-        return improved, np.argmax(score, axis=1)
