@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import math
 import re
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
@@ -41,18 +41,18 @@ class BuildEnvConfig:
 
     name: str = "build"
     preset: str = "small"
-    width: Optional[int] = None
-    height: Optional[int] = None
-    depth: Optional[int] = None
-    num_block_types: Optional[int] = None
-    horizon: Optional[int] = None
-    reach: Optional[float] = None
-    history: Optional[int] = None
+    width: int | None = None
+    height: int | None = None
+    depth: int | None = None
+    num_block_types: int | None = None
+    horizon: int | None = None
+    reach: float | None = None
+    history: int | None = None
     chat: bool = False
-    chat_history: Optional[int] = None
+    chat_history: int | None = None
     goal_split: str = "test"
-    goal_families: Optional[list[str]] = None
-    goal_file: Optional[str] = None
+    goal_families: list[str] | None = None
+    goal_file: str | None = None
 
 
 @dataclasses.dataclass
@@ -63,7 +63,7 @@ class KitchenEnvConfig:
     name: str = "kitchen"
     variant: str = "cake_or_pie"
     human: str = "rational"
-    history: Optional[int] = None
+    history: int | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -146,7 +146,7 @@ class PlayConfig:
     seed: int = 0
     episodes: int = 1
     """Terminal: episodes to play (``quit`` or end of input stops sooner)."""
-    timeout: Optional[float] = None
+    timeout: float | None = None
     """Terminal: seconds to wait for a line before the step is a no-op (None: wait)."""
     tick_ms: int = 500
     """Browser: milliseconds between ticks (the assistant acts every tick)."""

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from assist.progress import progress_bar
 
 from assist import recording
 from assist.players.base import Player
+from assist.progress import progress_bar
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN, GameCore
 

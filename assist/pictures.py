@@ -50,7 +50,7 @@ def _build_picture(core, state, row: int) -> np.ndarray:
         ax.voxels(filled.transpose(0, 2, 1), facecolors=colours.transpose(0, 2, 1, 3), edgecolor=(0, 0, 0, 0.3), linewidth=0.3)
         used |= set(np.unique(blocks[filled]).tolist())
         if i == 0:
-            for (name, colour), voxel in zip(PLAYER_MARKS, state.pos[row]):
+            for (_name, colour), voxel in zip(PLAYER_MARKS, state.pos[row]):
                 x, y, z = core.coords[voxel]
                 ax.scatter([x + 0.5], [z + 0.5], [y - 0.5], color=colour, s=60, depthshade=False)
         W, H, D = core.shape

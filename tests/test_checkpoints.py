@@ -23,8 +23,7 @@ from assist.learning.checkpoints import CheckpointError, RunCheckpoint, changed_
 from assist.models.factory import make_model
 from assist.registry import make_player
 from envs.core import ASSISTANT
-from tests.test_long_runs import ROOT, RUN, current, finish, resume, train
-from tests.test_long_runs import trained, trained_once  # noqa: F401 (fixtures)
+from tests.test_long_runs import ROOT, RUN, current, finish, resume, train, trained, trained_once  # noqa: F401 (fixtures)
 
 MANIFEST = "manifest.json"
 

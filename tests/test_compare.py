@@ -10,9 +10,9 @@ import envs
 from assist.cli.compare import algo_label, paired_differences, parse_baseline, parse_player
 from assist.cli.compare import main as compare
 from assist.cli.train import run
-from assist.registry import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
+from assist.registry import make_player
 from envs.building.goals import save_goals
 from envs.core import ASSISTANT
 from tests.test_custom_players import module_path  # noqa: F401  (a fixture: a human of the user's own)

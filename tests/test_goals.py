@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs.building.goals import files as goal_files
 from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES
 from envs.building.goals import (
     FAMILIES,
@@ -25,6 +24,7 @@ from envs.building.goals import (
     split_overlap,
     validate_goal,
 )
+from envs.building.goals import files as goal_files
 
 TINY, MBAG = (5, 4, 5), (11, 10, 10)
 SHAPES = [TINY, (6, 5, 6), (7, 6, 7), (9, 8, 9), MBAG, (5, 10, 11), (12, 4, 5)]

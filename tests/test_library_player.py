@@ -6,8 +6,8 @@ import pytest
 
 import envs
 from assist.models.base import ModelOutput
-from assist.registry import make_player
 from assist.players.library import GoalLibrary, LibraryMixture
+from assist.registry import make_player
 from assist.rollout import play, turn_for
 from envs import building
 from envs.building.blocks import FIRST_PLACEABLE

@@ -27,9 +27,9 @@ from assist.learning.llm_rlft import RLFTTrainer
 from assist.learning.llm_sft import SFTTrainer
 from assist.learning.llm_stage import rollout_episodes
 from assist.logger import LoggerConfig, RunLogger
-from assist.registry import make_player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
+from assist.registry import make_player
 from envs.core import ASSISTANT, HUMAN
 from tests.test_checkpoints import assert_one_line_error
 from tests.test_llm_model import truncate

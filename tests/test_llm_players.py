@@ -8,8 +8,8 @@ import torch
 
 import envs
 from assist.llm.encoding import TextEncoder
-from assist.players.freetext import FreeTextPlayer
 from assist.llm.policy import load_policy
+from assist.players.freetext import FreeTextPlayer
 from assist.registry import make_player
 from assist.rollout import turn_for
 from envs.core import ASSISTANT, HUMAN, ActionParseError

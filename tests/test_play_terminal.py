@@ -11,7 +11,6 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import envs
-
 from assist import recording
 from assist.cli import CONFIG_DIR
 from assist.cli.play import make_session, run

@@ -8,8 +8,8 @@ import pytest
 import envs.building as build
 import envs.kitchen
 from assist.players.base import Turn
-from assist.registry import PLAYERS, make_player
 from assist.players.sampling import argmax_random_ties, sample_legal, sample_softmax
+from assist.registry import PLAYERS, make_player
 from assist.rollout import play, turn_for
 from envs.core import ASSISTANT, HUMAN
 

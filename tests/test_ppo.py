@@ -14,11 +14,11 @@ from assist import evaluation
 from assist.cli import CONFIG_DIR
 from assist.cli.train import run
 from assist.learning import ppo
-from assist.learning.ppo import PPOConfig, PPOTrainer, PolicySelfPlay, clipped_policy_loss, gae, masked_entropy
+from assist.learning.ppo import PolicySelfPlay, PPOConfig, PPOTrainer, clipped_policy_loss, gae, masked_entropy
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
-from assist.registry import make_player
 from assist.players.policy import PolicyPlayer, masked_log_policy
+from assist.registry import make_player
 from assist.rollout import turn_for
 from envs.core import ASSISTANT, HUMAN
 

@@ -6,9 +6,9 @@ import pytest
 import envs.building
 import envs.kitchen
 from assist.registry import make_player
-from envs.kitchen.humans import belief_from_history
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN
+from envs.kitchen.humans import belief_from_history
 from envs.kitchen.solver import solve_bayes
 
 

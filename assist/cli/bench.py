@@ -261,7 +261,7 @@ def bench_llm(
         rates = {}
         for name, score in (("score_cached", score_cached), ("score_uncached", score_uncached)):
 
-            def step(score=score) -> int:
+            def step(score=score, prompts=prompts, candidates=candidates) -> int:
                 with torch.inference_mode():
                     score(lm, prompts, candidates)
                 return len(candidates.prompt)

@@ -54,8 +54,8 @@ from assist import config as schemas
 from assist import evaluation
 from assist.cli import THREADS_HELP, set_threads
 from assist.registry import PLAYERS, make_player
-from assist.trained import SEARCHING
 from assist.sweep import seed_interval
+from assist.trained import SEARCHING
 from envs.core import ASSISTANT, HUMAN
 
 HUMAN_ALONE = "noop"

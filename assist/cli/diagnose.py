@@ -31,8 +31,8 @@ from assist import config as schemas
 from assist.cli import THREADS_HELP, set_threads
 from assist.evaluation import episode_seeds
 from assist.models.base import softmax
-from assist.registry import make_player
 from assist.players.search import SearchPlayer
+from assist.registry import make_player
 from assist.rollout import reset_rows, turn_for
 from envs.building.blocks import AIR, FIRST_PLACEABLE
 from envs.building.core import FIRST_PLACE, BuildCore

@@ -6,7 +6,6 @@ imports ``transformers``. The stages are described in :mod:`assist.learning.llm_
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
@@ -35,7 +34,7 @@ class LMStageConfig:
     """
 
     name: str = ""
-    init: Optional[str] = None
+    init: str | None = None
     iterations: int = 20
     lr: float = 3e-4
     head_lr: float = 1e-2
@@ -100,7 +99,7 @@ class SFTConfig(LMStageConfig):
     """
 
     name: str = "sft"
-    data: Optional[str] = None
+    data: str | None = None
     episodes: int = 64
     demonstrator: str = "oracle"
     updates: int = 4
@@ -177,7 +176,7 @@ class SearchLoopConfig(AssistanceZeroConfig):
     """
 
     name: str = "search_loop"
-    init: Optional[str] = None
+    init: str | None = None
     iterations: int = 20
     envs: int = 8
     rollout: int = 8

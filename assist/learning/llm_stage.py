@@ -39,14 +39,14 @@ from assist.learning.checkpoints import RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.llm_configs import LMStageConfig
 from assist.learning.trainer import Trainer
-from assist.players import freetext
 from assist.llm.evaluator import LMEvaluator
-from assist.players.freetext import FreeTextPlayer
 from assist.llm.heads import Heads
 from assist.llm.lm import RUN_MODEL, load_lm, quiet
 from assist.llm.policy import LMPolicy, load_policy
 from assist.logger import RunLogger
+from assist.players import freetext
 from assist.players.base import Player
+from assist.players.freetext import FreeTextPlayer
 from assist.players.policy import PolicyPlayer
 from envs.core import ASSISTANT, GameCore
 

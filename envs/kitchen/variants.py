@@ -273,7 +273,7 @@ def cake_or_pie(step_cost: float = 0.5, wrong_cost: float = 1.0, horizon: int = 
     """
     if not isinstance(horizon, int) or horizon < 1:
         raise ValueError(f"cake_or_pie: horizon={horizon!r} must be an int >= 1")
-    I = len(INGREDIENTS)
+    I = len(INGREDIENTS)  # noqa: E741 (the I of the [K, I] shapes below)
     dishes = tuple(DISHES)
     needs = np.array([[i in DISHES[d] for i in INGREDIENTS] for d in dishes])  # [K, I]
     bowls = np.array(list(itertools.product((0, 1), repeat=I)), dtype=bool)[:, ::-1]  # [S, I], state = bitmask
