@@ -26,6 +26,7 @@ from assist.learning.llm_pretrain import transcripts
 from assist.learning.llm_rlft import RLFTTrainer
 from assist.learning.llm_sft import SFTTrainer
 from assist.learning.llm_stage import rollout_episodes
+from assist.learning.trainer import TrainingContext
 from assist.logger import LoggerConfig, RunLogger
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
@@ -118,7 +119,7 @@ def test_rlft_groups_share_their_start_and_goal_and_their_advantages_sum_to_zero
     core = envs.make_core("build", **TINY_CORE)
     human = make_player("greedy", core, HUMAN)
     config = RLFTConfig(init=str(tiny_lm_dir), groups=2, group_size=3, eval_text_episodes=0)
-    trainer = RLFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    trainer = RLFTTrainer(TrainingContext(core, core, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), config)
     steps, returns, charts = trainer.rollouts()
     advantages, to_go = trainer.targets(steps, returns, torch.zeros(len(steps.action)))
     first = np.flatnonzero(np.r_[True, steps.ends[:-1]])  # each episode's first step
@@ -140,7 +141,7 @@ def test_rlft_as_ppo_learns_from_per_step_gae_advantages_in_several_clipped_step
     config = RLFTConfig(
         init=str(tiny_lm_dir), groups=1, group_size=2, advantage="gae", epochs=2, minibatches=2, batch=8, eval_text_episodes=0
     )
-    trainer = RLFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    trainer = RLFTTrainer(TrainingContext(core, core, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), config)
     steps, returns, _ = trainer.rollouts()
     values = torch.linspace(-1.0, 1.0, len(steps.action))
     advantages, targets = trainer.targets(steps, returns, values)
@@ -166,12 +167,12 @@ def test_sft_learns_from_recordings_of_the_same_game(tmp_path, tiny_lm_dir):
     seats = {HUMAN: {"player": "greedy", "person": False}, ASSISTANT: {"player": "oracle", "person": False}}
     recording.write(tmp_path / "data" / "oracle.jsonl", recording.header("build", TINY_CORE, seats), episodes)
     config = SFTConfig(init=str(tiny_lm_dir), data=str(tmp_path / "data"), eval_text_episodes=0)
-    trainer = SFTTrainer(core, core, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+    trainer = SFTTrainer(TrainingContext(core, core, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), config)
     assert len(trainer.steps.action) == sum(len(e["actions"]) for e in episodes)
     assert np.array_equal(trainer.steps.action, [joint[1] for e in episodes for joint in e["actions"]])
     other = envs.make_core("build", preset="small")
     with pytest.raises(ValueError, match="assistant actions differ"):
-        SFTTrainer(other, other, human, human, config, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+        SFTTrainer(TrainingContext(other, other, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), config)
 
 
 def test_pretraining_texts_are_prompts_followed_by_the_action_taken(tiny_lm_dir):
@@ -296,7 +297,7 @@ def test_a_stage_is_handed_exactly_the_episode_player_its_config_names(tmp_path,
     demonstrating = SFTConfig(init=str(tiny_lm_dir), eval_text_episodes=0)  # no data: the oracle demonstrates
     assert demonstrating.episode_player() == "oracle"
     with pytest.raises(ValueError, match="episode_player must be the 'oracle' player"):
-        SFTTrainer(core, core, human, human, demonstrating, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path))
+        SFTTrainer(TrainingContext(core, core, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), demonstrating)
     recorded = SFTConfig(init=str(tiny_lm_dir), data=str(tmp_path), eval_text_episodes=0)
     with pytest.raises(ValueError, match="episode_player must be none"):
-        SFTTrainer(core, core, human, human, recorded, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path), episode_player=human)
+        SFTTrainer(TrainingContext(core, core, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), recorded, human)

@@ -15,6 +15,7 @@ from assist.cli import CONFIG_DIR
 from assist.cli.train import run
 from assist.learning import ppo
 from assist.learning.ppo import PolicySelfPlay, PPOConfig, PPOTrainer, clipped_policy_loss, gae, masked_entropy
+from assist.learning.trainer import TrainingContext
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.policy import PolicyPlayer, masked_log_policy
@@ -269,9 +270,8 @@ def test_ppo_learns_to_help_in_cake_or_pie(tmp_path):
     assistant, 1.5 here) and the random assistant, on the same evaluation episodes."""
     core, eval_core = envs.make_core("kitchen", variant="cake_or_pie"), envs.make_core("kitchen", variant="cake_or_pie")
     config = PPOConfig(iterations=20, envs=16, rollout=8, epochs=4, minibatches=2, lr=3e-3, eval_every=20, eval_episodes=128)
-    trainer = PPOTrainer(
-        core, eval_core, make_model(core, preset="tiny"), make_player("model", core, HUMAN), make_player("model", eval_core, HUMAN), config, tmp_path, seed=0, device="cpu"
-    )
+    context = TrainingContext(core, eval_core, make_player("model", core, HUMAN), make_player("model", eval_core, HUMAN), tmp_path, seed=0, device="cpu")
+    trainer = PPOTrainer(context, make_model(core, preset="tiny"), config)
     learned = trainer.train()["return"]
     baselines = {
         name: evaluation.evaluate(eval_core, make_player("model", eval_core, HUMAN), make_player(name, eval_core, ASSISTANT), 128, 128, seed=1)["return"].mean()

@@ -283,13 +283,14 @@ def rlft_trainer(preset: str, model: str | None, steps: int, groups: tuple[int, 
     against the greedy human, logging nothing."""
     from assist.learning.llm_configs import RLFTConfig
     from assist.learning.llm_rlft import RLFTTrainer
+    from assist.learning.trainer import TrainingContext
     from assist.logger import LoggerConfig, RunLogger
     from assist.registry import make_player
 
     core = envs.make_core("build", preset=preset, horizon=steps)
     human = make_player("greedy", core, HUMAN)
     config = RLFTConfig(init=model, groups=groups[0], group_size=groups[1])
-    return RLFTTrainer(core, core, human, human, config, run_dir, seed=0, logger=RunLogger(run_dir, LoggerConfig(tensorboard=False)))
+    return RLFTTrainer(TrainingContext(core, core, human, human, run_dir, seed=0, logger=RunLogger(run_dir, LoggerConfig(tensorboard=False))), config)
 
 
 LEARN_RATIOS = (0.9, 0.8)

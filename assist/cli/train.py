@@ -47,7 +47,7 @@ from assist.learning.assistancezero import AssistanceZeroTrainer
 from assist.learning.checkpoints import CheckpointWriteError, RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.llm_configs import STAGES
-from assist.learning.trainer import NonFiniteLossError
+from assist.learning.trainer import NonFiniteLossError, TrainingContext
 from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import resolve_device
@@ -79,20 +79,21 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
         with schemas.naming(cfg.model):
             net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
     logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger), active=group.is_main)
+    context = TrainingContext(core, eval_core, human, eval_human, run_dir, cfg.seed, device, logger, group)
     if name in STAGES:
         from assist.learning import llm_pretrain, llm_rlft, llm_search, llm_sft  # transformers: only when needed
 
         if name == "search_loop":
-            return llm_search.LMSearchTrainer(core, eval_core, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
+            return llm_search.LMSearchTrainer(context, search, algo)
         trainer = {"pretrain": llm_pretrain.PretrainTrainer, "sft": llm_sft.SFTTrainer, "rlft": llm_rlft.RLFTTrainer}[name]
         episode_player = None
         if algo.episode_player() is not None:
             with schemas.naming(cfg.algo):
                 episode_player = make_player(algo.episode_player(), core, ASSISTANT)
-        return trainer(core, eval_core, human, eval_human, algo, run_dir, cfg.seed, device, logger, group, episode_player)
+        return trainer(context, algo, episode_player)
     if name == "assistancezero":
-        return AssistanceZeroTrainer(core, eval_core, net, human, eval_human, search, algo, run_dir, cfg.seed, device, logger, group)
-    return PPOTrainer(core, eval_core, net, human, eval_human, algo, run_dir, cfg.seed, device, logger, group)
+        return AssistanceZeroTrainer(context, net, search, algo)
+    return PPOTrainer(context, net, algo)
 
 
 def trainer_for(cfg: DictConfig, run_dir: Path, device: str = "auto", group: Group = SINGLE):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,17 +26,14 @@ from torch import nn
 from assist import evaluation
 from assist.checks import require_positive_ints
 from assist.learning import losses
-from assist.learning.distributed import SINGLE, Group
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import GoalGames, Rollout, SelfPlay
-from assist.learning.trainer import Stateful, Trainer
-from assist.logger import RunLogger
+from assist.learning.trainer import Stateful, Trainer, TrainingContext
 from assist.models.base import Evaluator
-from assist.players.base import Player
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.search.config import SearchConfig
-from envs.core import ASSISTANT, GameCore
+from envs.core import ASSISTANT
 
 
 @dataclasses.dataclass
@@ -187,23 +183,9 @@ class AssistanceZeroTrainer(Trainer):
     :meth:`loss_terms`.
     """
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        net: nn.Module,
-        human: Player,
-        eval_human: Player,
-        search: SearchConfig,
-        config: AssistanceZeroConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-        group: Group = SINGLE,
-        evaluator: Evaluator | None = None,
-    ):
-        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, logger, group, evaluator)
+    def __init__(self, context: TrainingContext, net: nn.Module, search: SearchConfig, config: AssistanceZeroConfig, evaluator: Evaluator | None = None):
+        super().__init__(context, net, config, evaluator)
+        core, human = context.core, context.human
         self.search = search
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
         self.replay = SequenceReplay(config.replay)

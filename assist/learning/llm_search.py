@@ -21,45 +21,28 @@ Logged as AssistanceZero's, plus ``losses/pg``, ``losses/kl`` (when weighted),
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from assist import evaluation
 from assist.learning.assistancezero import PER_SEQUENCE, AssistanceZeroTrainer, output_terms, step_fields
-from assist.learning.distributed import SINGLE, Group
 from assist.learning.llm_configs import SearchLoopConfig
 from assist.learning.llm_losses import candidate_kl, chosen_log_prob, policy_gradient_loss
 from assist.learning.llm_stage import LMCheckpoint, frozen_reference, load_stage_model, log_free_text_eval
-from assist.logger import RunLogger
-from assist.players.base import Player
+from assist.learning.trainer import TrainingContext
 from assist.search.config import SearchConfig
-from envs.core import GameCore
 
 
 class LMSearchTrainer(AssistanceZeroTrainer):
     """AssistanceZero with the LM of ``config.init`` as its model (see the module docstring)."""
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        human: Player,
-        eval_human: Player,
-        search: SearchConfig,
-        config: SearchLoopConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-        group: Group = SINGLE,
-    ):
-        self.policy, self.tokenizer, evaluator = load_stage_model(core, config.init, seed, device)
-        super().__init__(core, eval_core, self.policy, human, eval_human, search, config, run_dir, seed, device, logger, group, evaluator)
+    def __init__(self, context: TrainingContext, search: SearchConfig, config: SearchLoopConfig):
+        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device)
+        super().__init__(context, self.policy, search, config, evaluator)
         self.encoder = evaluator.encoder
-        self.checkpoint = LMCheckpoint(self.run_dir, group, self.tokenizer)
-        self.reference = frozen_reference(core, config.init, self.device) if config.kl_weight > 0 else None
+        self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
+        self.reference = frozen_reference(context.core, config.init, self.device) if config.kl_weight > 0 else None
         self.tokens, self.learn_seconds = 0, 0.0
 
     def parameter_groups(self):

@@ -36,14 +36,13 @@ import torch
 
 from assist import evaluation
 from assist.learning.checkpoints import RunCheckpoint
-from assist.learning.distributed import SINGLE, Group
+from assist.learning.distributed import Group
 from assist.learning.llm_configs import LMStageConfig
-from assist.learning.trainer import Trainer
+from assist.learning.trainer import Trainer, TrainingContext
 from assist.llm.evaluator import LMEvaluator
 from assist.llm.heads import Heads
 from assist.llm.lm import RUN_MODEL, load_lm, quiet
 from assist.llm.policy import LMPolicy, load_policy
-from assist.logger import RunLogger
 from assist.players import freetext
 from assist.players.base import Player
 from assist.players.freetext import FreeTextPlayer
@@ -149,27 +148,14 @@ class LMTrainer(Trainer):
     and actions on ``core``), ``rng``.
     """
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        human: Player,
-        eval_human: Player,
-        config: LMStageConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-        group: Group = SINGLE,
-        episode_player: Player | None = None,
-    ):
+    def __init__(self, context: TrainingContext, config: LMStageConfig, episode_player: Player | None = None):
         if (episode_player is None) != (config.episode_player() is None):
             wanted = f"the {config.episode_player()!r} player" if config.episode_player() else "none"
             raise ValueError(f"{type(self).__name__}: episode_player must be {wanted} (config.episode_player()), got {episode_player!r}")
-        self.policy, self.tokenizer, evaluator = load_stage_model(core, config.init, seed, device)
-        super().__init__(core, eval_core, self.policy, eval_human, config, run_dir, seed, device, logger, group, evaluator)
-        self.human, self.encoder, self.episode_player = human, evaluator.encoder, episode_player
-        self.checkpoint = LMCheckpoint(self.run_dir, group, self.tokenizer)
+        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device)
+        super().__init__(context, self.policy, config, evaluator)
+        self.encoder, self.episode_player = evaluator.encoder, episode_player
+        self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
 
     def parameter_groups(self):
         return self.policy.parameter_groups(self.config.head_lr)

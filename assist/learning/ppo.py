@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,10 +37,8 @@ from assist import evaluation
 from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
-from assist.learning.distributed import SINGLE, Group
 from assist.learning.selfplay import RunningGames
-from assist.learning.trainer import Trainer
-from assist.logger import RunLogger
+from assist.learning.trainer import Trainer, TrainingContext
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player, Turn
 from assist.players.policy import PolicyPlayer
@@ -282,21 +279,9 @@ class PPOTrainer(Trainer):
     (held-out goals) with ``eval_human``. The same surface as
     :class:`~assist.learning.assistancezero.AssistanceZeroTrainer`."""
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        net: nn.Module,
-        human: Player,
-        eval_human: Player,
-        config: PPOConfig,
-        run_dir: Path,
-        seed: int,
-        device: str = "auto",
-        logger: RunLogger | None = None,
-        group: Group = SINGLE,
-    ):
-        super().__init__(core, eval_core, net, eval_human, config, run_dir, seed, device, logger, group)
+    def __init__(self, context: TrainingContext, net: nn.Module, config: PPOConfig):
+        super().__init__(context, net, config)
+        core, human = context.core, context.human
         self.selfplay = PolicySelfPlay(core, human, PolicyPlayer(core, ASSISTANT, self.evaluator, sample=True), config.envs, self.rng, config.reward)
 
     def advantages(self, rollout: PolicyRollout) -> tuple[np.ndarray, np.ndarray]:

@@ -10,10 +10,11 @@ draws the same numbers and sees the same data as one that never stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from torch import nn
 
 from assist import evaluation
 from assist.learning.checkpoints import TRAINER, CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
-from assist.learning.distributed import Group
+from assist.learning.distributed import SINGLE, Group
 from assist.learning.gradients import trunk_gradient_norms
 from assist.learning.selfplay import SelfPlay
 from assist.logger import RunLogger
@@ -43,6 +44,31 @@ class Stateful(Protocol):
 
 class NonFiniteLossError(RuntimeError):
     """The loss or its gradient stayed non-finite for ``max_nonfinite`` updates in a row."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingContext:
+    """What every trainer is given beside its algorithm's settings and model.
+
+    core: the game self-play plays (on `build`, the training goals: ``train_split``).
+    eval_core: the game of the held-out evaluation (the env config's own goals).
+    human, eval_human: the human seat's player in each of them (separate objects: players
+        keep per-game state).
+    run_dir: the run's directory (checkpoints, logs, config). seed: the run's seed (numpy's
+        and torch's generators, rank 0's; see :func:`rank_seed`). device: ``"auto"``,
+        ``"cpu"``, ``"cuda"``... logger: where scalars go (None: TensorBoard in ``run_dir``,
+        rank 0 only). group: the data-parallel ranks (:data:`SINGLE`: one process).
+    """
+
+    core: GameCore
+    eval_core: GameCore
+    human: Any
+    eval_human: Any
+    run_dir: Path
+    seed: int
+    device: str = "auto"
+    logger: RunLogger | None = None
+    group: Group = SINGLE
 
 
 def rank_seed(seed: int, rank: int) -> int | list[int]:
@@ -69,22 +95,11 @@ class Trainer:
     """Games kept running between iterations (their finished episodes are charted, their state
     checkpointed); None for a trainer without (learning from fixed data or whole episodes)."""
 
-    def __init__(
-        self,
-        core: GameCore,
-        eval_core: GameCore,
-        net: nn.Module,
-        eval_human,
-        config,
-        run_dir: Path,
-        seed: int,
-        device: str,
-        logger: RunLogger | None,
-        group: Group,
-        evaluator: Evaluator | None = None,
-    ):
-        self.core, self.eval_core, self.net, self.config, self.eval_human = core, eval_core, net, config, eval_human
-        self.run_dir, self.seed, self.group = Path(run_dir), seed, group
+    def __init__(self, context: TrainingContext, net: nn.Module, config, evaluator: Evaluator | None = None):
+        self.context, self.net, self.config = context, net, config
+        self.core, self.eval_core, self.human, self.eval_human = context.core, context.eval_core, context.human, context.eval_human
+        self.run_dir, self.seed, self.group = Path(context.run_dir), context.seed, context.group
+        seed, group, device, logger = context.seed, context.group, context.device, context.logger
         self.rng = np.random.default_rng(rank_seed(seed, group.rank))
         torch.manual_seed(seed + group.rank)
         self.evaluator = TorchEvaluator(net, device=device) if evaluator is None else evaluator
