@@ -28,7 +28,7 @@ from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.replay import SequenceReplay, to_sequences
 from assist.learning.selfplay import GoalGames, Rollout, SelfPlay
-from assist.learning.trainer import Stateful, Trainer, TrainingContext
+from assist.learning.trainer import LoopConfig, Stateful, Trainer, TrainingContext
 from assist.models.base import Evaluator
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
@@ -37,17 +37,15 @@ from envs.core import ASSISTANT
 
 
 @dataclasses.dataclass
-class AssistanceZeroConfig:
-    """Training settings (the search's are a :class:`SearchConfig`).
+class AssistanceZeroConfig(LoopConfig):
+    """Training settings (the loop's: :class:`~assist.learning.trainer.LoopConfig`; the
+    search's: a :class:`SearchConfig`).
 
-    name: the algorithm's name in the ``algo`` config group.
-    iterations: self-play + learning iterations.
     envs: games played at once in self-play.
     rollout: steps per game per iteration (a multiple of ``sequence``).
     sequence: steps per replayed sequence (the network's memory is unrolled through them).
     replay: buffer capacity in sequences.
     batch: sequences per gradient step; updates: gradient steps per iteration.
-    lr, grad_clip: Adam's learning rate and the gradient-norm clip.
     *_weight: loss weights, by default the AssistanceZero paper's (policy 1, value 0.01,
         goal 3, human 1, goal KL ramped from 0 to 30): a value weight near 1 lets the
         value's gradient drown the goal head's on the shared trunk (see
@@ -69,23 +67,16 @@ class AssistanceZeroConfig:
         ``goal_replay`` sequences, and every update adds the goal cross-entropy on
         ``goal_batch`` of them (``losses/goal_games``, weighted ``goal_weight``): the goal
         belief learns from many more goals than self-play alone can afford.
-    eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
     eval_simulations: the search budget when evaluating (no root noise, best action).
-    checkpoint_every: save every so many iterations (and at the end).
-    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
-        gradient (each is skipped and counted in ``losses/skipped_updates``).
     """
 
     name: str = "assistancezero"
-    iterations: int = 200
     envs: int = 32
     rollout: int = 16
     sequence: int = 8
     replay: int = 2048
     batch: int = 32
     updates: int = 4
-    lr: float = 1e-3
-    grad_clip: float = 10.0
     policy_weight: float = 1.0
     value_weight: float = 0.01
     goal_weight: float = 3.0
@@ -96,23 +87,17 @@ class AssistanceZeroConfig:
     goal_envs: int = 0
     goal_replay: int = 8192
     goal_batch: int = 32
-    eval_every: int = 20
-    eval_episodes: int = 64
     eval_simulations: int = 16
-    checkpoint_every: int = 20
-    max_nonfinite: int = 10
 
     def __post_init__(self):
-        require_positive_ints(
-            self, "iterations", "envs", "rollout", "sequence", "replay", "batch", "eval_every", "eval_episodes", "eval_simulations", "checkpoint_every", "max_nonfinite",
-            "goal_replay", "goal_batch",
-        )
+        super().__post_init__()
+        require_positive_ints(self, "envs", "rollout", "sequence", "replay", "batch", "eval_simulations", "goal_replay", "goal_batch")
         if self.goal_envs < 0:
             raise ValueError(f"goal_envs={self.goal_envs} must be >= 0 (0: no goal games)")
         if self.rollout % self.sequence:
             raise ValueError(f"rollout={self.rollout} must be a multiple of sequence={self.sequence}")
-        if self.lr <= 0 or self.grad_clip <= 0 or self.goal_kl_ramp_steps < 0 or self.grad_terms_every < 0:
-            raise ValueError("lr and grad_clip must be > 0, goal_kl_ramp_steps and grad_terms_every >= 0")
+        if self.goal_kl_ramp_steps < 0 or self.grad_terms_every < 0:
+            raise ValueError(f"goal_kl_ramp_steps={self.goal_kl_ramp_steps} and grad_terms_every={self.grad_terms_every} must be >= 0")
 
 
 def goal_kl_weight_at(config: AssistanceZeroConfig, env_steps: int) -> float:

@@ -10,30 +10,24 @@ import dataclasses
 from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
 from assist.learning.llm_losses import ADVANTAGES
+from assist.learning.trainer import LoopConfig
 from envs.core import AGENTS, HUMAN
 
 
 @dataclasses.dataclass
-class LMStageConfig:
-    """Settings every LM stage has.
+class LMStageConfig(LoopConfig):
+    """Settings every LM stage has (the loop's: :class:`~assist.learning.trainer.LoopConfig`;
+    ``name`` is the stage; the evaluation plays the LM's most likely legal action, no search).
 
-    name: the stage (the ``algo`` config group's option).
     init: the starting model: a model directory or a previous stage's run directory
         (None: the default small LM).
-    iterations: learning iterations. lr, grad_clip: Adam's learning rate and the
-        gradient-norm clip. head_lr: the value, goal and human heads' learning rate
-        (they start from zero). batch: samples (steps or sequences) per forward pass.
-    eval_every, eval_episodes: evaluate on held-out goals every so many iterations
-        (the LM's most likely legal action, no search).
+    head_lr: the value, goal and human heads' learning rate (they start from zero).
+    batch: samples (steps or sequences) per forward pass.
     eval_text_episodes: episodes also played in free-text mode at each evaluation (the
         LM writes its action; parse failures and illegal answers are counted); 0: none.
-    checkpoint_every: checkpoint (and update ``<run_dir>/model``) every so many iterations
-        (and at the end).
-    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
-        gradient (each is skipped).
+    A checkpoint also updates ``<run_dir>/model``.
     """
 
-    name: str = ""
     init: str | None = None
     iterations: int = 20
     lr: float = 3e-4
@@ -44,16 +38,16 @@ class LMStageConfig:
     eval_episodes: int = 16
     eval_text_episodes: int = 4
     checkpoint_every: int = 10
-    max_nonfinite: int = 10
 
     def __post_init__(self):
-        require_positive_ints(self, "iterations", "batch", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
+        super().__post_init__()
+        require_positive_ints(self, "batch")
         if self.eval_text_episodes < 0:
             raise ValueError(
                 f"{type(self).__name__}: eval_text_episodes={self.eval_text_episodes} must be >= 0 (0: no free-text evaluation)"
             )
-        if not (self.lr > 0 and self.head_lr > 0 and self.grad_clip > 0):
-            raise ValueError(f"{type(self).__name__}: lr={self.lr}, head_lr={self.head_lr} and grad_clip={self.grad_clip} must be > 0")
+        if not self.head_lr > 0:
+            raise ValueError(f"{type(self).__name__}: head_lr={self.head_lr} must be > 0")
 
     def episode_player(self) -> str | None:
         """The player (by name) in the assistant's seat of the episodes the stage plays at

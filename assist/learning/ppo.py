@@ -38,7 +38,7 @@ from assist.checks import require_positive_ints
 from assist.learning import losses
 from assist.learning.assistancezero import unroll
 from assist.learning.selfplay import RunningGames
-from assist.learning.trainer import Trainer, TrainingContext
+from assist.learning.trainer import LoopConfig, Trainer, TrainingContext
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player, Turn
 from assist.players.policy import PolicyPlayer
@@ -49,31 +49,23 @@ REWARDS = ("own", "shared")
 
 
 @dataclasses.dataclass
-class PPOConfig:
-    """Training settings.
+class PPOConfig(LoopConfig):
+    """Training settings (the loop's: :class:`~assist.learning.trainer.LoopConfig`).
 
-    name: the algorithm's name in the ``algo`` config group.
-    iterations: rollout + learning iterations.
     envs: games played at once; rollout: steps per game per iteration.
     epochs: passes over each rollout; minibatches: per epoch, each a set of whole games'
         rollout sequences (so at most ``envs``).
-    lr, grad_clip: Adam's learning rate and the gradient-norm clip.
     discount, gae_lambda: GAE's gamma and lambda.
     clip: the surrogate's ratio bound epsilon (ratios outside [1 - clip, 1 + clip] earn nothing).
     value_weight, entropy_weight, goal_weight: loss weights (goal_weight = 0: no goal loss).
     normalize_advantages: standardize the advantages within each minibatch.
     reward: ``"own"`` (the assistant's part of the reward, the paper's PPO) or ``"shared"``.
-    eval_every, eval_episodes: evaluate on held-out goals every so many iterations.
     eval_sample: sample from the policy when evaluating instead of taking its best action.
-    checkpoint_every: save every so many iterations (and at the end).
-    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
-        gradient (each is skipped and counted in ``losses/skipped_updates``).
     grad_terms_every: log each weighted term's gradient norm on the shared trunk
         (``losses/trunk_grad_<term>``) every so many iterations (0: never).
     """
 
     name: str = "ppo"
-    iterations: int = 200
     envs: int = 16
     rollout: int = 32
     epochs: int = 4
@@ -88,23 +80,18 @@ class PPOConfig:
     goal_weight: float = 1.0
     normalize_advantages: bool = True
     reward: str = "own"
-    eval_every: int = 20
-    eval_episodes: int = 64
     eval_sample: bool = False
-    checkpoint_every: int = 20
-    max_nonfinite: int = 10
     grad_terms_every: int = 10
 
     def __post_init__(self):
         if self.name != "ppo":
             raise ValueError(f"PPOConfig: name={self.name!r} must be 'ppo'")
-        require_positive_ints(self, "iterations", "envs", "rollout", "epochs", "minibatches", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
+        super().__post_init__()
+        require_positive_ints(self, "envs", "rollout", "epochs", "minibatches")
         if self.grad_terms_every < 0:
             raise ValueError(f"PPOConfig: grad_terms_every={self.grad_terms_every} must be >= 0 (0: never)")
         if self.minibatches > self.envs:
             raise ValueError(f"PPOConfig: minibatches={self.minibatches} must be <= envs={self.envs} (each minibatch holds whole games' sequences)")
-        if not (self.lr > 0 and self.grad_clip > 0):
-            raise ValueError(f"PPOConfig: lr={self.lr} and grad_clip={self.grad_clip} must be > 0")
         if not 0.0 < self.discount <= 1.0:
             raise ValueError(f"PPOConfig: discount={self.discount} must be in (0, 1]")
         if not 0.0 <= self.gae_lambda <= 1.0:

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from assist import evaluation
+from assist.checks import require_positive_ints
 from assist.learning.checkpoints import TRAINER, CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
 from assist.learning.distributed import SINGLE, Group
 from assist.learning.gradients import trunk_gradient_norms
@@ -44,6 +45,36 @@ class Stateful(Protocol):
 
 class NonFiniteLossError(RuntimeError):
     """The loss or its gradient stayed non-finite for ``max_nonfinite`` updates in a row."""
+
+
+@dataclasses.dataclass
+class LoopConfig:
+    """The training-loop settings every algorithm has (its config class extends this one
+    and redeclares only the defaults it changes).
+
+    name: the algorithm's name in the ``algo`` config group.
+    iterations: training iterations (each collects data, then learns).
+    lr, grad_clip: Adam's learning rate and the gradient-norm clip.
+    eval_every, eval_episodes: evaluate on held-out goals every so many iterations, on so
+        many episodes.
+    checkpoint_every: save every so many iterations (and at the end).
+    max_nonfinite: stop the run after this many updates in a row with a non-finite loss or
+        gradient (each is skipped and counted in ``losses/skipped_updates``).
+    """
+
+    name: str = ""
+    iterations: int = 200
+    lr: float = 1e-3
+    grad_clip: float = 10.0
+    eval_every: int = 20
+    eval_episodes: int = 64
+    checkpoint_every: int = 20
+    max_nonfinite: int = 10
+
+    def __post_init__(self):
+        require_positive_ints(self, "iterations", "eval_every", "eval_episodes", "checkpoint_every", "max_nonfinite")
+        if not (self.lr > 0 and self.grad_clip > 0):
+            raise ValueError(f"{type(self).__name__}: lr={self.lr} and grad_clip={self.grad_clip} must be > 0")
 
 
 @dataclasses.dataclass(frozen=True)
