@@ -77,6 +77,9 @@ def test_a_person_builds_beside_a_live_assistant_and_saves_a_replayable_recordin
     server = PlayServer(session, HUMAN, tmp_path / "recording.jsonl", port=0, tick_ms=150).start()
     try:
         page.goto(server.url)
+        page.wait_for_function("window.lastState && window.lastState.clock === 'waiting'")
+        assert page.evaluate("window.lastState.t") == 0  # the clock waits for the person
+        page.click("#start")
         # the assistant acts while the person does nothing: blocks appear above the floor
         page.wait_for_function("window.lastState && window.lastState.world.some((b, v) => b > 1)")
         state = page.evaluate("window.lastState")
@@ -131,6 +134,7 @@ def test_a_kitchen_game_is_played_with_the_legal_action_buttons_and_the_text_box
     server = PlayServer(Session(core, seats, seed=0), ASSISTANT, tmp_path / "recording.jsonl", port=0, tick_ms=200).start()
     try:
         page.goto(server.url)
+        page.click("#start")
         page.wait_for_function("window.lastState && document.querySelectorAll('#buttons button').length > 0")
         assert page.evaluate("window.lastState.goal === undefined && window.lastState.metrics === null")
         assert "goal=" not in page.inner_text("#text")

@@ -12,6 +12,7 @@ import envs.building as build
 import envs.kitchen
 from assist import recording
 from assist.registry import make_player
+from assist.ui import server as server_module
 from assist.ui.server import MAX_BODY, PlayServer, is_loopback
 from assist.ui.session import Session
 from envs.core import ASSISTANT, HUMAN
@@ -106,8 +107,34 @@ def test_only_its_own_static_files_are_served(serve, core):
     assert request(server, "/api/quit", {})[0] == 404
 
 
+def wait_for(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_the_clock_waits_for_start_and_pauses_while_no_one_is_there(serve, core, monkeypatch):
+    monkeypatch.setattr(server_module, "AWAY_S", 0.3)
+    server = serve(core, HUMAN, "noop", tick_ms=20)  # a waiting assistant: the episode runs to the horizon
+    time.sleep(0.3)
+    state = request(server, "/api/state")[1]
+    assert state["clock"] == "waiting" and state["t"] == 0  # nothing happened before the person pressed start
+    assert request(server, "/api/start", {}) == (200, {"clock": "running"})
+    wait_for(lambda: request(server, "/api/state")[1]["t"] >= 2)
+    time.sleep(0.6)  # no state requests: the person left
+    assert server.ticker.clock() == "paused"
+    t = int(server.session.snapshot().state.t[0])
+    time.sleep(0.2)
+    assert int(server.session.snapshot().state.t[0]) == t  # paused: no ticks
+    state = request(server, "/api/state")[1]  # back
+    assert state["clock"] == "running"
+    wait_for(lambda: request(server, "/api/state")[1]["t"] > t)
+    assert request(server, "/api/state")[1]["t"] > t
+
+
 def test_the_assistant_acts_on_the_clock_without_input(serve, core):
     server = serve(core, HUMAN, "oracle", tick_ms=20)
+    request(server, "/api/start", {})
     deadline = time.monotonic() + 10
     while request(server, "/api/state")[1]["t"] < 3 and time.monotonic() < deadline:
         time.sleep(0.05)

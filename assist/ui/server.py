@@ -5,8 +5,10 @@
 
 It binds 127.0.0.1 unless told otherwise, serves only the files of its own ``static``
 folder (looked up by exact name: no paths, so nothing else can be reached), and ticks the
-session on a background thread every ``tick_ms`` milliseconds, so the AI player acts
-live whether or not the person does.
+session on a background thread every ``tick_ms`` milliseconds once the person has pressed
+start, so the AI player acts live whether or not the person does. The clock waits for that
+start (an episode is not over before the page has loaded) and pauses while the page is
+gone (no state request for :data:`AWAY_S` seconds; the page asks every 0.2 s).
 
 Endpoints (JSON unless said otherwise):
 
@@ -14,8 +16,10 @@ Endpoints (JSON unless said otherwise):
 ``GET /``                   the page (``static/index.html``)
 ``GET /static/<name>``      the page's script and style sheet
 ``GET /api/info``           the game, the seat, action texts (:func:`~assist.ui.views.game_info`)
-``GET /api/state``          the current view (:func:`~assist.ui.views.state_view`), and
+``GET /api/state``          the current view (:func:`~assist.ui.views.state_view`),
+                            ``clock`` (``waiting``, ``running`` or ``paused``) and
                             ``error``: why the ticker stopped, if it did
+``POST /api/start``         start the clock; ``{"clock": "running"}``
 ``POST /api/action``        ``{"text": "place planks 1 1 2"}`` (the codec's words) or
                             ``{"action": id}``: queued for the next tick; 400 with
                             ``{"error": ...}`` if it is not a legal action now
@@ -59,6 +63,8 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_BODY = 4096
 """Largest request body accepted, in bytes (an action is a few dozen)."""
+AWAY_S = 2.0
+"""Seconds without a state request from the page after which the clock pauses (the page asks every 0.2 s)."""
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 """The names of this machine a request's Host may give (with the server's port)."""
 
@@ -111,7 +117,7 @@ class PlayServer:
         self.codec = TextCodec(session.core)
         self.info = views.game_info(session.core, seat)
         self.files = static_files()
-        self.ticker = Ticker(session, tick_ms / 1000.0)
+        self.ticker = Ticker(session, tick_ms / 1000.0, started=False, away_after=AWAY_S)
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class(timeout_s))
         self.httpd.daemon_threads = True
         port = self.httpd.server_address[1]
@@ -145,8 +151,14 @@ class PlayServer:
 
     def state(self) -> dict[str, Any]:
         view = views.state_view(self.session.core, self.seat, self.session.snapshot(), self.codec)
+        self.ticker.seen()
+        view["clock"] = self.ticker.clock()
         view["error"] = self.ticker.errors[0] if self.ticker.errors else None
         return view
+
+    def start_clock(self) -> dict[str, Any]:
+        self.ticker.begin()
+        return {"clock": self.ticker.clock()}
 
     def act(self, body: dict[str, Any]) -> dict[str, Any]:
         """Queue the action ``body`` names; raises ValueError (a 400) with the reason."""
@@ -230,7 +242,12 @@ class PlayServer:
                     self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page {path!r}"})
 
             def do_POST(self) -> None:
-                routes = {"/api/action": app.act, "/api/save": lambda body: app.save(), "/api/new_episode": lambda body: app.new_episode()}
+                routes = {
+                    "/api/action": app.act,
+                    "/api/start": lambda body: app.start_clock(),
+                    "/api/save": lambda body: app.save(),
+                    "/api/new_episode": lambda body: app.new_episode(),
+                }
                 route = routes.get(self.path)
                 if route is None:
                     self._json(HTTPStatus.NOT_FOUND, {"error": f"no such endpoint {self.path!r}; POST to one of {sorted(routes)}"})
@@ -277,7 +294,7 @@ def is_loopback(host: str) -> bool:
 def serve(session: Session, seat: str, recording_path: Path, host: str = "127.0.0.1", port: int = 8000, tick_ms: int = 500) -> None:
     """Serve until interrupted (Ctrl-C), then save the recording."""
     server = PlayServer(session, seat, recording_path, host, port, tick_ms).start()
-    print(f"playing {session.core.name} as {seat} at {server.url} (Ctrl-C to stop; the page's Save button saves the recording)", flush=True)
+    print(f"playing {session.core.name} as {seat} at {server.url}: open it and press Start (Ctrl-C to stop; the page's Save button saves the recording)", flush=True)
     try:
         server.wait()
     except KeyboardInterrupt:

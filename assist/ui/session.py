@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -227,16 +228,29 @@ class Ticker:
     """Ticks a session every ``interval`` seconds on a daemon thread until :meth:`stop`;
     while an episode is over it waits (ticks return None) until a new one starts.
 
+    The clock: with ``started`` False nothing ticks until :meth:`begin` (a participant
+    pressed start); with ``away_after`` (seconds) it pauses while no one has been
+    :meth:`seen` for that long (the page polls; a closed tab stops polling) and goes on
+    where it was when they are back. :meth:`clock` says which: ``"waiting"``,
+    ``"running"`` or ``"paused"``.
+
     ``errors`` collects what a tick raised (an AI player's failure): the ticker stops
     there, and the view shows the message, rather than dying silently.
     """
 
-    def __init__(self, session: Session, interval: float):
+    def __init__(self, session: Session, interval: float, started: bool = True, away_after: float | None = None):
         if not interval > 0:
             raise ValueError(f"tick interval={interval} must be > 0 seconds")
+        if away_after is not None and not away_after > 0:
+            raise ValueError(f"away_after={away_after} must be > 0 seconds (None: never pause)")
         self.session = session
         self.interval = interval
+        self.away_after = away_after
         self.errors: list[str] = []
+        self._started = threading.Event()
+        if started:
+            self._started.set()
+        self._last_seen = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="session-ticker", daemon=True)
 
@@ -244,8 +258,26 @@ class Ticker:
         self._thread.start()
         return self
 
+    def begin(self) -> None:
+        """Start the clock (a participant is there and pressed start)."""
+        self.seen()
+        self._started.set()
+
+    def seen(self) -> None:
+        """A participant is still there (their page asked for the state)."""
+        self._last_seen = time.monotonic()
+
+    def clock(self) -> str:
+        """``"waiting"`` (not begun), ``"paused"`` (no one seen for ``away_after`` s) or ``"running"``."""
+        if not self._started.is_set():
+            return "waiting"
+        away = self.away_after is not None and time.monotonic() - self._last_seen > self.away_after
+        return "paused" if away else "running"
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
+            if self.clock() != "running":
+                continue
             try:
                 self.session.tick()
             except Exception as error:  # a failing AI player must show, not kill the server

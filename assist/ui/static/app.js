@@ -227,6 +227,8 @@ async function refresh() {
   $("last").textContent = describeLast(state.last);
   $("queued").textContent = state.queued.length ? "waiting: " + state.queued.join(", ") : "";
   $("status").textContent = state.error ? "stopped: " + state.error : state.done ? "episode over: save it, or start a new one" : "playing";
+  $("start").hidden = state.clock !== "waiting";
+  $("clock").textContent = { waiting: "the clock starts when you press Start", running: "", paused: "paused while you were away" }[state.clock] || "";
   $("prompt").textContent = state.prompt;
   $("text").textContent = info.build ? "" : state.text;
   $("text").hidden = Boolean(info.build);
@@ -255,6 +257,7 @@ async function start() {
       say(error.message, true);
     }
   });
+  $("start").addEventListener("click", async () => { await api("/api/start", {}); refresh(); });
   $("new-episode").addEventListener("click", async () => { await api("/api/new_episode", {}); refresh(); });
   await refresh();
   setInterval(refresh, REFRESH_MS);
