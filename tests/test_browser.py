@@ -138,6 +138,9 @@ def test_a_kitchen_game_is_played_with_the_legal_action_buttons_and_the_text_box
         page.wait_for_function("window.lastState && document.querySelectorAll('#buttons button').length > 0")
         assert page.evaluate("window.lastState.goal === undefined && window.lastState.metrics === null")
         assert "goal=" not in page.inner_text("#text")
+        assert not page.is_visible("#board")  # no empty world panel
+        hint = page.get_attribute("#text-action", "placeholder")
+        assert hint.split(", ")[0] == core.action_names(ASSISTANT)[0] and "place" not in hint  # the kitchen's own actions
         button = page.locator("#buttons button").last
         word = button.inner_text()
         button.click()

@@ -240,8 +240,9 @@ async function start() {
   info = await api("/api/info");
   $("seat").textContent = `${info.game}, you play ${info.seat}`;
   $("horizon").textContent = info.horizon;
-  canvas.hidden = !info.build;
+  $("board").hidden = !info.build; // a game without a world (kitchen) has no board: its state is text
   if (info.build) setUpBuild();
+  else $("text-action").placeholder = info.actions.slice(0, 3).join(", ");
   document.addEventListener("keydown", onKey);
   $("text-form").addEventListener("submit", (event) => {
     event.preventDefault();
