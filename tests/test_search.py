@@ -85,6 +85,35 @@ def test_an_unvisited_slot_with_a_positive_expected_reward_is_tried():
     assert out.action[0] == 7 + legal_place
 
 
+@pytest.mark.parametrize("sure", [0.95, 0.7])
+def test_a_cautious_root_places_only_what_the_belief_is_sure_of(sure):
+    """root_min_reward 0.6 (p >= 0.8 on build): a placement the belief gives 0.95 is
+    considered, one it gives 0.7 (worth 2 * 0.7 - 1 = 0.4) is not; moves and the no-op stay."""
+    core, mcts = build_search(root_min_reward=0.6, max_children=core_actions(), num_simulations=4)
+    state = core.reset(1, np.random.default_rng(0))
+    place = np.flatnonzero(core.legal_mask(state, ASSISTANT)[0, 7 : core.first_break])[0]
+    p, v = divmod(place, core.V)
+    belief = np.zeros((1, core.V, core.n), np.float32)
+    belief[..., 0] = 1.0
+    belief[0, v, 0], belief[0, v, 2 + p] = 1.0 - sure, sure
+
+    class BeliefModel(StubEvaluator):
+        def evaluate(self, observation, memory, legal=None):
+            output, memory = super().evaluate(observation, memory, legal)
+            return output._replace(goal_logits=np.log(np.broadcast_to(belief, output.goal_logits.shape) + 1e-9)), memory
+
+    mcts.evaluator = BeliefModel(core)
+    out = mcts.search(state, mcts.evaluator.initial_memory(1), np.random.default_rng(0))
+    considered = set(out.slot_actions[0][out.slot_actions[0] >= 0].tolist())
+    assert (7 + place in considered) == (sure >= 0.8)
+    assert 0 in considered and set(range(1, 7)) & set(np.flatnonzero(core.legal_mask(state, ASSISTANT)[0]).tolist()) <= considered
+    assert all(a < 7 or a == 7 + place for a in considered)  # every other placement (p = 0) and break is doubtful
+
+
+def core_actions() -> int:
+    return envs.building.make_core("tiny").num_actions(ASSISTANT)
+
+
 def test_top_k_slots_pads_when_fewer_actions_are_legal():
     actions, priors = top_k_slots(np.zeros((1, 4)), np.array([[True, False, False, True]]), 3)
     assert sorted(actions[0, :2].tolist()) == [0, 3] and actions[0, 2] == -1 and priors[0, 2] == 0

@@ -54,6 +54,12 @@ class SearchConfig:
         whatever their prior, and whether unvisited slots start from the node's mean plus
         that reward rather than the mean alone (0: off). It lets the search try what the
         belief already says is good before the policy has learned it.
+    root_min_reward: caution at the root (0: off): the root does not consider an action
+        whose expected immediate reward under the root's belief
+        (``core.expected_action_rewards``) is non-zero and below this. On `build`, where
+        placing a block the belief gives probability ``p`` is worth ``2 p - 1``, 0.6 keeps
+        only placements with ``p >= 0.8``: a wrong block costs the human far more actions
+        than the +-1 of the score says. Actions worth exactly 0 (moves, the no-op) stay.
     gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
     reuse_subtree: start each search from the subtree the previous search grew under the
         step the game then took (PUCT root only; :meth:`MCTS.search`'s ``previous``): the
@@ -76,6 +82,7 @@ class SearchConfig:
     gumbel_actions: int = 8
     gumbel_scale: float = 1.0
     reward_slots: int = 0
+    root_min_reward: float = 0.0
     gumbel_c_visit: float = 50.0
     gumbel_c_scale: float = 0.1
     reuse_subtree: bool = False

@@ -91,8 +91,13 @@ class MCTS:
         states = tree.states.take(tree.state_rows(nodes, games))
         legal = self.core.legal_mask(states, ASSISTANT)
         logits = tree.policy_logits.take(games, nodes)
-        if self.config.reward_slots:
+        cfg = self.config
+        if cfg.reward_slots or cfg.root_min_reward:
             immediate = self.core.expected_action_rewards(states, ASSISTANT, LazyBelief(tree.goal_logits.take(games, nodes)))
+        if cfg.root_min_reward:
+            doubtful = (nodes == 0)[:, None] & (immediate != 0) & (immediate < cfg.root_min_reward)
+            legal = legal & ~doubtful  # the no-op is worth 0: every root keeps an action
+        if self.config.reward_slots:
             actions, priors = top_k_slots(logits, legal, self.config.max_children, immediate, self.config.reward_slots)
             tree.slot_reward[games, nodes] = np.where(actions >= 0, np.take_along_axis(immediate, np.maximum(actions, 0), axis=1), 0.0)
         else:
@@ -253,7 +258,7 @@ class MCTS:
         if root_belief is not None:
             tree.goal_logits.put(games, 0, root_belief(root_output))
             reused_built = np.flatnonzero(tree.built[:, 0])
-            if cfg.reward_slots and len(reused_built):  # reused roots reserve their slots under this belief
+            if (cfg.reward_slots or cfg.root_min_reward) and len(reused_built):  # reused roots: slots again under this belief
                 self._rebuild_roots(tree, reused_built)
         unbuilt = np.flatnonzero(~tree.built[:, 0])
         self._build_nodes(tree, unbuilt, np.zeros(len(unbuilt), np.int64))
