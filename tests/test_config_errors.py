@@ -6,20 +6,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 import assist.config
 from assist.cli import CONFIG_DIR
 from assist.learning.assistancezero import AssistanceZeroConfig
+from tests import support
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUPS = ("env", "human", "model", "search", "algo", "logger", "experiment", "sweep", "hydra/launcher")
 
 
 def compose_train(overrides, config_dir=CONFIG_DIR, primary="train"):
-    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-        return compose(config_name=primary, overrides=overrides, return_hydra_config=True)
+    return support.compose_train(overrides, config_dir, primary, hydra_config=True)
 
 
 def message(error: pytest.ExceptionInfo) -> str:

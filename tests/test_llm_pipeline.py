@@ -12,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import envs
 from assist import recording
-from assist.cli import CONFIG_DIR
 from assist.cli.train import run
 from assist.learning.llm_configs import PretrainConfig, RLFTConfig, SFTConfig
 from assist.learning.llm_pretrain import transcripts
@@ -32,6 +30,7 @@ from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.registry import make_player
 from envs.core import ASSISTANT, HUMAN
+from tests.support import compose_train
 from tests.test_checkpoints import assert_one_line_error
 from tests.test_llm_model import truncate
 from tests.test_long_runs import finish, train
@@ -71,11 +70,6 @@ LOGGED = {
     ],
 }
 TINY_CORE = {"preset": "tiny", "horizon": 4}
-
-
-def compose_train(overrides):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
 
 
 def quiet_logger(tmp_path):

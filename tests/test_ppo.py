@@ -6,12 +6,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import envs
 from assist import evaluation
-from assist.cli import CONFIG_DIR
 from assist.cli.train import run
 from assist.learning import ppo
 from assist.learning.ppo import PolicySelfPlay, PPOConfig, PPOTrainer, clipped_policy_loss, gae, masked_entropy
@@ -22,6 +20,7 @@ from assist.players.policy import PolicyPlayer, masked_log_policy
 from assist.registry import make_player
 from assist.rollout import turn_for
 from envs.core import ASSISTANT, HUMAN
+from tests.support import compose_train
 
 TINY = [
     "algo=ppo",
@@ -43,11 +42,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def compose_train(overrides):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
 
 
 # ----------------------------------------------------------------- pure functions

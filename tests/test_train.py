@@ -18,6 +18,7 @@ from assist.players.search import SearchPlayer
 from assist.registry import make_player
 from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, HUMAN
+from tests.support import compose_train
 
 TINY = [
     "model=tiny",
@@ -33,11 +34,6 @@ TINY = [
     "search.num_simulations=3",
     "search.max_children=4",
 ]
-
-
-def compose_train(overrides):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose(config_name="train", overrides=overrides)
 
 
 def test_self_play_rollouts_are_dense_and_labelled():
