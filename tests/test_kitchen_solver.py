@@ -83,6 +83,25 @@ def test_discount_changes_what_the_human_plans():
         assert game(discount).human_action_names[int(policy.argmax())] == best and policy.max() == 1.0
 
 
+def test_a_wait_written_last_is_moved_first_and_plays_the_same_game():
+    """red_blue written with each seat's wait as its last action: stored with the wait
+    first (the others in order), the same values; a wait index outside the actions is refused."""
+    game = make_game("red_blue", horizon=3)
+    last = {}
+    for seat in ("human", "assistant"):
+        order = [1, 2, 0]  # make red, make blue, wait
+        last[f"{seat}_action_names"] = tuple(getattr(game, f"{seat}_action_names")[a] for a in order)
+        for part in ("next", "legal", "reward"):
+            last[f"{seat}_{part}"] = getattr(game, f"{seat}_{part}")[:, order]
+    moved = dataclasses.replace(game, **last, human_wait=2, assistant_wait=2)
+    assert moved.human_action_names == game.human_action_names and moved.human_wait == 0
+    for field in ("human_next", "human_legal", "human_reward", "assistant_next", "assistant_legal", "assistant_reward"):
+        assert np.array_equal(getattr(moved, field), getattr(game, field)), field
+    assert values(moved) == pytest.approx(values(game), abs=1e-12)
+    with pytest.raises(ValueError, match="human_wait=3 must be the index of one of the human's actions"):
+        dataclasses.replace(game, human_wait=3)
+
+
 def test_discount_is_validated():
     game = make_game("red_blue")
     for bad in (0.0, 1.5, -0.1, True, "0.9"):

@@ -20,7 +20,9 @@ The return is ``sum_t discount**t * (human reward + assistant reward)`` over the
 ``discount`` 1 (the default) is the plain sum.
 
 Action 0 of each seat is its no-op ("wait"): always legal, and what an illegal action
-becomes. It usually leaves the state unchanged, but a game may let time pass on it
+becomes. A table may put its wait elsewhere (``human_wait`` / ``assistant_wait``): the
+game then stores that seat's actions with the wait moved to index 0 and the others after it
+in their order, so that every player, recording and solver sees the project's one rule. It usually leaves the state unchanged, but a game may let time pass on it
 (``red_blue``: the human's one chance to make an item passes when it waits).
 Transitions never depend on the goal; rewards do. Terminal states are absorbing: only the
 no-op is legal there, it stays put and is worth 0.
@@ -48,7 +50,7 @@ class TabularGame:
         goal_names: [K] names of the goals.
         prior: [K] float64 probabilities of the goals (sums to 1).
         human_action_names / assistant_action_names: [A_H] / [A_R] unique action texts;
-            index 0 is the no-op.
+            index 0 is the no-op (after the reordering ``*_wait`` asks for).
         horizon: T >= 1 steps.
         discount: the per-step discount of the return, in (0, 1] (see the module docstring).
         initial_state: the state every episode starts in (not terminal).
@@ -62,6 +64,8 @@ class TabularGame:
         feature_names: [F] names of the display features.
         features: [S, F] int64 >= 0 per-state counts drawn as bars by renders
             (e.g. items made, ingredients in the bowl); None means no features.
+        human_wait / assistant_wait: the index, in the tables as given, of the seat's wait
+            (default 0); the stored tables have it moved to 0 (module docstring).
     """
 
     name: str
@@ -82,11 +86,15 @@ class TabularGame:
     feature_names: tuple[str, ...] = ()
     features: np.ndarray | None = None
     discount: float = 1.0
+    human_wait: int = 0
+    assistant_wait: int = 0
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
         for field in ("state_names", "goal_names", "human_action_names", "assistant_action_names", "feature_names"):
             set_(field, _names(self.name, field, getattr(self, field), allow_empty=field == "feature_names"))
+        for seat in ("human", "assistant"):
+            self._move_wait_first(seat)
         S, K = len(self.state_names), len(self.goal_names)
         A_H, A_R = len(self.human_action_names), len(self.assistant_action_names)
         F = len(self.feature_names)
@@ -122,6 +130,25 @@ class TabularGame:
         if self.terminal[self.initial_state]:
             raise ValueError(f"{self.name}: the initial state {self.state_names[self.initial_state]!r} is terminal")
         self._check_terminal_absorbing()
+
+    def _move_wait_first(self, seat: str) -> None:
+        """Reorder ``seat``'s actions so that its wait (``<seat>_wait``) is action 0, the
+        others after it in their order; ``<seat>_wait`` is then 0."""
+        names = getattr(self, f"{seat}_action_names")
+        wait = getattr(self, f"{seat}_wait")
+        if isinstance(wait, bool) or not isinstance(wait, (int, np.integer)) or not 0 <= wait < len(names):
+            raise ValueError(f"{self.name}: {seat}_wait={wait!r} must be the index of one of the {seat}'s actions {list(names)}")
+        if wait == 0:
+            return
+        order = [int(wait), *(a for a in range(len(names)) if a != wait)]
+        set_ = functools.partial(object.__setattr__, self)
+        set_(f"{seat}_action_names", tuple(names[a] for a in order))
+        for part in ("next", "legal", "reward"):
+            table = np.asarray(getattr(self, f"{seat}_{part}"))
+            if table.ndim < 2 or table.shape[1] != len(names):
+                raise ValueError(f"{self.name}: {seat}_{part} has shape {table.shape}; its axis 1 must be the {len(names)} {seat} actions")
+            set_(f"{seat}_{part}", table[:, order])
+        set_(f"{seat}_wait", 0)
 
     def _check_terminal_absorbing(self) -> None:
         ends = np.flatnonzero(self.terminal)
