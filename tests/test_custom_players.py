@@ -84,6 +84,29 @@ def test_training_takes_a_human_by_import_path(module_path, tmp_path):
     assert "SteadyHuman" in (tmp_path / "run" / "config.yaml").read_text()
 
 
+
+@pytest.mark.parametrize("seat", ["assistant", "human"])
+def test_play_seats_a_player_by_import_path_beside_the_person(module_path, tmp_path, seat):
+    """play.py: the page's human in the human seat beside a person assisting it, and, by
+    its import path too, a built-in assistant (``assist.players.simple:NoopPlayer``)
+    beside a person playing the human; the recording names both."""
+    import io
+
+    from assist import recording
+    from assist.cli.play import run as play
+
+    other = ["human=custom", f"human.name={module_path}:SteadyHuman", "+human.params.every=2"] if seat == "assistant" else [
+        "assistant=custom", "assistant.name=assist.players.simple:NoopPlayer"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="play", overrides=["env.preset=tiny", f"seat={seat}", *other])
+    path = play(cfg, tmp_path, stdin=io.StringIO("\n\n\nquit\n"), stdout=io.StringIO())
+    saved = recording.read(path)
+    players = {agent: seat_info["player"] for agent, seat_info in saved.header["seats"].items()}
+    expected = f"{module_path}:SteadyHuman" if seat == "assistant" else "assist.players.simple:NoopPlayer"
+    assert expected in players.values() and "terminal" in players.values()
+    (episode,) = saved.episodes
+    assert len(episode["actions"]) == 3  # three empty lines: three steps, then quit
+
 GAMES = '''
 import numpy as np
 
