@@ -71,7 +71,7 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
     if name not in schemas.ALGO_SCHEMAS:
         raise ValueError(f"unknown algo {name!r}; valid: {list(schemas.ALGO_SCHEMAS)}")
     algo = schemas.to_dataclass(schemas.ALGO_SCHEMAS[name], cfg.algo)
-    search = schemas.to_dataclass(SearchConfig, cfg.search).for_game(core)  # discount null: the game's
+    search = schemas.to_dataclass(SearchConfig, cfg.search)
     with schemas.naming(cfg):
         resolve_device(device)
     if name not in STAGES:

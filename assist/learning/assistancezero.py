@@ -171,7 +171,7 @@ class AssistanceZeroTrainer(Trainer):
     def __init__(self, context: TrainingContext, net: nn.Module, search: SearchConfig, config: AssistanceZeroConfig, evaluator: Evaluator | None = None):
         super().__init__(context, net, config, evaluator)
         core, human = context.core, context.human
-        self.search = search
+        self.search = search = search.for_game(core)  # discount None: the game's (it also discounts the value targets)
         self.selfplay = SelfPlay(core, human, SearchPlayer(core, ASSISTANT, self.evaluator, search, sample=True), config.envs, self.rng)
         self.replay = SequenceReplay(config.replay)
         self.goal_games = None

@@ -130,10 +130,10 @@ class Trainer:
         self.context, self.net, self.config = context, net, config
         self.core, self.eval_core, self.human, self.eval_human = context.core, context.eval_core, context.human, context.eval_human
         self.run_dir, self.seed, self.group = Path(context.run_dir), context.seed, context.group
-        seed, group, device, logger = context.seed, context.group, context.device, context.logger
+        seed, group, logger = context.seed, context.group, context.logger
         self.rng = np.random.default_rng(rank_seed(seed, group.rank))
         torch.manual_seed(seed + group.rank)
-        self.evaluator = TorchEvaluator(net, device=device) if evaluator is None else evaluator
+        self.evaluator = TorchEvaluator(net, device=context.device) if evaluator is None else evaluator
         self.device = self.evaluator.device
         group.broadcast(net.state_dict().values())  # every rank starts from rank 0's weights
         self.optimizer = torch.optim.Adam(self.parameter_groups(), lr=config.lr)

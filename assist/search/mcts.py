@@ -86,8 +86,9 @@ class MCTS:
     def _build_nodes(self, tree: Tree, games: np.ndarray, nodes: np.ndarray) -> None:
         """Build the slots and human samples of the evaluated ``nodes`` of ``games`` ([G]
         each) from their states and stored model outputs: the top-K legal actions (and
-        their expected immediate rewards when the search reserves reward slots) and the
-        human's actions at the stored uniforms."""
+        their expected immediate rewards when the search reserves reward slots; at a root,
+        without the doubtful ones ``root_min_reward`` excludes) and the human's actions at
+        the stored uniforms."""
         states = tree.states.take(tree.state_rows(nodes, games))
         legal = self.core.legal_mask(states, ASSISTANT)
         logits = tree.policy_logits.take(games, nodes)
@@ -97,7 +98,7 @@ class MCTS:
         if cfg.root_min_reward:
             doubtful = (nodes == 0)[:, None] & (immediate != 0) & (immediate < cfg.root_min_reward)
             legal = legal & ~doubtful  # the no-op is worth 0: every root keeps an action
-        if self.config.reward_slots:
+        if cfg.reward_slots:
             actions, priors = top_k_slots(logits, legal, self.config.max_children, immediate, self.config.reward_slots)
             tree.slot_reward[games, nodes] = np.where(actions >= 0, np.take_along_axis(immediate, np.maximum(actions, 0), axis=1), 0.0)
         else:

@@ -20,10 +20,11 @@ The return is ``sum_t discount**t * (human reward + assistant reward)`` over the
 ``discount`` 1 (the default) is the plain sum.
 
 Action 0 of each seat is its no-op ("wait"): always legal, and what an illegal action
-becomes. A table may put its wait elsewhere (``human_wait`` / ``assistant_wait``): the
-game then stores that seat's actions with the wait moved to index 0 and the others after it
-in their order, so that every player, recording and solver sees the project's one rule. It usually leaves the state unchanged, but a game may let time pass on it
-(``red_blue``: the human's one chance to make an item passes when it waits).
+becomes. It usually leaves the state unchanged, but a game may let time pass on it
+(``red_blue``: the human's one chance to make an item passes when it waits). A table may
+write its wait at another index (``human_wait`` / ``assistant_wait``): the game then
+stores that seat's actions with the wait moved to index 0 and the others after it in their
+order, so every player, recording and solver keeps the one rule that 0 waits.
 Transitions never depend on the goal; rewards do. Terminal states are absorbing: only the
 no-op is legal there, it stays put and is worth 0.
 """
