@@ -34,7 +34,7 @@ from assist.players.llm import llm, llm_text
 from assist.players.simple import NoopPlayer, RandomPlayer
 from assist.players.tabular import BayesOptimalPlayer, HumanModelPlayer, exact_search
 from assist.players.terminal import TerminalPlayer
-from assist.trained import assistancezero, ppo, trained
+from assist.trained import assistancezero, by_params, ppo, trained
 from envs.core import GameCore, by_name_or_path
 
 PLAYERS = {
@@ -50,9 +50,9 @@ PLAYERS = {
     "bayes": BayesOptimalPlayer,
     "exact_search": exact_search,
     "library_bayes": GoalLibraryBayesPlayer,
-    "assistancezero": assistancezero,
+    "assistancezero": by_params(assistancezero),
     "ppo": ppo,
-    "trained": trained,
+    "trained": by_params(trained),
     "bc": BCHumanPlayer,
     "llm": llm,
     "llm_text": llm_text,

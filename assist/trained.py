@@ -4,25 +4,104 @@ the LM pipeline as its stage evaluates its LM.
 
 A run directory holds the resolved config (``config.yaml``: the model and search
 settings) and ``checkpoints/``; the network is rebuilt from the config and its weights
-loaded from safetensors (no code is executed).
+loaded from safetensors (no code is executed). What to play and how is one record,
+:class:`PlayedRun`: the ``trained`` and ``assistancezero`` players take its fields as
+their parameters, and each row of ``scripts/compare.py`` is one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
 from assist.learning.checkpoints import RunCheckpoint
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
+from assist.players.base import Player
 from assist.players.library import GoalLibrary, LibraryMixture
 from assist.players.llm import llm
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.search.config import SearchConfig
 from envs.core import GameCore
+
+SEARCH_SETTINGS = tuple(f.name for f in dataclasses.fields(SearchConfig))
+"""The names a run's search settings may change (:class:`~assist.search.config.SearchConfig`'s fields)."""
+
+
+def check_search_settings(names) -> None:
+    """Raise a ValueError naming those of ``names`` that are no search setting."""
+    unknown = sorted(set(names) - set(SEARCH_SETTINGS))
+    if unknown:
+        raise ValueError(f"search settings {unknown} do not exist; the settings are {list(SEARCH_SETTINGS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlayedRun:
+    """Play training run ``run`` with these settings: the parameters of the ``trained``
+    and ``assistancezero`` players (:mod:`assist.registry`) and one row of
+    ``scripts/compare.py``. The search settings (``simulations``, ``library_*``,
+    ``search``) apply to runs that play through a search (:data:`SEARCHING`); the other
+    runs ignore them. Unknown search setting names are refused when the record is made."""
+
+    run: str
+    """A training run directory of ``scripts/train.py`` (``config.yaml``, ``checkpoints/``)."""
+    simulations: int = 0
+    """Search budget, simulations per move; 0: the run's ``algo.eval_simulations``."""
+    library_prior: float = 0.0
+    """> 0 (``build`` only): the root belief averages the network's with a library of the
+    run's training goals, the library weighted this much before the human acts, in (0, 1]
+    (1: the library alone; :func:`library_mixture`); 0: the network's belief alone."""
+    library_split: str | None = None
+    """The goal split the library is drawn from; None: the run's ``train_split``."""
+    library_samples: int = 20000
+    """Goals drawn for the library (its distinct ones are kept)."""
+    search: Mapping[str, Any] | None = None
+    """Search settings that replace the run's own, ``{setting: value}`` (e.g.
+    ``{"reuse_subtree": True}``; the names of :data:`SEARCH_SETTINGS`); None: the run's."""
+    device: str = "auto"
+    """Where the network runs: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ..."""
+
+    def __post_init__(self):
+        check_search_settings(self.search or {})
+
+    def config(self):
+        """The run's resolved training config (``<run>/config.yaml``)."""
+        return OmegaConf.load(Path(self.run) / "config.yaml")
+
+    def search_config(self, cfg) -> SearchConfig:
+        """The search this record plays with, for the run of config ``cfg``: the run's
+        settings changed by :attr:`search`, at :attr:`simulations` (else the run's
+        ``algo.eval_simulations``), no root noise."""
+        return run_search(cfg, self.search).for_evaluation(self.simulations or cfg.algo.get("eval_simulations", 0))
+
+    def root_belief(self, core: GameCore, cfg) -> LibraryMixture | None:
+        """The root belief this record plays with (:func:`library_mixture`); None: the network's own."""
+        return library_mixture(core, cfg, self.library_prior, self.library_split, self.library_samples)
+
+
+def by_params(factory: Callable[[GameCore, str, PlayedRun], Player]) -> Callable[..., Player]:
+    """``factory(core, seat, played)`` as the registry calls a player, ``(core, seat,
+    **params)`` with ``params`` the fields of :class:`PlayedRun`; its signature lists
+    them, as :func:`assist.registry.make_player` reads a player's parameters from it."""
+
+    @functools.wraps(factory)
+    def player(core: GameCore, seat: str, **params) -> Player:
+        return factory(core, seat, PlayedRun(**params))
+
+    seats = list(inspect.signature(factory).parameters.values())[:2]
+    fields = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(PlayedRun)
+    ]
+    player.__signature__ = inspect.Signature([*seats, *fields])
+    return player
 
 
 def load_network(core: GameCore, run: str | Path):
@@ -38,13 +117,11 @@ def load_network(core: GameCore, run: str | Path):
     return net, cfg
 
 
-def run_search(cfg, changes: dict | None = None) -> SearchConfig:
+def run_search(cfg, changes: Mapping[str, Any] | None = None) -> SearchConfig:
     """The search settings a training run's config (``config.yaml``) recorded, with
     ``changes`` (``{setting: value}``, e.g. ``{"reuse_subtree": True}``) applied."""
     settings = {**OmegaConf.to_container(cfg.search, resolve=True), **(changes or {})}
-    unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(SearchConfig)})
-    if unknown:
-        raise ValueError(f"search settings {unknown} do not exist; the settings are {[f.name for f in dataclasses.fields(SearchConfig)]}")
+    check_search_settings(settings)
     return SearchConfig(**settings)
 
 
@@ -76,27 +153,12 @@ def library_mixture(core: GameCore, cfg, prior: float, split: str | None = None,
     return LibraryMixture(library, prior)
 
 
-def assistancezero(
-    core: GameCore,
-    seat: str,
-    run: str,
-    simulations: int = 0,
-    library_prior: float = 0.0,
-    library_split: str | None = None,
-    library_samples: int = 20000,
-    search: dict | None = None,
-    device: str = "auto",
-) -> SearchPlayer:
-    """The AssistanceZero assistant of training run ``run``: its network inside its search
-    at the run's evaluation budget (``algo.eval_simulations``; ``simulations`` > 0
-    overrides it), best action, no root noise; ``search`` changes other search settings
-    (:func:`run_search`). ``library_prior`` > 0 (``build`` only): the root belief
-    averages the network's with a library of ``library_samples`` draws of the run's
-    training goals, or of the goal split ``library_split`` (:func:`library_mixture`)."""
-    net, cfg = load_network(core, run)
-    budget = simulations or cfg.algo.get("eval_simulations", 0)
-    belief = library_mixture(core, cfg, library_prior, library_split, library_samples)
-    return SearchPlayer(core, seat, TorchEvaluator(net, device=device), run_search(cfg, search).for_evaluation(budget), root_belief=belief)
+def assistancezero(core: GameCore, seat: str, played: PlayedRun) -> SearchPlayer:
+    """The AssistanceZero assistant of training run ``played.run``: its network inside its
+    search as ``played`` sets it (:meth:`PlayedRun.search_config`: best action, no root
+    noise), its root belief averaged with a goal library's when ``played.library_prior`` > 0."""
+    net, cfg = load_network(core, played.run)
+    return SearchPlayer(core, seat, TorchEvaluator(net, device=played.device), played.search_config(cfg), root_belief=played.root_belief(core, cfg))
 
 
 def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str = "auto") -> PolicyPlayer:
@@ -106,37 +168,34 @@ def ppo(core: GameCore, seat: str, run: str, sample: bool = False, device: str =
     return PolicyPlayer(core, seat, TorchEvaluator(net, device=device), sample=sample)
 
 
-def lm_stage(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, library_samples: int = 20000, search: dict | None = None, device: str = "auto"):
+def lm_stage(core: GameCore, seat: str, played: PlayedRun) -> Player:
     """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
-    it: a ``search_loop`` run inside the search (the run's search settings changed by
-    ``search``, at its ``algo.eval_simulations`` or ``simulations`` when > 0; no root
-    noise; a root belief averaged with a goal library when ``library_prior`` > 0, as for
+    it: a ``search_loop`` run inside the search as ``played`` sets it (as for
     :func:`assistancezero`), the other stages by the most likely legal action (the search
     settings are ignored)."""
-    cfg = OmegaConf.load(Path(run) / "config.yaml")
+    cfg = played.config()
     if cfg.algo.name != "search_loop":
-        return llm(core, seat, path=run, device=device)
+        return llm(core, seat, path=played.run, device=played.device)
     from assist.llm.evaluator import LMEvaluator
 
-    belief = library_mixture(core, cfg, library_prior, library_split, library_samples)
-    return SearchPlayer(core, seat, LMEvaluator.load(core, run, device), run_search(cfg, search).for_evaluation(simulations or cfg.algo.eval_simulations), root_belief=belief)
+    return SearchPlayer(core, seat, LMEvaluator.load(core, played.run, played.device), played.search_config(cfg), root_belief=played.root_belief(core, cfg))
 
 
-TRAINED = {"assistancezero": assistancezero, "ppo": ppo, **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage)}
+TRAINED: dict[str, Callable[[GameCore, str, PlayedRun], Player]] = {
+    "assistancezero": assistancezero,
+    "ppo": lambda core, seat, played: ppo(core, seat, played.run, device=played.device),
+    **dict.fromkeys(("pretrain", "sft", "rlft", "search_loop"), lm_stage),
+}
 """The player of each training algorithm (``algo.name`` in a run's config)."""
 
 SEARCHING = ("assistancezero", "search_loop")
 """The algorithms whose runs play through a search (``simulations``, ``search`` and the ``library_*`` root belief apply)."""
 
 
-def trained(core: GameCore, seat: str, run: str, simulations: int = 0, library_prior: float = 0.0, library_split: str | None = None, library_samples: int = 20000, search: dict | None = None, device: str = "auto"):
-    """The assistant of any training run, played as its algorithm plays it (a search at
-    ``simulations`` per move when > 0, else at the run's evaluation budget; its root
-    belief averaged with a library of ``library_samples`` draws of the run's training
-    goals, or of ``library_split``, when ``library_prior`` > 0; ``search`` changes the run's other search settings; these
-    search settings are ignored for runs that do not search)."""
-    name = OmegaConf.load(Path(run) / "config.yaml").algo.name if (Path(run) / "config.yaml").exists() else None
+def trained(core: GameCore, seat: str, played: PlayedRun) -> Player:
+    """The assistant of any training run, played as its algorithm plays it, with the
+    search settings of ``played`` if it searches (:data:`SEARCHING`)."""
+    name = played.config().algo.name if (Path(played.run) / "config.yaml").exists() else None
     if name not in TRAINED:
-        raise ValueError(f"{run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
-    searching = {"simulations": simulations, "library_prior": library_prior, "library_split": library_split, "library_samples": library_samples, "search": search}
-    return TRAINED[name](core, seat, run, device=device, **(searching if name in SEARCHING else {}))
+        raise ValueError(f"{played.run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
+    return TRAINED[name](core, seat, played)

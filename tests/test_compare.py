@@ -7,12 +7,13 @@ import pytest
 from omegaconf import OmegaConf
 
 import envs
-from assist.cli.compare import algo_label, paired_differences, parse_baseline, parse_player
+from assist.cli.compare import RunRow, algo_label, paired_differences, parse_baseline, parse_player
 from assist.cli.compare import main as compare
 from assist.cli.train import run
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.registry import make_player
+from assist.trained import PlayedRun
 from envs.building.goals import save_goals
 from envs.core import ASSISTANT
 from tests.test_custom_players import module_path  # noqa: F401  (a fixture: a human of the user's own)
@@ -147,9 +148,9 @@ def test_compare_refuses_two_runs_of_the_same_algorithm_and_seed(runs, tmp_path)
         compare([str(runs["az0"]), str(copy), "--out", str(tmp_path / "out")])
 
 
-def fake_record(algo: str, seed: int, human_actions: list[float], **config) -> dict:
+def fake_record(algo: str, seed: int, human_actions: list[float], **config) -> RunRow:
     config = OmegaConf.create({"algo": {"name": algo}, "seed": seed, **config})
-    return {"config": config, "label": algo_label(config), "metrics": {"human_actions": np.array(human_actions)}}
+    return RunRow(PlayedRun(f"runs/{algo}/{seed}"), config, algo_label(config), {}, metrics={"human_actions": np.array(human_actions)})
 
 
 def test_paired_differences_pair_runs_of_the_same_seed():
@@ -196,3 +197,16 @@ def test_baselines_take_player_parameters():
     assert parse_baseline("library_bayes:split=test,threshold=0.6,samples=100") == ("library_bayes", {"split": "test", "threshold": 0.6, "samples": 100})
     with pytest.raises(ValueError, match="key=value pairs"):
         parse_baseline("library_bayes:split")
+
+
+def test_a_played_run_refuses_unknown_search_settings_when_it_is_made():
+    with pytest.raises(ValueError, match=r"search settings \['reuse'\] do not exist; the settings are \['num_simulations'"):
+        PlayedRun("runs/train/x", search={"reuse": True})
+
+
+def test_the_trained_players_take_the_fields_of_a_played_run_as_their_parameters():
+    core = envs.make_core("build", preset="tiny")
+    fields = r"\['run', 'simulations', 'library_prior', 'library_split', 'library_samples', 'search', 'device'\]"
+    for name in ("trained", "assistancezero"):
+        with pytest.raises(ValueError, match=rf"player '{name}' has no parameter\(s\) \['simulation'\]; its parameters: {fields}"):
+            make_player(name, core, ASSISTANT, run="runs/train/x", simulation=3)

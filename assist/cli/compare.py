@@ -31,11 +31,22 @@ reference of what a search with an exact belief achieves). ``--jobs N`` evaluate
 runs at a time in worker processes (the same numbers: every evaluation is seeded by
 ``--seed`` alone). Writes ``<name>.md`` (headed by the command that made it and the
 commit) and ``<name>.json`` into ``--out``.
+
+Each row is a typed record: the run and how it is played, :class:`assist.trained.PlayedRun`
+(the same record the ``trained`` player takes), with its config and label
+(:class:`RunRow`). This entry point stays argparse, not Hydra like the others, because
+it is not an experiment but a report over many finished ones: its subject is a list of
+run directories of any length (positional paths, which Hydra's overrides have no form
+for), it makes no run directory of its own (its table goes where ``--out`` says,
+headed by the exact command), and every committed table under ``results/`` is headed by
+a command in this form that must keep working. The settings of the played runs are
+still one record, made in one place (:func:`compare`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import platform
@@ -48,43 +59,70 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from assist import config as schemas
 from assist import evaluation
 from assist.cli import THREADS_HELP, set_threads
 from assist.registry import PLAYERS, make_player
 from assist.sweep import seed_interval
-from assist.trained import SEARCHING
+from assist.trained import SEARCHING, PlayedRun
 from envs.core import ASSISTANT, HUMAN
 
 HUMAN_ALONE = "noop"
 
 
-def read_runs(runs: list[Path]) -> list[dict]:
-    """Each run's config (``config.yaml``), training record (``results.json``) and row
-    label (:func:`algo_label`); the runs must share the game and human model."""
-    records = []
+@dataclasses.dataclass(frozen=True)
+class RunRow:
+    """One row of the comparison: a training run played one way (:class:`PlayedRun`)."""
+
+    played: PlayedRun
+    config: DictConfig
+    """The run's resolved training config (``config.yaml``)."""
+    label: str
+    """The algorithm row it pools into: :func:`algo_label`, plus its :attr:`variant`."""
+    results: dict
+    """The run's training record (``results.json``)."""
+    variant: str = ""
+    """``""``: the run as it plays; ``"+library"`` or ``"+library:<split>"``: with a library root belief."""
+    metrics: dict[str, np.ndarray] | None = None
+    """Per-episode metrics (``{metric: [episodes]}``) once played."""
+
+    @property
+    def run(self) -> Path:
+        return Path(self.played.run)
+
+    @property
+    def seed(self) -> int:
+        """The run's training seed."""
+        return int(self.config.seed)
+
+
+def read_runs(runs: list[Path], **settings) -> list[RunRow]:
+    """A row for each run, played with ``settings`` (fields of :class:`PlayedRun`), with
+    its config (``config.yaml``), training record (``results.json``) and label
+    (:func:`algo_label`); the runs must share the game and human model."""
+    rows = []
     for run in runs:
         if not (run / "config.yaml").exists() or not (run / "results.json").exists():
             raise FileNotFoundError(f"{run} is not a finished training run (needs config.yaml and results.json)")
         config = OmegaConf.load(run / "config.yaml")
-        records.append({"run": run, "config": config, "label": algo_label(config), "results": json.loads((run / "results.json").read_text()), "player": {}})
-    first = records[0]["config"]
-    for record in records[1:]:
+        rows.append(RunRow(PlayedRun(str(run), **settings), config, algo_label(config), json.loads((run / "results.json").read_text())))
+    first = rows[0]
+    for row in rows[1:]:
         for key in ("env", "human"):
-            if record["config"][key] != first[key]:
-                raise ValueError(f"{record['run']} has another {key} than {records[0]['run']}: compare runs of one game and human model")
+            if row.config[key] != first.config[key]:
+                raise ValueError(f"{row.run} has another {key} than {first.run}: compare runs of one game and human model")
     seen: dict[tuple[str, int], Path] = {}
-    for record in records:
-        key = (record["label"], int(record["config"].seed))
+    for row in rows:
+        key = (row.label, row.seed)
         if key in seen:
             raise ValueError(
-                f"{seen[key]} and {record['run']} are both {key[0]} seed {key[1]}: a table pools one run per algorithm and "
+                f"{seen[key]} and {row.run} are both {key[0]} seed {key[1]}: a table pools one run per algorithm and "
                 "training seed; compare runs that differ in other settings in separate tables (the same --seed plays the same episodes)"
             )
-        seen[key] = record["run"]
-    return records
+        seen[key] = row.run
+    return rows
 
 
 def algo_label(config) -> str:
@@ -113,14 +151,14 @@ def pooled(per_run: list[dict[str, float]]) -> dict[str, evaluation.Summary]:
     return out
 
 
-def paired_differences(records: list[dict], pairs: list[str], metric: str = "human_actions") -> dict[str, evaluation.Summary]:
+def paired_differences(rows: list[RunRow], pairs: list[str], metric: str = "human_actions") -> dict[str, evaluation.Summary]:
     """For each ``"A-B"`` of ``pairs``: the mean over training seeds of (A's run mean of
     ``metric`` - B's run mean, the two runs of that seed), with a t-interval over seeds.
-    ``records``: :func:`read_runs`'s, with their ``metrics``. Raises ValueError for a pair
-    that is not two algorithms among the runs, or that shares fewer than two seeds."""
+    ``rows``: played ones (with their ``metrics``). Raises ValueError for a pair that is
+    not two algorithms among the runs, or that shares fewer than two seeds."""
     by_algo: dict[str, dict[int, float]] = {}
-    for record in records:
-        by_algo.setdefault(record["label"], {})[int(record["config"].seed)] = float(record["metrics"][metric].mean())
+    for row in rows:
+        by_algo.setdefault(row.label, {})[row.seed] = float(row.metrics[metric].mean())
     out = {}
     for pair in pairs:
         first, _, second = pair.partition("-")
@@ -197,23 +235,28 @@ def compare(
     when more than 1); ``simulations``: every searching run's budget per move (0: its
     run's ``algo.eval_simulations``); ``library_prior`` > 0: every searching run is also
     played with its root belief averaged with a library of its training goals, in rows
-    labelled ``<algo>+library`` (``library_prior`` of :func:`assist.trained.assistancezero`);
+    labelled ``<algo>+library`` (:attr:`PlayedRun.library_prior <assist.trained.PlayedRun.library_prior>`);
     ``library_splits``: draw the library from each of these goal splits instead, in rows
     ``<algo>+library:<split>``; ``library_samples``: goals drawn for each library; ``search``: search settings every searching run plays with
     instead of its own (``{setting: value}``); ``human``: the human of every row instead of
     the one the runs trained with (a :func:`parse_player` spec)."""
     if library_splits and not library_prior:
         raise ValueError(f"--library-split {' '.join(library_splits)}: give the library's prior weight too (--library-prior, in (0, 1])")
-    records = read_runs(runs)
+    rows = read_runs(runs, simulations=simulations, search=search)
     if library_prior:
-        variants = {f"+library:{split}": {"library_split": split} for split in library_splits} or {"+library": {}}
-        records += [
-            {**r, "label": r["label"] + suffix, "player": {"library_prior": library_prior, "library_samples": library_samples, **player}}
-            for suffix, player in variants.items()
-            for r in records
-            if r["config"].algo.name in SEARCHING
+        variants = {f"+library:{split}": split for split in library_splits} or {"+library": None}
+        rows += [
+            dataclasses.replace(
+                row,
+                played=dataclasses.replace(row.played, library_prior=library_prior, library_split=split, library_samples=library_samples),
+                label=row.label + variant,
+                variant=variant,
+            )
+            for variant, split in variants.items()
+            for row in rows
+            if row.config.algo.name in SEARCHING
         ]
-    cfg = records[0]["config"]
+    cfg = rows[0].config
     changes = {key: value for key, value in (("goal_split", goal_split), ("goal_file", goal_file)) if value}
     env = {**OmegaConf.to_container(cfg.env), **changes}
     if human is None:
@@ -224,43 +267,31 @@ def compare(
     if HUMAN_ALONE not in baselines:
         baselines = [HUMAN_ALONE, *baselines]
     per_episode = {spec: evaluate_assistant(env, human, *parse_baseline(spec), episodes, batch, seed) for spec in baselines}
-    common = {"simulations": simulations, "search": search or {}}
-    tasks = [(env, human, "trained", {"run": str(record["run"]), **common, **record["player"]}, episodes, batch, seed, torch.get_num_threads()) for record in records]
+    tasks = [(env, human, "trained", dataclasses.asdict(row.played), episodes, batch, seed, torch.get_num_threads()) for row in rows]
     if jobs > 1:
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(evaluate_assistant, *zip(*tasks)))
     else:
         results = [evaluate_assistant(*task) for task in tasks]
-    per_algo: dict[str, list[dict]] = {}
-    for record, metrics in zip(records, results):
-        record["metrics"] = metrics
-        per_algo.setdefault(record["label"], []).append(record)
+    rows = [dataclasses.replace(row, metrics=metrics) for row, metrics in zip(rows, results)]
+    per_algo: dict[str, list[RunRow]] = {}
+    for row in rows:
+        per_algo.setdefault(row.label, []).append(row)
     alone = float(per_episode[HUMAN_ALONE]["human_actions"].mean())
     baseline_rows = evaluation.summarize(per_episode, seed=seed)
-    algo_rows = {
-        algo: pooled([{key: float(v.mean()) for key, v in r["metrics"].items()} for r in group]) for algo, group in per_algo.items()
-    }
-    run_rows = {
-        f"{r['label']} seed {r['config'].seed} ({r['run'].name})": evaluation.summarize({"run": r["metrics"]}, seed=seed)["run"]
-        for r in records
-    }
+    algo_rows = {algo: pooled([{key: float(v.mean()) for key, v in r.metrics.items()} for r in group]) for algo, group in per_algo.items()}
+    run_rows = {f"{r.label} seed {r.config.seed} ({r.run.name})": evaluation.summarize({"run": r.metrics}, seed=seed)["run"] for r in rows}
     training = [
-        {
-            "run": str(r["run"]),
-            "algo": r["label"],
-            "seed": int(r["config"].seed),
-            "env_steps": r["results"].get("env_steps"),
-            "wall_seconds": wall_seconds(r["run"], r["results"]),
-        }
-        for r in records
-        if not r["player"]
+        {"run": str(r.run), "algo": r.label, "seed": r.seed, "env_steps": r.results.get("env_steps"), "wall_seconds": wall_seconds(r.run, r.results)}
+        for r in rows
+        if not r.variant
     ]
     return {
         "human_alone_actions": alone,
         "baselines": baseline_rows,
         "algorithms": algo_rows,
         "runs": run_rows,
-        "pairs": paired_differences(records, list(pairs)),
+        "pairs": paired_differences(rows, list(pairs)),
         "training": training,
         "meta": {
             "env": OmegaConf.to_container(cfg.env),
