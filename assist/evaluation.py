@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -105,15 +106,19 @@ def summarize(results: dict[str, dict[str, np.ndarray]], seed: int = 0) -> dict[
     return {row: {key: bootstrap_ci(values, rng) for key, values in metrics.items()} for row, metrics in results.items()}
 
 
+def render_table(columns: Sequence[str], rows: Iterable[Sequence[str]], labels: int = 1) -> str:
+    """A Markdown table of ``columns`` and ``rows`` (a cell of text per column), the first
+    ``labels`` columns left-aligned and the rest (numbers) right-aligned: every table the
+    entry points write (this one, :mod:`assist.sweep`'s, ``scripts/compare.py``'s)."""
+    head = "| " + " | ".join(columns) + " |"
+    rule = "|" + "---|" * labels + "---:|" * (len(columns) - labels)
+    return "\n".join([head, rule, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
 def markdown_table(summary: dict[str, dict[str, Summary]], metrics: tuple[str, ...] = METRICS) -> str:
     """A Markdown table: one row per entry, ``mean [low, high]`` per metric."""
-    head = "| assistant | episodes | " + " | ".join(metrics) + " |"
-    rule = "|---|---:|" + "---:|" * len(metrics)
-    rows = []
-    for name, cells in summary.items():
-        n = next(iter(cells.values())).n
-        rows.append(f"| {name} | {n} | " + " | ".join(cells[m].cell() for m in metrics) + " |")
-    return "\n".join([head, rule, *rows])
+    rows = ([name, str(next(iter(cells.values())).n), *(cells[m].cell() for m in metrics)] for name, cells in summary.items())
+    return render_table(["assistant", "episodes", *metrics], rows)
 
 
 def save(directory: str | Path, summary: dict[str, dict[str, Summary]], meta: dict[str, Any]) -> None:

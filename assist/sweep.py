@@ -25,7 +25,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from scipy import stats
 
-from assist.evaluation import METRICS, Summary
+from assist.evaluation import METRICS, Summary, render_table
 
 LEVEL = 0.95
 """Confidence level of every interval."""
@@ -159,14 +159,12 @@ def markdown_table(sweep: Sweep, metrics: Sequence[str]) -> str:
     ``algo`` does in a training sweep), runs, ``mean [low, high]`` per metric."""
     named = all(cell.assistant in cell.overrides.values() for cell in sweep.cells)
     keys = [*sweep.swept, *([] if named else ["assistant"])]
-    head = "| " + " | ".join([*keys, "runs", *metrics]) + " |"
-    rule = "|" + "---|" * len(keys) + "---:|" * (1 + len(metrics))
     rows = []
     for cell in sweep.cells:
         values = [s.cell() if (s := cell.metrics.get(m)) else "" for m in metrics]
         labels = [cell.overrides[k] for k in sweep.swept] + ([] if named else [cell.assistant])
-        rows.append("| " + " | ".join([*labels, str(len(cell.jobs)), *values]) + " |")
-    return "\n".join([head, rule, *rows])
+        rows.append([*labels, str(len(cell.jobs)), *values])
+    return render_table([*keys, "runs", *metrics], rows, labels=len(keys))
 
 
 def to_json(sweep: Sweep) -> dict:

@@ -64,6 +64,7 @@ from omegaconf import DictConfig, OmegaConf
 from assist import config as schemas
 from assist import evaluation
 from assist.cli import THREADS_HELP, set_threads
+from assist.evaluation import render_table
 from assist.registry import PLAYERS, make_player
 from assist.sweep import seed_interval
 from assist.trained import SEARCHING, PlayedRun
@@ -314,28 +315,24 @@ def markdown(data: dict, metrics: tuple[str, ...] = evaluation.METRICS) -> str:
     """The comparison as Markdown: one table of baselines and pooled algorithms, one per run."""
     alone = data["human_alone_actions"]
 
-    def row(name: str, cells: dict[str, evaluation.Summary]) -> str:
-        parts = [cells[m].cell() for m in metrics]
+    def row(name: str, cells: dict[str, evaluation.Summary]) -> list[str]:
         ratio = cells["human_actions"].mean / alone if alone > 0 else float("nan")
-        return f"| {name} | {cells[metrics[0]].n} | " + " | ".join(parts) + f" | {ratio:.2f} |"
+        return [name, str(cells[metrics[0]].n), *(cells[m].cell() for m in metrics), f"{ratio:.2f}"]
 
-    head = "| assistant | n | " + " | ".join(metrics) + " | human_actions ratio |"
-    rule = "|---|---:|" + "---:|" * (len(metrics) + 1)
-    main = [head, rule]
-    main += [row(name, cells) for name, cells in data["baselines"].items()]
+    columns = ["assistant", "n", *metrics, "human_actions ratio"]
+    main = [row(name, cells) for name, cells in data["baselines"].items()]
     main += [row(f"**{name}** (over seeds)", cells) for name, cells in data["algorithms"].items()]
-    runs = [head, rule] + [row(name, cells) for name, cells in data["runs"].items()]
-    train = ["| run | algo | seed | env steps | wall-clock (s) |", "|---|---|---:|---:|---:|"]
-    train += [f"| {t['run']} | {t['algo']} | {t['seed']} | {t['env_steps']} | {round(t['wall_seconds'])} |" for t in data["training"]]
+    runs = [row(name, cells) for name, cells in data["runs"].items()]
+    train = [[t["run"], t["algo"], str(t["seed"]), str(t["env_steps"]), str(round(t["wall_seconds"]))] for t in data["training"]]
     n = "n: episodes for baselines and single runs, runs (seeds) for pooled rows (t-interval over their means)"
     paired = []
     if data["pairs"]:
-        paired = ["## Paired differences", "", "| human_actions, A - B | n (seeds) | mean [95% CI] |", "|---|---:|---:|"]
-        paired += [f"| {name} | {d.n} | {d.cell()} |" for name, d in data["pairs"].items()]
-        paired += ["", "Per training seed, on the same episodes; negative: A needs fewer human actions than B.", ""]
-    return "\n".join(
-        ["## Baselines and algorithms", "", *main, "", n, "", *paired, "## Each run", "", *runs, "", "## Training", "", *train, ""]
-    )
+        rows = [[name, str(d.n), d.cell()] for name, d in data["pairs"].items()]
+        paired = ["## Paired differences", "", render_table(["human_actions, A - B", "n (seeds)", "mean [95% CI]"], rows), ""]
+        paired += ["Per training seed, on the same episodes; negative: A needs fewer human actions than B.", ""]
+    sections = ["## Baselines and algorithms", "", render_table(columns, main), "", n, "", *paired, "## Each run", "", render_table(columns, runs), ""]
+    sections += ["## Training", "", render_table(["run", "algo", "seed", "env steps", "wall-clock (s)"], train, labels=2), ""]
+    return "\n".join(sections)
 
 
 def to_json(data: dict) -> dict:
