@@ -176,11 +176,6 @@ class GameCore(Protocol):
         it); ``-inf`` where illegal. Planners use it to find promising actions the policy
         prior has not learned yet."""
 
-    def goal_action_values(self, state: BatchState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
-        """[B, A] float: how good each action is for ``agent`` pursuing ``goal`` ([B, F])
-        as if acting alone; illegal actions get ``-inf``. Scripted humans and the oracle
-        are built on this. ``fix_others``: also value undoing the other seat's mistakes."""
-
     def metrics(self, state: BatchState) -> dict[str, np.ndarray]:
         """Per-game episode metrics, each [B] (goal_pct, human_actions, assistant_share, length, ...)."""
 
@@ -197,6 +192,19 @@ class GameCore(Protocol):
 
     def render_rgb(self, state: BatchState, row: int = 0) -> np.ndarray:
         """An [H, W, 3] uint8 picture of game ``row``."""
+
+
+class ScriptedGame(GameCore, Protocol):
+    """A game core that also values actions toward a known goal: what the scripted humans
+    and the oracle (``assist.players.scripted``) act on. Heuristics, not rules, so they
+    are no part of :class:`GameCore`; a core may also offer ``chat_hint(state)`` ([B]
+    int64, the human's most useful message action, -1 for none), which scripted humans
+    then speak."""
+
+    def goal_action_values(self, state: BatchState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
+        """[B, A] float: how good each action is for ``agent`` pursuing ``goal`` ([B, F])
+        as if acting alone; illegal actions get ``-inf``. ``fix_others``: also value
+        undoing the other seat's mistakes."""
 
 
 def check_actions(actions, batch: int) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Scripted players built on the game's goal-directed action values.
 
-Every game core provides ``goal_action_values(state, seat, goal, fix_others)``: how good
-each action is for a player pursuing ``goal`` alone. The human models here turn those
-values into behaviour (greedy with noise, Boltzmann-rational, corrective, lazy) and can
-speak the game's chat hints; the oracle is the same planner in the assistant's seat,
-handed the true goal. All act on the whole batch at once.
+Every game core provides ``goal_action_values(state, seat, goal, fix_others)``
+(:class:`envs.core.ScriptedGame`): how good each action is for a player pursuing
+``goal`` alone. The human models here turn those values into behaviour (greedy with
+noise, Boltzmann-rational, corrective, lazy) and can speak the game's chat hints; the
+oracle is the same planner in the assistant's seat, handed the true goal. All act on the whole batch at once.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from assist.players.base import BasePlayer, Turn
 from assist.players.sampling import argmax_random_ties, sample_legal, sample_softmax
-from envs.core import GameCore
+from envs.core import ScriptedGame
 
 
 class GoalDirectedPlayer(BasePlayer):
@@ -29,7 +29,7 @@ class GoalDirectedPlayer(BasePlayer):
 
     privileged: ClassVar[bool] = True
 
-    def __init__(self, core: GameCore, seat: str, epsilon: float = 0.0, idle: float = 0.0, chat_prob: float = 0.0, fix_others: bool = False):
+    def __init__(self, core: ScriptedGame, seat: str, epsilon: float = 0.0, idle: float = 0.0, chat_prob: float = 0.0, fix_others: bool = False):
         super().__init__(core, seat)
         for name, p in (("epsilon", epsilon), ("idle", idle), ("chat_prob", chat_prob)):
             if not 0.0 <= p <= 1.0:
@@ -62,7 +62,7 @@ class GoalDirectedPlayer(BasePlayer):
 class BoltzmannPlayer(GoalDirectedPlayer):
     """Boltzmann-rational: actions drawn from softmax(beta * values) over legal actions."""
 
-    def __init__(self, core: GameCore, seat: str, beta: float = 5.0, **kwargs):
+    def __init__(self, core: ScriptedGame, seat: str, beta: float = 5.0, **kwargs):
         super().__init__(core, seat, **kwargs)
         if not beta > 0:
             raise ValueError(f"beta={beta} must be > 0 (larger is more rational)")

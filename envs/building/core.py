@@ -38,16 +38,24 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 from gymnasium import spaces
 
-from envs.building import render
-from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES, FACE_OFFSETS, FIRST_PLACEABLE
+from envs.building import heuristics, render
+from envs.building.blocks import (
+    AIR,
+    BEDROCK,
+    BLOCK_NAMES,
+    FACE_OFFSETS,
+    FIRST_MOVE,
+    FIRST_PLACE,
+    FIRST_PLACEABLE,
+    MOVE_NAMES,
+    NUM_MOVES,
+    expected_voxel_score,
+    voxel_score,
+)
 from envs.building.config import BuildConfig
 from envs.building.goals import GoalGenerator, load_goals, validate_goal
 from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, check_actions, seat_index
 
-NUM_MOVES = 6
-FIRST_MOVE = 1
-FIRST_PLACE = FIRST_MOVE + NUM_MOVES
-MOVE_NAMES = ("+x", "-x", "+y", "-y", "+z", "-z")
 UNTOUCHED, TOUCHED_BY_HUMAN, TOUCHED_BY_ASSISTANT = 0, 1, 2
 CONCEALED = 255
 """Goal id that stands for "unknown" in states a planner simulates (never a block id)."""
@@ -99,20 +107,6 @@ class BuildTransition(NamedTuple):
     voxel: np.ndarray
     old: np.ndarray
     new: np.ndarray
-
-
-def voxel_score(block: np.ndarray, goal: np.ndarray) -> np.ndarray:
-    """Per-voxel score (int8, same shape): +1 match, -1 wrong non-air block where the goal has a block, else 0."""
-    match = block == goal
-    wrong = ~match & (block != AIR) & (goal != AIR)
-    return match.astype(np.int8) - wrong.astype(np.int8)
-
-
-def expected_voxel_score(block: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Expected :func:`voxel_score` of ``block`` ([N] ids) under goal probabilities ``probs`` ([N, n])."""
-    p_block = probs[np.arange(len(block)), block]
-    wrong = 1.0 - probs[:, AIR] - p_block
-    return p_block - np.where(block != AIR, wrong, 0.0)
 
 
 class BuildCore:
@@ -378,33 +372,7 @@ class BuildCore:
         world = observation["world"]
         return world[:, 0].reshape(len(world), -1).astype(np.int64)
 
-    # ---------------------------------------------------------- scripted play
-
-    def goal_action_values(self, state: BuildState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
-        """[B, A] float32 one-step value of each action toward ``goal`` ([B, V]).
-
-        Place/break: the score change they cause (+1 / -1; breaking the other seat's
-        blocks is worth nothing unless ``fix_others``). Moves: up to 0.5 for getting
-        closer to the nearest voxel that still needs work. No-op: 0. Illegal: -inf.
-        Among equal placements, lower voxels win slightly (build bottom-up).
-        """
-        i = seat_index(agent)
-        B, V, P = len(state.t), self.V, self.P
-        mask = self.legal_mask(state, agent)
-        values = np.zeros(mask.shape, np.float32)
-        here = voxel_score(state.world, goal).astype(np.float32)  # [B, V]
-        blocks = np.arange(FIRST_PLACEABLE, self.n, dtype=np.uint8)
-        place_gain = voxel_score(blocks[None, :, None], goal[:, None, :]) - here[:, None, :]  # [B, P, V]
-        bottom_up = -1e-3 * self.y.astype(np.float32)
-        values[:, FIRST_PLACE : self.first_break] = (place_gain + bottom_up).reshape(B, P * V)
-        break_gain = voxel_score(np.zeros_like(state.world), goal) - here
-        if not fix_others:
-            break_gain = np.where(state.touched == 2 - i, np.minimum(break_gain, 0.0), break_gain)
-        values[:, self.first_break : self.first_message] = break_gain
-        values[:, FIRST_MOVE:FIRST_PLACE] = self._approach_values(state, i, goal, fix_others)
-        values[:, self.first_message :] = -1.0
-        values[~mask] = -np.inf
-        return values
+    # ---------------------------------------------------------- planning
 
     def expected_action_rewards(self, state: BuildState, agent: str, belief) -> np.ndarray:
         """[B, A] float32 expected score change of each action under ``belief`` [B, V, n]:
@@ -419,52 +387,15 @@ class BuildCore:
         values[~self.legal_mask(state, agent)] = -np.inf
         return values
 
-    def _approach_values(self, state: BuildState, i: int, goal: np.ndarray, fix_others: bool) -> np.ndarray:
-        """[B, 6] value of each move: 0.5 x (distance gained to the nearest work voxel) / 1 voxel."""
-        work = (state.world != goal) & (state.world != BEDROCK)
-        work &= (state.support[:, : self.V] > 0) | (state.world != AIR)
-        if not fix_others:
-            work &= ~((state.touched == 2 - i) & (state.world != AIR))
-        rows = np.arange(len(work))
-        pos = state.pos[:, i]
-        blocking = goal[rows, pos] != AIR  # standing where a block is needed
-        work[rows, state.pos[:, 0]] = False
-        work[rows, state.pos[:, 1]] = False
-        far = np.float32(1e6)
-        d_here = np.where(work, self.distance[pos], far).min(axis=1)  # [B]
-        target = self.move_target[pos]  # [B, 6]
-        d_next = np.where(work[:, None, :], self.distance[np.maximum(target, 0)], far).min(axis=2)  # [B, 6]
-        gain = np.where(work.any(axis=1, keepdims=True), d_here[:, None] - d_next, 0.0)
-        step_aside = np.where(blocking[:, None] & (target >= 0), 0.25, 0.0)
-        return np.maximum(0.5 * np.clip(gain, -1.0, 1.0), step_aside)
+    # ------------------------------------------- scripted play (heuristics.py)
+
+    def goal_action_values(self, state: BuildState, agent: str, goal: np.ndarray, fix_others: bool = True) -> np.ndarray:
+        """[B, A] float32 one-step value of each action toward ``goal`` ([B, V]): :func:`envs.building.heuristics.goal_action_values`."""
+        return heuristics.goal_action_values(self, state, agent, goal, fix_others)
 
     def chat_hint(self, state: BuildState) -> np.ndarray:
-        """[B] int64 the human's most useful message action now, -1 if none (chat off or
-        nothing left to build).
-
-        ``say wrong`` right after the assistant placed a wrong block; else, when no
-        missing goal block is within the assistant's reach, ``say here x z`` for the
-        column of the missing block nearest to it; else ``say use <block>`` for the most
-        needed block type.
-        """
-        B = len(state.t)
-        if not self.config.chat:
-            return np.full(B, -1, np.int64)
-        rows = np.arange(B)
-        last = state.last_assistant
-        placed = (last >= FIRST_PLACE) & (last < self.first_break)
-        v = np.where(placed, (last - FIRST_PLACE) % self.V, 0)
-        wrong = placed & (state.world[rows, v] != state.goal[rows, v])
-        missing = (state.world != state.goal) & (state.goal >= FIRST_PLACEABLE)  # [B, V]
-        counts = np.stack([(missing & (state.goal == b)).sum(axis=1) for b in range(FIRST_PLACEABLE, self.n)], axis=1)
-        use = self.first_message + counts.argmax(axis=1)
-        distance = np.where(missing, self.distance[state.pos[:, 1]], np.inf)  # [B, V] from the assistant
-        nearest = distance.argmin(axis=1)
-        x, z = self.coords[nearest, 0], self.coords[nearest, 2]
-        here = self.first_message + self.P + 1 + x * self.shape[2] + z
-        far = distance.min(axis=1) > self.config.reach
-        hint = np.where(missing.any(axis=1), np.where(far, here, use), -1)
-        return np.where(wrong, self.first_message + self.P, hint).astype(np.int64)
+        """[B] int64 the human's most useful message action now, -1 if none: :func:`envs.building.heuristics.chat_hint`."""
+        return heuristics.chat_hint(self, state)
 
     # ------------------------------------------------------------------ metrics
 
