@@ -17,7 +17,6 @@ the model's belief (the assistant's part under the parent's, the human's under t
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -26,12 +25,10 @@ import numpy as np
 from assist.models.base import Evaluator, LazyBelief, ModelOutput
 from assist.search.config import SearchConfig
 from assist.search.gumbel import GumbelRoot
+from assist.search.reuse import NODE_OUTPUTS, children_taken, kept_subtrees, rebuild_roots
 from assist.search.selection import normalized_q, sample_categorical, sample_from_logits, top_k_slots
 from assist.search.tree import UNUSED, Tree
 from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
-
-NODE_OUTPUTS = ("policy_logits", "human_logits", "goal_logits")
-"""The model outputs a tree keeps per node (:class:`~assist.search.tree.NodeArrays`)."""
 
 
 class SearchOutput(NamedTuple):
@@ -249,7 +246,7 @@ class MCTS:
         q_max = np.full(B, -np.inf)
         reused, children = (np.zeros(0, np.int64),) * 2
         if cfg.reuse_subtree and previous is not None:
-            reused, children = self._children_taken(previous, keep, states)
+            reused, children = children_taken(self.core, previous, keep, states)
         if len(reused):
             tree, root_output = self._reuse(previous.tree, reused, children, states, memory, rng)
             q_min, q_max = tree.q_bounds()
@@ -260,7 +257,7 @@ class MCTS:
             tree.goal_logits.put(games, 0, root_belief(root_output))
             reused_built = np.flatnonzero(tree.built[:, 0])
             if (cfg.reward_slots or cfg.root_min_reward) and len(reused_built):  # reused roots: slots again under this belief
-                self._rebuild_roots(tree, reused_built)
+                rebuild_roots(tree, reused_built, self._build_nodes)
         unbuilt = np.flatnonzero(~tree.built[:, 0])
         self._build_nodes(tree, unbuilt, np.zeros(len(unbuilt), np.int64))
         tree.visits[:, 0] = np.maximum(tree.visits[:, 0], 1)
@@ -313,81 +310,15 @@ class MCTS:
         prior = tree.slot_prior[:, 0].astype(np.float64)
         return np.where(total > 0, sharpened / np.maximum(total, 1e-12), prior)
 
-    # ------------------------------------------------------------ subtree reuse
-
-    def _children_taken(self, previous: SearchOutput, keep: np.ndarray | None, states: BatchState) -> tuple[np.ndarray, np.ndarray]:
-        """([R] games, [R] nodes of ``previous.tree``): for each game of ``keep`` whose new
-        root is a child of its previous root under the slot it played (the child's
-        assistant observation equals the new root's), that child."""
-        old, B = previous.tree, states.batch_size
-        if old.batch_size != B:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        played = previous.slot_actions == previous.action[:, None]
-        slot = np.argmax(played, axis=1)
-        open_games = played.any(axis=1) & (np.ones(B, bool) if keep is None else keep)
-        observed = self.core.observe(states, ASSISTANT)
-        match = np.full(B, UNUSED, np.int64)
-        for sample in range(old.human_samples.shape[2]):
-            child = old.child[np.arange(B), 0, slot, sample].astype(np.int64)
-            look = np.flatnonzero(open_games & (match < 0) & (child >= 0))
-            if not len(look):
-                continue
-            seen = self.core.observe(old.states.take(old.state_rows(child[look], look)), ASSISTANT)
-            same = np.ones(len(look), bool)
-            for key, value in observed.items():
-                same &= (np.asarray(seen[key]) == np.asarray(value)[look]).reshape(len(look), -1).all(axis=1)
-            match[look[same]] = child[look[same]]
-        games = np.flatnonzero(match >= 0)
-        return games, match[games]
-
-    def _rebuild_roots(self, tree: Tree, games: np.ndarray) -> None:
-        """Build the reused roots of ``games`` ([G]) again (after their belief changed), each
-        slot whose action stays keeping its statistics and children; the subtrees of
-        dropped actions are left unreachable."""
-        actions, visits = tree.slot_action[games, 0].copy(), tree.slot_visits[games, 0].copy()
-        value_sum, child = tree.slot_value_sum[games, 0].copy(), tree.child[games, 0].copy()
-        self._build_nodes(tree, games, np.zeros(len(games), np.int64))
-        same = (tree.slot_action[games, 0][:, :, None] == actions[:, None, :]) & (actions[:, None, :] >= 0)  # [G, K new, K old]
-        kept, old = same.any(axis=2), same.argmax(axis=2)
-        tree.slot_visits[games, 0] = np.where(kept, np.take_along_axis(visits, old, axis=1), 0)
-        tree.slot_value_sum[games, 0] = np.where(kept, np.take_along_axis(value_sum, old, axis=1), 0.0)
-        tree.child[games, 0] = np.where(kept[:, :, None], np.take_along_axis(child, old[:, :, None], axis=1), UNUSED)
-        tree.visits[games, 0] = 1 + tree.slot_visits[games, 0].sum(axis=1)
-
     def _reuse(
         self, old: Tree, games: np.ndarray, children: np.ndarray, states: BatchState, memory: np.ndarray, rng: np.random.Generator
     ) -> tuple[Tree, ModelOutput]:
-        """A tree whose roots are ``children`` ([R] nodes of ``old``) of ``games`` ([R])
-        with their subtrees, renumbered in creation order from 0 (so every parent still
-        precedes its children), and room for ``num_simulations`` new nodes after the
-        largest; the other games' roots are evaluated afresh. Returns it and the roots'
-        model output (B games)."""
+        """The tree of :func:`~assist.search.reuse.kept_subtrees` (the subtrees under
+        ``children``, [R] nodes of ``old``, of ``games``, [R]) with room for
+        ``num_simulations`` new nodes, the other games' roots evaluated afresh. Returns it
+        and the roots' model output (B games)."""
         cfg, B = self.config, states.batch_size
-        inside = np.zeros(old.node_valid.shape, bool)
-        inside[games, children] = True
-        rows = np.arange(B)
-        for n in range(1, old.num_nodes):  # a node is made after its parent
-            parent = old.parent[:, n]
-            inside[:, n] |= old.node_valid[:, n] & (parent >= 0) & inside[rows, np.maximum(parent, 0)]
-        index = np.cumsum(inside, axis=1) - 1  # [B, N_old] each kept node's new number
-        size = inside.sum(axis=1)
-        tree = Tree.empty(states, int(size.max()) + cfg.num_simulations, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
-        b, n = np.nonzero(inside)
-        i = index[b, n]
-        for field in dataclasses.fields(Tree):  # the per-node arrays that need no renumbering; the model outputs follow
-            if isinstance(getattr(old, field.name), np.ndarray) and field.name not in ("parent", "child"):
-                getattr(tree, field.name)[b, i] = getattr(old, field.name)[b, n]
-        below = i > 0
-        tree.parent[b[below], i[below]] = index[b[below], old.parent[b[below], n[below]]]
-        tree.parent_slot[games, 0] = tree.human_action[games, 0] = UNUSED
-        tree.reward[games, 0] = 0.0
-        child = old.child[b, n].astype(np.int64)
-        tree.child[b, i] = np.where(child >= 0, index[b[:, None, None], np.maximum(child, 0)], UNUSED)
-        tree.states.put(tree.state_rows(i[below], b[below]), old.states.take(old.state_rows(n[below], b[below])))
-        for node in range(1, int(size.max())):
-            at = i == node
-            for name in NODE_OUTPUTS:
-                getattr(tree, name).put(b[at], node, getattr(old, name).take(b[at], n[at]))
+        tree, size = kept_subtrees(old, games, children, states, cfg.num_simulations, cfg.max_children, cfg.human_samples, self.evaluator.memory_size)
         kept = {name: getattr(old, name).take(games, children) for name in NODE_OUTPUTS}
         kept["value"] = old.value[games, children]
         fresh = np.flatnonzero(size == 0)
@@ -399,5 +330,5 @@ class MCTS:
             if made is not None:
                 root[key][fresh] = getattr(made, key)
         for name in NODE_OUTPUTS:
-            getattr(tree, name).put(rows, 0, root[name])
+            getattr(tree, name).put(np.arange(B), 0, root[name])
         return tree, ModelOutput(**root)
