@@ -32,15 +32,13 @@ runs at a time in worker processes (the same numbers: every evaluation is seeded
 ``--seed`` alone). Writes ``<name>.md`` (headed by the command that made it and the
 commit) and ``<name>.json`` into ``--out``.
 
-Each row is a typed record: the run and how it is played, :class:`assist.trained.PlayedRun`
-(the same record the ``trained`` player takes), with its config and label
-(:class:`RunRow`). This entry point stays argparse, not Hydra like the others, because
-it is not an experiment but a report over many finished ones: its subject is a list of
-run directories of any length (positional paths, which Hydra's overrides have no form
-for), it makes no run directory of its own (its table goes where ``--out`` says,
-headed by the exact command), and every committed table under ``results/`` is headed by
-a command in this form that must keep working. The settings of the played runs are
-still one record, made in one place (:func:`compare`).
+Each row is a typed record (:class:`RunRow`): the run and how it is played, the
+:class:`~assist.trained.PlayedRun` the ``trained`` player takes. This entry point stays
+argparse, not Hydra like the others: it is a report over finished experiments, not one;
+its subject is a list of run directories of any length (positional paths, which Hydra's
+overrides have no form for); it makes no run directory (the table goes to ``--out``,
+headed by its exact command); and every table under ``results/`` is headed by a
+command in this form that must keep working.
 """
 
 from __future__ import annotations

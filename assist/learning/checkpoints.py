@@ -24,6 +24,11 @@ leaves the previous checkpoint whole and current; a lost or damaged ``manifest.j
 to the newest folder with a manifest of its own. Loading checks every file it reads against its
 digest first, and nothing is unpickled beyond tensors and plain containers: no code runs.
 Manifests of earlier versions (no ``sha256``, no ``settings``) still load, unchecked.
+
+One job, one module, which is why it runs past 400 lines: writing and reading this one
+folder format. The two halves share its names, its digests and its fallbacks (which
+folder is current, what a damaged one is), so split apart each would have to be read
+with the other.
 """
 
 from __future__ import annotations

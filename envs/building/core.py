@@ -28,6 +28,12 @@ total score. The episode ends when the goal is complete or at the horizon.
 
 Goal factors: one categorical per voxel over the ``n`` block ids, so the goal is
 ``[B, V]`` and a belief ``[B, V, n]``.
+
+The module is the rules and only the rules, kept in one place as PettingZoo keeps a
+game, which is why it runs past 400 lines: legality, step, rewards, observations and
+metrics, each read against the card above. What is not rules lives beside it: the
+palette and moves (``blocks.py``), the scripted human's heuristics (``heuristics.py``),
+pictures and prompts (``render.py``), presets (``config.py``) and goals (``goals/``).
 """
 
 from __future__ import annotations
