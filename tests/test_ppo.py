@@ -1,5 +1,6 @@
-"""PPO, the model-free assistant baseline: its pure functions, the policy player, the
-rollouts it learns from, training end to end, and that it learns on a small kitchen."""
+"""PPO, the model-free assistant baseline: the policy player, the rollouts it learns
+from, training end to end, and that it learns on a small kitchen (its loss terms and
+GAE are in tests/test_losses.py)."""
 
 import json
 
@@ -12,7 +13,7 @@ import envs
 from assist import evaluation
 from assist.cli.train import run
 from assist.learning import ppo
-from assist.learning.ppo import PolicySelfPlay, PPOConfig, PPOTrainer, clipped_policy_loss, gae, masked_entropy
+from assist.learning.ppo import PolicySelfPlay, PPOConfig, PPOTrainer
 from assist.learning.trainer import TrainingContext
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
@@ -42,71 +43,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-# ----------------------------------------------------------------- pure functions
-
-
-def test_gae_matches_a_hand_computed_case_with_an_episode_end():
-    # one game, 3 steps; the episode ends at step 1, a new one starts at step 2
-    rewards = torch.tensor([[1.0], [2.0], [3.0]])
-    values = torch.tensor([[0.5], [1.0], [2.0]])
-    ends = torch.tensor([[False], [True], [False]])
-    bootstrap = torch.tensor([4.0])
-    g, lam = 0.9, 0.8
-    d2 = 3.0 + g * 4.0 - 2.0  # bootstrapped after the rollout
-    d1 = 2.0 - 1.0  # the episode ended: no value after it
-    d0 = 1.0 + g * 1.0 - 0.5
-    expected = torch.tensor([[d0 + g * lam * d1], [d1], [d2]])
-    advantages, returns = gae(rewards, values, ends, bootstrap, g, lam)
-    assert torch.allclose(advantages, expected)
-    assert torch.allclose(returns, expected + values)
-
-
-def test_gae_with_lambda_one_gives_the_discounted_returns():
-    from assist.learning.losses import discounted_returns
-
-    rewards, values = torch.rand(6, 3), torch.rand(6, 3)
-    ends = torch.rand(6, 3) < 0.3
-    bootstrap = torch.rand(3)
-    _, returns = gae(rewards, values, ends, bootstrap, 0.95, 1.0)
-    assert torch.allclose(returns, discounted_returns(rewards, ends, bootstrap, 0.95), atol=1e-6)
-
-
-def test_zero_advantage_gives_zero_policy_gradient():
-    log_prob = torch.log(torch.tensor([0.2, 0.5, 0.9])).requires_grad_()
-    loss, _, _ = clipped_policy_loss(log_prob, torch.log(torch.tensor([0.3, 0.5, 0.6])), torch.zeros(3), 0.2)
-    loss.backward()
-    assert loss.item() == 0.0 and torch.equal(log_prob.grad, torch.zeros(3))
-
-
-def test_clipping_engages_beyond_the_ratio_bounds():
-    old = torch.zeros(4)
-    # ratios 1.5 and 0.5 (outside [0.8, 1.2]) and 1.1, 0.9 (inside)
-    log_prob = torch.log(torch.tensor([1.5, 0.5, 1.1, 0.9])).requires_grad_()
-    advantages = torch.tensor([1.0, -1.0, 1.0, -1.0])
-    loss, approx_kl, clip_fraction = clipped_policy_loss(log_prob, old, advantages, 0.2)
-    loss.backward()
-    # clipped: a positive advantage gains nothing above 1 + eps, a negative one below 1 - eps
-    assert log_prob.grad[0] == 0 and log_prob.grad[1] == 0
-    # inside the bounds the gradient is -A * ratio / N
-    assert torch.allclose(log_prob.grad[2:], torch.tensor([-1.1 / 4, 0.9 / 4]))
-    assert loss.item() == pytest.approx(-(1.2 - 0.8 + 1.1 - 0.9) / 4)
-    assert clip_fraction.item() == 0.5 and approx_kl.item() > 0
-
-
-def test_the_pessimistic_side_is_never_clipped():
-    # ratio 0.5 with a positive advantage (and 1.5 with a negative one) keep their gradient
-    log_prob = torch.log(torch.tensor([0.5, 1.5])).requires_grad_()
-    loss, _, _ = clipped_policy_loss(log_prob, torch.zeros(2), torch.tensor([1.0, -1.0]), 0.2)
-    loss.backward()
-    assert torch.allclose(log_prob.grad, torch.tensor([-0.5 / 2, 1.5 / 2]))
-
-
-def test_entropy_counts_only_the_legal_actions():
-    legal = torch.tensor([[True, True, False, False], [True, False, False, False]])
-    entropy = masked_entropy(torch.tensor([[0.0, 0.0, 9.0, 9.0], [1.0, 2.0, 3.0, 4.0]]), legal)
-    assert entropy.item() == pytest.approx(np.log(2) / 2)
 
 
 def test_the_reward_is_the_assistants_own_part_by_default():

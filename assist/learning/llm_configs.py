@@ -9,7 +9,7 @@ import dataclasses
 
 from assist.checks import require_positive_ints
 from assist.learning.assistancezero import AssistanceZeroConfig
-from assist.learning.llm_losses import ADVANTAGES
+from assist.learning.losses import ADVANTAGES
 from assist.learning.trainer import LoopConfig
 from envs.core import AGENTS, HUMAN
 

@@ -22,8 +22,8 @@ import time
 import numpy as np
 
 from assist import recording
-from assist.learning.llm_losses import next_token_loss
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
+from assist.learning.losses import next_token_loss
 from assist.llm.encoding import TextEncoder
 from assist.llm.scoring import pad_candidates, positions
 from envs.core import GameCore

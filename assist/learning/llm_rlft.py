@@ -7,7 +7,7 @@ actions from its scores of the legal actions (at ``temperature``), the human mod
 the human seat. Advantages (``advantage``):
 
 * ``rloo`` / ``grpo``: an episode's return (the shared reward, summed) normalized within
-  its group (:func:`~assist.learning.llm_losses.group_advantages`), carried by every step
+  its group (:func:`~assist.learning.losses.group_advantages`), carried by every step
   of the episode; the value head regresses to the discounted return-to-go.
 * ``gae``: PPO with the value head: per-step GAE(``lam``) advantages from the value
   head's values before the iteration's updates, normalized over the iteration's steps;
@@ -40,9 +40,8 @@ import torch
 
 from assist import recording
 from assist.learning import losses
-from assist.learning.llm_losses import candidate_kl, chosen_log_prob, group_advantages
 from assist.learning.llm_stage import LMTrainer, frozen_reference
-from assist.learning.ppo import clipped_policy_loss, gae
+from assist.learning.losses import candidate_kl, chosen_log_prob, clipped_policy_loss, gae, group_advantages
 from assist.players.policy import PolicyPlayer
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN

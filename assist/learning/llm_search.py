@@ -28,8 +28,8 @@ import torch
 from assist import evaluation
 from assist.learning.assistancezero import PER_SEQUENCE, AssistanceZeroTrainer, output_terms, step_fields
 from assist.learning.llm_configs import SearchLoopConfig
-from assist.learning.llm_losses import candidate_kl, chosen_log_prob, policy_gradient_loss
 from assist.learning.llm_stage import LMCheckpoint, frozen_reference, load_stage_model, log_free_text_eval
+from assist.learning.losses import candidate_kl, chosen_log_prob, policy_gradient_loss
 from assist.learning.trainer import TrainingContext
 from assist.search.config import SearchConfig
 

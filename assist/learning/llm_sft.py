@@ -28,8 +28,8 @@ import torch
 from assist import recording
 from assist.learning import losses
 from assist.learning.bc import recording_files
-from assist.learning.llm_losses import chosen_log_prob
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
+from assist.learning.losses import chosen_log_prob
 from envs.core import ASSISTANT, GameCore
 
 

@@ -105,50 +105,6 @@ class PPOConfig(LoopConfig):
             raise ValueError(f"PPOConfig: reward={self.reward!r} must be one of {list(REWARDS)} ('own': the assistant's reward part, as in the paper)")
 
 
-# ---------------------------------------------------------------- pure functions
-
-
-def gae(rewards: torch.Tensor, values: torch.Tensor, ends: torch.Tensor, bootstrap: torch.Tensor, discount: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """GAE(lambda) advantages and value targets, both [T, B].
-
-    rewards, values: [T, B] (values[t] is V(s_t)); ends: [T, B] bool, the episode ended
-    at step t (nothing after it is counted, nor bootstrapped); bootstrap: [B] the value of
-    the state after the last step. Returns (advantages, advantages + values).
-    """
-    advantages = torch.empty_like(rewards)
-    following_value, following_advantage = bootstrap, torch.zeros_like(bootstrap)
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        going_on = (~ends[t]).to(rewards.dtype)
-        delta = rewards[t] + discount * following_value * going_on - values[t]
-        following_advantage = delta + discount * lam * going_on * following_advantage
-        advantages[t] = following_advantage
-        following_value = values[t]
-    return advantages, advantages + values
-
-
-def clipped_policy_loss(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor, clip: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """PPO's clipped surrogate, to minimize: ``-mean(min(r A, clip(r, 1 - clip, 1 + clip) A))``
-    with ``r = exp(log_prob - old_log_prob)`` (all [N]).
-
-    Returns (loss, approx_kl, clip_fraction): the last two without gradient, approx_kl the
-    ``(r - 1) - log r`` estimator of KL(old || new), clip_fraction the share of samples
-    whose ratio lies outside the bounds.
-    """
-    log_ratio = log_prob - old_log_prob
-    ratio = log_ratio.exp()
-    surrogate = torch.minimum(ratio * advantages, ratio.clamp(1.0 - clip, 1.0 + clip) * advantages)
-    with torch.no_grad():
-        approx_kl = ((ratio - 1.0) - log_ratio).mean()
-        clip_fraction = ((ratio - 1.0).abs() > clip).float().mean()
-    return -surrogate.mean(), approx_kl, clip_fraction
-
-
-def masked_entropy(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
-    """Mean entropy of the softmax over the legal actions (``logits`` [N, A], ``legal`` [N, A] bool)."""
-    logp = losses.masked_log_softmax(logits, legal)
-    return -torch.where(legal, logp.exp() * logp, torch.zeros_like(logp)).sum(dim=-1).mean()
-
-
 def reward_of(result: StepResult, kind: str) -> np.ndarray:
     """[B] float32 the reward PPO learns from: the assistant's part (``"own"``) or the shared reward."""
     if kind == "own":
@@ -247,11 +203,11 @@ def loss_terms(net: nn.Module, batch: dict[str, torch.Tensor], clip: float, norm
     if normalize_advantages and advantages.numel() > 1:
         advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     log_prob = losses.masked_log_softmax(out.policy_logits, flat["legal"]).gather(1, flat["action"].long()[:, None]).squeeze(1)
-    policy, approx_kl, clip_fraction = clipped_policy_loss(log_prob, flat["log_prob"], advantages, clip)
+    policy, approx_kl, clip_fraction = losses.clipped_policy_loss(log_prob, flat["log_prob"], advantages, clip)
     return {
         "policy": policy,
         "value": losses.value_loss(out.value, flat["returns"]),
-        "entropy": masked_entropy(out.policy_logits, flat["legal"]),
+        "entropy": losses.masked_entropy(out.policy_logits, flat["legal"]),
         "goal": losses.goal_loss(out.goal_logits, flat["goal"]),
         "approx_kl": approx_kl,
         "clip_fraction": clip_fraction,
@@ -274,7 +230,7 @@ class PPOTrainer(Trainer):
     def advantages(self, rollout: PolicyRollout) -> tuple[np.ndarray, np.ndarray]:
         """GAE advantages and value targets of a rollout, [T, B] each."""
         cfg = self.config
-        advantages, returns = gae(
+        advantages, returns = losses.gae(
             torch.from_numpy(rollout.reward), torch.from_numpy(rollout.value), torch.from_numpy(rollout.ends), torch.from_numpy(rollout.bootstrap), cfg.discount, cfg.gae_lambda
         )
         return advantages.numpy(), returns.numpy()
