@@ -13,17 +13,20 @@ BLOCK_COLOURS = np.array(
     [
         [235, 240, 245],  # air
         [40, 40, 40],  # bedrock
-        [134, 96, 67],  # dirt
-        [120, 120, 120],  # cobblestone
-        [190, 225, 240],  # glass
-        [102, 81, 51],  # log
-        [180, 144, 90],  # planks
-        [150, 150, 150],  # stone
-        [110, 110, 125],  # stonebrick
-        [230, 230, 230],  # wool
+        [140, 89, 43],  # dirt: brown
+        [115, 115, 115],  # cobblestone: mid grey
+        [140, 217, 242],  # glass: pale cyan
+        [217, 140, 25],  # log: orange
+        [242, 204, 115],  # planks: straw
+        [51, 51, 51],  # stone: near black
+        [128, 77, 179],  # stonebrick: purple
+        [95, 175, 75],  # wool: green
     ],
     dtype=np.uint8,
 )
+"""[10, 3] uint8 RGB of each block id: the one colour table of every picture of `build` (these
+RGB images, the TensorBoard picture, the browser's layer panels and 3-D view), with the
+placeable blocks' hues far apart so that no two look alike (dirt and log are not both brown)."""
 PLAYER_COLOURS = np.array([[220, 60, 60], [60, 90, 220]], dtype=np.uint8)  # human, assistant
 CELL = 8
 """Pixels per voxel in :func:`rgb`."""
