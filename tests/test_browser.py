@@ -1,9 +1,11 @@
 """The play page end to end in headless Chromium (Debian's ``chromium``, driven by Playwright):
 load it, watch the assistant act alone, play with keys, mouse and the text box, save the
-recording and replay it."""
+recording and replay it; the 3-D view draws what the server sends (a screenshot of it is
+docs/view3d.png, made as docs/README.md says)."""
 
 from pathlib import Path
 
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from assist.ui.server import PlayServer
 from assist.ui.session import Session
 from envs.building.core import MOVE_NAMES
 from envs.core import ASSISTANT, HUMAN
+from tests.support import picture_path
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -31,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--enable-unsafe-swiftshader",  # WebGL (the 3-D view) on Chromium's software renderer: there is no GPU
 ]
 MOVE_KEYS = {"+x": "d", "-x": "a", "+z": "w", "-z": "s", "+y": "e", "-y": "q"}
 """The page's movement keys (static/app.js)."""
@@ -128,6 +132,56 @@ def test_a_person_builds_beside_a_live_assistant_and_saves_a_replayable_recordin
     assert replayed.t[0] == len(human) and (replayed.world[0] > 1).sum() > 0
 
 
+DRAWN_AS_SENT = """() => {
+  const s = window.lastState, count = (f) => s.world.filter((b, v) => f(b, v)).length;
+  return view3d.key === `${s.episode}:${s.t}` && view3d.blocks === count((b) => b > 1)
+    && view3d.blueprint === (s.goal ? count((b, v) => b === 0 && s.goal[v] > 1) : 0);
+}"""
+"""Whether the 3-D view shows the last state the page fetched: its step, a cube per block, a
+blueprint cube per goal voxel still to build (none without a goal)."""
+
+
+def test_the_3d_view_redraws_each_step_of_a_game_played_through_the_server(page, tmp_path):
+    core = build.make_core("small", goal_split="test")
+    seats = {HUMAN: None, ASSISTANT: make_player("oracle", core, ASSISTANT)}
+    server = PlayServer(Session(core, seats, seed=seed_with_a_big_goal(core, 20)), HUMAN, tmp_path / "recording.jsonl", port=0, tick_ms=150).start()
+    try:
+        page.goto(server.url)
+        page.wait_for_function("window.view3d && view3d.key === '0:0'")
+        assert page.evaluate(DRAWN_AS_SENT) and page.evaluate("view3d.blocks") == 0 and page.evaluate("view3d.blueprint") >= 20
+        legend = page.inner_text("#legend3d")
+        assert all(name in legend.split("\n") for name in page.evaluate("info.build.placeable"))  # a colour per block
+        assert "human (you)" in legend and "goal (blueprint)" in legend
+        page.click("#start")
+        for _ in range(3):  # move, as a person would, while the assistant builds
+            move = next(a for a in page.evaluate("lastState.legal") if 1 <= a <= 6)
+            page.keyboard.press(MOVE_KEYS[MOVE_NAMES[move - 1]])
+            wait_for_message(page, "queued: move")
+        page.wait_for_function("window.lastState.queued.length === 0 && lastState.t >= 8 && view3d.blocks > 0")
+        page.wait_for_function(DRAWN_AS_SENT)
+        path = picture_path(tmp_path, "view3d.png")
+        page.locator("#world3d").screenshot(path=path)
+    finally:
+        server.stop()
+    picture = matplotlib.image.imread(path)[..., :3]  # [H, W, 3] floats in [0, 1]: the 520 x 380 canvas and its border
+    assert picture.shape[0] >= 380 and picture.shape[1] >= 520
+    colours = {tuple(c) for c in (picture.reshape(-1, 3) * 8).astype(int)}
+    assert picture.std() > 0.05 and len(colours) > 20  # drawn: shaded cubes, players, floor; not a blank canvas
+
+
+def test_the_assistants_3d_view_has_no_blueprint(page, tmp_path):
+    core = build.make_core("small", goal_split="test")
+    seats = {HUMAN: make_player("greedy", core, HUMAN), ASSISTANT: None}
+    server = PlayServer(Session(core, seats, seed=0), ASSISTANT, tmp_path / "recording.jsonl", port=0).start()
+    try:
+        page.goto(server.url)
+        page.wait_for_function("window.view3d && view3d.key === '0:0'")
+        assert page.evaluate(DRAWN_AS_SENT) and page.evaluate("view3d.blueprint") == 0
+        assert "assistant (you)" in page.inner_text("#legend3d") and "goal" not in page.inner_text("#legend3d")
+    finally:
+        server.stop()
+
+
 def test_a_kitchen_game_is_played_with_the_legal_action_buttons_and_the_text_box(page, tmp_path):
     core = envs.kitchen.make_core("cake_or_pie", horizon=40)  # long enough not to end while the test plays
     seats = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: None}
@@ -138,7 +192,7 @@ def test_a_kitchen_game_is_played_with_the_legal_action_buttons_and_the_text_box
         page.wait_for_function("window.lastState && document.querySelectorAll('#buttons button').length > 0")
         assert page.evaluate("window.lastState.goal === undefined && window.lastState.metrics === null")
         assert "goal=" not in page.inner_text("#text")
-        assert not page.is_visible("#board")  # no empty world panel
+        assert not page.is_visible("#board") and not page.is_visible("#view3d")  # no empty world panel
         hint = page.get_attribute("#text-action", "placeholder")
         assert hint.split(", ")[0] == core.action_names(ASSISTANT)[0] and "place" not in hint  # the kitchen's own actions
         button = page.locator("#buttons button").last

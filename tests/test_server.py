@@ -1,10 +1,14 @@
 """The play server's endpoints, over HTTP on 127.0.0.1 (the browser itself: test_browser.py)."""
 
+import fnmatch
 import json
+import re
 import socket
 import time
+import tomllib
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,7 @@ import envs.kitchen
 from assist import recording
 from assist.registry import make_player
 from assist.ui import server as server_module
-from assist.ui.server import MAX_BODY, PlayServer, is_loopback
+from assist.ui.server import MAX_BODY, STATIC_DIR, PlayServer, is_loopback
 from assist.ui.session import Session
 from envs.core import ASSISTANT, HUMAN
 
@@ -105,6 +109,20 @@ def test_only_its_own_static_files_are_served(serve, core):
     for path in ("/static/../session.py", "/static/%2e%2e/session.py", "/static//etc/passwd", "/api/nothing", "/assist/ui/server.py"):
         assert request(server, path)[0] == 404, path
     assert request(server, "/api/quit", {})[0] == 404
+
+
+def test_the_3d_views_three_js_is_served_from_the_package_with_its_license(serve, core):
+    server = serve(core, HUMAN, "oracle")
+    page = request(server, "/")[1]
+    assert "http://" not in page and "https://" not in page  # nothing from the internet
+    imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', page)[1])["imports"]
+    for url in ("/static/view3d.js", imports["three"], imports["three/addons/"] + "OrbitControls.js", "/static/vendor/three.core.min.js"):
+        with urllib.request.urlopen(server.url.rstrip("/") + url, timeout=10) as reply:
+            assert reply.headers["Content-Type"].startswith("text/javascript"), url
+    assert "MIT License" in request(server, "/static/vendor/LICENSE")[1]
+    vendored = sorted(p.relative_to(STATIC_DIR).as_posix() for p in (STATIC_DIR / "vendor").iterdir())
+    packaged = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["assist.ui"]
+    assert all(any(fnmatch.fnmatch("static/" + name, pattern) for pattern in packaged) for name in vendored)  # installed too
 
 
 def wait_for(condition, seconds: float = 10) -> None:

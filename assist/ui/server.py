@@ -4,7 +4,8 @@
     print(server.url)   # open it; server.stop() when done
 
 It binds 127.0.0.1 unless told otherwise, serves only the files of its own ``static``
-folder (looked up by exact name: no paths, so nothing else can be reached), and ticks the
+folder (looked up by exact name in a table read at start, so nothing else can be reached;
+three.js is among them, in ``static/vendor``: the page fetches nothing from the internet), and ticks the
 session on a background thread every ``tick_ms`` milliseconds once the person has pressed
 start, so the AI player acts live whether or not the person does. The clock waits for that
 start (an episode is not over before the page has loaded) and pauses while the page is
@@ -14,7 +15,7 @@ Endpoints (JSON unless said otherwise):
 
 ==========================  ===============================================================
 ``GET /``                   the page (``static/index.html``)
-``GET /static/<name>``      the page's script and style sheet
+``GET /static/<name>``      the page's scripts (``vendor/``: three.js) and style sheet
 ``GET /api/info``           the game, the seat, action texts (:func:`~assist.ui.views.game_info`)
 ``GET /api/state``          the current view (:func:`~assist.ui.views.state_view`),
                             ``clock`` (``waiting``, ``running`` or ``paused``) and
@@ -78,12 +79,14 @@ class Refused(Exception):
 
 
 def static_files() -> dict[str, tuple[bytes, str]]:
-    """``{name: (content, content type)}`` of the files directly in :data:`STATIC_DIR`."""
+    """``{name: (content, content type)}`` of the files in :data:`STATIC_DIR` and its folders,
+    each named by its path there (``app.js``, ``vendor/three.module.min.js``)."""
     files = {}
-    for path in sorted(STATIC_DIR.iterdir()):
+    for path in sorted(STATIC_DIR.rglob("*")):
         if path.is_file():
             kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            files[path.name] = (path.read_bytes(), kind + ("; charset=utf-8" if kind.startswith("text/") or kind.endswith("javascript") else ""))
+            name = path.relative_to(STATIC_DIR).as_posix()
+            files[name] = (path.read_bytes(), kind + ("; charset=utf-8" if kind.startswith("text/") or kind.endswith("javascript") else ""))
     return files
 
 

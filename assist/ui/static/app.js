@@ -1,4 +1,5 @@
-// The play page: polls /api/state, draws the world, sends actions as the text codec's words.
+// The play page: polls /api/state, draws the world's layer panels, sends actions as the text codec's words;
+// view3d.js draws the same states in 3-D.
 "use strict";
 
 const MOVE_KEYS = { w: "+z", s: "-z", a: "-x", d: "+x", e: "+y", q: "-y" };
@@ -234,6 +235,7 @@ async function refresh() {
   $("text").hidden = Boolean(info.build);
   showButtons();
   draw();
+  document.dispatchEvent(new CustomEvent("assist-state", { detail: { info, state } })); // for the 3-D view (view3d.js)
 }
 
 async function start() {
