@@ -28,6 +28,7 @@ function voxels(info, material) {
   const mesh = new THREE.InstancedMesh(new THREE.BoxGeometry(BLOCK_SIZE, BLOCK_SIZE, BLOCK_SIZE), material, W * H * D);
   mesh.setColorAt(0, new THREE.Color()); // makes the per-cube colour buffer before the first draw
   mesh.count = 0;
+  mesh.frustumCulled = false; // its bounds change with every state: never skip it
   return mesh;
 }
 
