@@ -9,7 +9,7 @@ from assist.registry import make_player
 from assist.ui.session import Session
 from assist.ui.views import game_info
 from envs.building.blocks import BLOCK_NAMES, FIRST_PLACEABLE
-from envs.building.render import BLOCK_COLOURS
+from envs.building.render import BLOCK_COLOURS, PLAYER_COLOURS
 from envs.core import ASSISTANT, HUMAN
 from tests.support import picture_path
 
@@ -64,9 +64,10 @@ def test_other_games_keep_their_cores_own_picture():
     assert np.array_equal(state_picture(core, state), core.render_rgb(state, 0))
 
 
-def test_no_two_blocks_look_alike_and_the_browser_draws_with_the_same_colours():
+def test_no_two_blocks_look_alike_and_the_browser_draws_with_the_same_colours_as_the_pictures():
     placeable = BLOCK_COLOURS[FIRST_PLACEABLE:].astype(int)
     distance = np.sqrt(((placeable[:, None] - placeable[None]) ** 2).sum(axis=2))
     assert distance[~np.eye(len(placeable), dtype=bool)].min() > 60  # the old dirt and log were 39 apart
     core = envs.make_core("build", preset="mbag")
-    assert game_info(core, HUMAN)["build"]["colours"] == BLOCK_COLOURS[: core.n].tolist()
+    info = game_info(core, HUMAN)["build"]
+    assert info["colours"] == BLOCK_COLOURS[: core.n].tolist() and list(info["player_colours"].values()) == PLAYER_COLOURS.tolist()

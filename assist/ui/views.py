@@ -1,7 +1,7 @@
 """What a person's seat is shown, as JSON-ready dicts (the browser page draws them).
 
 :func:`game_info` is sent once (the game, the seat, every action's text; for `build` the
-world's shape, axes and palette); :func:`state_view` every refresh (the step, metrics,
+world's shape, axes and the colours of its blocks and players); :func:`state_view` every refresh (the step, metrics,
 legal actions, what each seat did last, the text picture and prompt; for `build` the
 world, both players' voxels and, for the human's seat only, the goal as a blueprint).
 The goal never reaches the assistant's seat, nor do rewards and metrics before the
@@ -15,7 +15,7 @@ from typing import Any
 from assist.ui.session import Snapshot
 from envs.building.blocks import BLOCK_NAMES, FIRST_PLACEABLE
 from envs.building.core import MOVE_NAMES
-from envs.building.render import BLOCK_COLOURS
+from envs.building.render import BLOCK_COLOURS, PLAYER_COLOURS
 from envs.codec import TextCodec
 from envs.core import AGENTS, HUMAN, GameCore
 
@@ -28,6 +28,7 @@ def game_info(core: GameCore, seat: str) -> dict[str, Any]:
             "shape": list(core.shape),
             "blocks": list(BLOCK_NAMES[: core.n]),
             "colours": BLOCK_COLOURS[: core.n].tolist(),
+            "player_colours": dict(zip(AGENTS, PLAYER_COLOURS.tolist())),
             "placeable": list(BLOCK_NAMES[FIRST_PLACEABLE : core.n]),
             "moves": list(MOVE_NAMES),
             "reach": core.config.reach,

@@ -107,11 +107,11 @@ function draw() {
       }
     }
   }
-  for (const [agent, letter, fill] of [["human_0", "H", "#d32f2f"], ["assistant_0", "A", "#1e50c8"]]) {
+  for (const [agent, letter] of [["human_0", "H"], ["assistant_0", "A"]]) {
     const [x, y, z] = state.players[agent];
     if (y < 1) continue;
     const r = cellRect(x, y, z);
-    ctx.fillStyle = fill;
+    ctx.fillStyle = `rgb(${info.build.player_colours[agent].join(", ")})`;
     ctx.beginPath();
     ctx.arc(r.left + CELL / 2, r.top + CELL / 2, CELL / 2 - 4, 0, 2 * Math.PI);
     ctx.fill();

@@ -1,11 +1,11 @@
 // The 3-D view of a `build` world (three.js, vendored in ./vendor): the blocks as cubes in the game's
-// colour table (/api/info's build.colours) with a legend, the goal as a translucent blueprint (sent to
+// colour table (/api/info's build.colours and player_colours) with a legend, the goal as a translucent blueprint (sent to
 // the human's seat only), both players, and a camera that orbits with the mouse. app.js sends each
 // state it fetches as an "assist-state" event; the view redraws when the step or the episode changed.
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/OrbitControls.js";
 
-const PLAYERS = [["human_0", "human", 0xdc3c3c], ["assistant_0", "assistant", 0x3c5adc]];
+const PLAYERS = [["human_0", "human"], ["assistant_0", "assistant"]];
 const FIRST_PLACEABLE = 2; // block ids below are air and bedrock (the floor, drawn as a plate)
 const BLOCK_SIZE = 0.94; // a cube's edge, in voxels: the gaps between cubes show where one ends
 const BLUEPRINT_OPACITY = 0.3;
@@ -13,15 +13,8 @@ const BLUEPRINT_OPACITY = 0.3;
 const view = { draws: 0, blocks: 0, blueprint: 0, key: null }; // what was drawn, for tests and people's tools
 window.view3d = view;
 
-function colourOf(info, block) {
-  const [r, g, b] = info.build.colours[block];
-  return new THREE.Color().setRGB(r / 255, g / 255, b / 255, THREE.SRGBColorSpace);
-}
-
-function cssColour(info, block) {
-  const [r, g, b] = info.build.colours[block];
-  return `rgb(${r}, ${g}, ${b})`;
-}
+function colourOf([r, g, b]) { return new THREE.Color().setRGB(r / 255, g / 255, b / 255, THREE.SRGBColorSpace); }
+function cssColour([r, g, b]) { return `rgb(${r}, ${g}, ${b})`; }
 
 function voxels(info, material) {
   const [W, H, D] = info.build.shape;
@@ -43,7 +36,7 @@ function fill(info, mesh, pick) {
         const block = pick((x * H + y) * D + z);
         if (block < FIRST_PLACEABLE) continue;
         mesh.setMatrixAt(n, place.makeTranslation(x + 0.5, y + 0.5, z + 0.5));
-        mesh.setColorAt(n, colourOf(info, block));
+        mesh.setColorAt(n, colourOf(info.build.colours[block]));
         n++;
       }
     }
@@ -89,13 +82,15 @@ function floor(W, H, D) {
 }
 
 function legend(info) {
-  const items = info.build.blocks.slice(FIRST_PLACEABLE).map((name, i) => [name, cssColour(info, i + FIRST_PLACEABLE), ""]);
-  for (const [agent, name, hex] of PLAYERS) items.push([agent === info.seat ? `${name} (you)` : name, `#${hex.toString(16).padStart(6, "0")}`, "round"]);
+  const items = info.build.blocks.slice(FIRST_PLACEABLE).map((name, i) => [name, cssColour(info.build.colours[i + FIRST_PLACEABLE]), ""]);
+  for (const [agent, name] of PLAYERS) items.push([agent === info.seat ? `${name} (you)` : name, cssColour(info.build.player_colours[agent]), "round"]);
   if (info.seat === "human_0") items.push(["goal (blueprint)", "rgba(120, 144, 156, 0.35)", "ghost"]);
   document.getElementById("legend3d").replaceChildren(...items.map(([name, colour, kind]) => {
+    const swatch = document.createElement("span");
+    swatch.className = `swatch ${kind}`;
+    swatch.style.background = colour;
     const item = document.createElement("li");
-    item.innerHTML = `<span class="swatch ${kind}"></span>${name}`;
-    item.querySelector(".swatch").style.background = colour;
+    item.append(swatch, name);
     return item;
   }));
 }
@@ -115,7 +110,11 @@ function build(info) {
 
   const blocks = voxels(info, new THREE.MeshLambertMaterial());
   const blueprint = voxels(info, new THREE.MeshLambertMaterial({ transparent: true, opacity: BLUEPRINT_OPACITY, depthWrite: false }));
-  const players = PLAYERS.map(([, , colour]) => new THREE.Mesh(new THREE.CapsuleGeometry(0.24, 0.4, 4, 12), new THREE.MeshLambertMaterial({ color: colour })));
+  const players = PLAYERS.map(([agent]) => {
+    const body = new THREE.Mesh(new THREE.CapsuleGeometry(0.24, 0.4, 4, 12), new THREE.MeshLambertMaterial());
+    body.material.color = colourOf(info.build.player_colours[agent]);
+    return body;
+  });
   scene.add(blocks, blueprint, ...players);
 
   const camera = new THREE.PerspectiveCamera(40, canvas.width / canvas.height, 0.1, 500);
