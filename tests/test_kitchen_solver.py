@@ -242,23 +242,29 @@ def _deviate(solution, node, action):
 
 @st.composite
 def games(draw):
-    """Small random TabularGames (with absorbing terminal states and a discount)."""
+    """Small random TabularGames (with absorbing terminal states and a discount), either
+    seat first, with chance (two outcomes per action) or without."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     S, K = draw(st.integers(2, 5)), draw(st.integers(1, 3))
     A_H, A_R, T = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     discount = draw(st.sampled_from([1.0, 0.9, 0.5]))
+    chance = draw(st.booleans())
     terminal = rng.random(S) < 0.25
     terminal[0] = False
-    tables = {}
+    tables = {"first": draw(st.sampled_from(["human", "assistant"]))}
     for seat, A in (("human", A_H), ("assistant", A_R)):
         legal = rng.random((S, A)) < 0.7
         legal[:, 0] = True
         legal[terminal, 1:] = False
-        nxt = rng.integers(0, S, (S, A))
-        nxt[terminal, 0] = np.flatnonzero(terminal)
+        nxt = rng.integers(0, S, (S, A, 2) if chance else (S, A))
+        nxt[terminal, 0] = np.flatnonzero(terminal)[:, None] if chance else np.flatnonzero(terminal)
         reward = rng.integers(-2, 3, (S, A, K)).astype(float)  # integers make ties common
         reward[terminal] = 0.0
         tables.update({f"{seat}_legal": legal, f"{seat}_next": nxt, f"{seat}_reward": reward})
+        if chance:
+            prob = rng.dirichlet(np.ones(2), (S, A))
+            prob[terminal, 0] = [1.0, 0.0]
+            tables[f"{seat}_next_prob"] = prob
     return TabularGame(
         name="random",
         state_names=tuple(f"s{i}" for i in range(S)),

@@ -11,7 +11,16 @@ K values (``goal_shape = (1, K)``). Observations (one row per game):
 
 Rewards follow the game's tables (see :mod:`envs.kitchen.tabular`); the assistant's mask is
 :attr:`TabularGame.assistant_choosable`, and its action is applied as the no-op (flagged
-illegal) when illegal after the human's move.
+illegal) when illegal after the human's move. The core plays human-first games only: its
+step takes both seats' actions at once, so it cannot show the human the assistant's action
+of the same step (an assistant-first game is solved by :mod:`envs.kitchen.solver`).
+
+Chance: each row holds a key (``chance``, drawn from the ``reset`` rng for games with chance
+only, so deterministic games draw exactly what they did before); the outcome of a seat's
+move at step ``t`` is drawn by inverting its outcome probabilities at a uniform that is a
+fixed hash of (key, t, seat). A row's episode is so reproducible from its reset seed alone,
+in any batch. ``conceal_goal`` also sets the key to 0, so a search from a concealed copy
+draws its own outcomes, never the episode's future ones.
 
 Metrics (per game, [B]): ``return``, discounted by the game's ``discount``
 (:mod:`envs.kitchen.tabular`; the plain sum at 1); ``goal_pct``, 100 * return / the oracle's expected
@@ -42,7 +51,8 @@ class KitchenState(BatchState):
     """B kitchen games. ``s``, ``t``, counts: int64 [B]; ``goal``: int64 [B, 1];
     ``done``: bool [B]; ``ret`` / ``assistant_ret``: float64 [B] (the whole return and the
     assistant's part); ``recent_states`` / ``recent_human_actions``: int64 [B, history],
-    oldest first, -1 padded."""
+    oldest first, -1 padded; ``chance``: uint64 [B] the key of the row's chance outcomes
+    (module docstring)."""
 
     s: np.ndarray
     t: np.ndarray
@@ -54,6 +64,7 @@ class KitchenState(BatchState):
     assistant_actions: np.ndarray
     recent_states: np.ndarray
     recent_human_actions: np.ndarray
+    chance: np.ndarray
 
 
 class KitchenTransition(NamedTuple):
@@ -94,6 +105,12 @@ class KitchenCore:
     name: ClassVar[str] = "kitchen"
 
     def __init__(self, game: TabularGame, human: str = "rational", history: int | None = None, **human_params):
+        if game.first != "human":
+            raise ValueError(
+                f"{game.name}: first={game.first!r}; the kitchen env plays human-first games only (its step takes both "
+                "actions at once, so the human cannot see the assistant's action of the same step): solve this game "
+                "with envs.kitchen.solver (solve_bayes, solve_known_goal, evaluate_assistant)"
+            )
         self.game = game
         self.horizon = game.horizon
         self.discount = game.discount
@@ -141,6 +158,7 @@ class KitchenCore:
             assistant_actions=zeros.copy(),
             recent_states=np.full((batch, self.history), -1, np.int64),
             recent_human_actions=np.full((batch, self.history), -1, np.int64),
+            chance=np.zeros(batch, np.uint64) if self.game.deterministic else rng.integers(0, 2**63, size=batch, dtype=np.uint64),
         )
 
     def step(self, state: KitchenState, actions: np.ndarray) -> StepResult:
@@ -155,9 +173,9 @@ class KitchenCore:
         s = state.s.copy()
         human_ok = game.human_legal[s, ids[:, 0]] & in_space[:, 0]
         human_action = np.where(active & human_ok, ids[:, 0], 0)
-        mid = np.where(active, game.human_next[s, human_action], s)
-        assistant_action = np.where(active & in_space[:, 1], game.assistant_applied[mid, ids[:, 1]], 0)
-        nxt = np.where(active, game.assistant_next[mid, assistant_action], s)
+        mid = np.where(active, self._draw(state, HUMAN, s, human_action), s)
+        assistant_action = np.where(active & in_space[:, 1], game.second_applied[mid, ids[:, 1]], 0)
+        nxt = np.where(active, self._draw(state, ASSISTANT, mid, assistant_action), s)
         transition = KitchenTransition(s, human_action, mid, assistant_action, active)
         parts = self.expected_reward(transition, one_hot_belief(state.goal, game.num_goals))
         illegal = np.stack([active & ~human_ok, active & (assistant_action != actions[:, 1])], axis=1)
@@ -185,10 +203,22 @@ class KitchenCore:
             transition=transition,
         )
 
+    def _draw(self, state: KitchenState, agent: str, s: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """[B] int64 the outcome of ``agent``'s action ``a`` [B] in states ``s`` [B] at the
+        rows' step (module docstring: the row's chance key picks it)."""
+        outcomes, probs = self.game.outcomes(("human", "assistant")[seat_index(agent)])
+        if outcomes.shape[2] == 1:
+            return outcomes[s, a, 0]
+        cumulative = probs[s, a].cumsum(axis=1)  # [B, N]
+        u = chance_uniform(state.chance, 2 * state.t.astype(np.uint64) + np.uint64(seat_index(agent)))  # [B]
+        return outcomes[s, a, (cumulative <= u[:, None] * cumulative[:, -1:]).sum(axis=1)]
+
     def conceal_goal(self, state: KitchenState) -> None:
-        """Set every goal to 0: the tables stay indexable and termination never depends
-        on the goal here (terminal states are goal-free)."""
+        """Set every goal and chance key to 0: the tables stay indexable, termination never
+        depends on the goal here (terminal states are goal-free), and the future chance
+        outcomes of the episode are not readable (module docstring)."""
         state.goal[:] = 0
+        state.chance[:] = 0
 
     def legal_mask(self, state: KitchenState, agent: str) -> np.ndarray:
         """[B, A] bool; the assistant's is the set of its choosable actions. Done rows: the no-op."""
@@ -306,6 +336,17 @@ class KitchenCore:
         """Bars of the state's features, the goal's colour on top, progress t/T below."""
         features = self.game.features[state.s[row]]
         return bar_picture(features, self._feature_max, state.t[row] / self.horizon, int(state.goal[row, 0]))
+
+
+def chance_uniform(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
+    """[B] float64 uniforms in [0, 1): the splitmix64 hash of ``key + counter`` (uint64 [B]
+    each), its top 53 bits. A pure function, so a row's draws depend on its key alone."""
+    with np.errstate(over="ignore"):
+        z = key + (counter + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def make_core(variant: str = "cake_or_pie", human: str = "rational", history: int | None = None, **params) -> KitchenCore:

@@ -12,6 +12,10 @@ policy table ``[T, S, K, A_H]`` of probabilities over the human's legal actions:
   the legal actions.
 - ``boltzmann(beta=1.0)``: ``softmax(beta * Q)`` over the legal actions.
 - ``lazy(noop_prob=0.5)``: the no-op with probability ``noop_prob``, else rational.
+
+``scripted`` is not built on them: it is the game's own human table
+(:attr:`~envs.kitchen.tabular.TabularGame.scripted_human`), for games whose human follows a
+rule (the classic games' humans answer when asked).
 """
 
 from __future__ import annotations
@@ -21,32 +25,37 @@ import inspect
 import numpy as np
 
 from envs.core import by_name_or_path
-from envs.kitchen.tabular import TabularGame
+from envs.kitchen.tabular import TabularGame, expect
 
 TIE_TOLERANCE = 1e-9
 """Q-values within this (times max(1, |best|)) of the best one count as optimal."""
 
 
 def solo_q(game: TabularGame) -> np.ndarray:
-    """[T, S, K, A_H] float64: the human's Q-values acting alone (the assistant no-ops).
+    """[T, S, K, A_H] float64: the human's Q-values acting alone (the assistant waits).
 
     ``Q[t, s, k, a]`` is the expected return (discounted to step ``t`` by the game's
-    ``discount``) from step ``t`` in state ``s`` with goal ``k`` after taking ``a``,
-    counting the assistant's no-op rewards; illegal actions are
-    ``-inf``. Terminal states are worth 0.
+    ``discount``, over chance outcomes) from taking ``a`` at step ``t`` in the state ``s``
+    the human acts in (after the assistant's wait when the assistant is first), with goal
+    ``k``, counting the assistant's wait rewards; illegal actions are ``-inf``. Terminal
+    states are worth 0.
     """
     T, S, K = game.horizon, game.num_states, game.num_goals
     q = np.empty((T, S, K, game.num_human_actions))
-    after_noop_next = game.assistant_next_applied[:, 0]  # [S]
-    after_noop_reward = game.assistant_reward_applied[:, 0, :]  # [S, K]
-    value_next = np.zeros((S, K))
+    human_next, human_prob = game.outcomes("human")
+    wait_next, wait_prob = (table[:, 0] for table in game.outcomes("assistant"))  # [S, N]
+    wait_reward = game.assistant_reward[:, 0, :]  # [S, K]
+    value_next = np.zeros((S, K))  # the value of being in s at the start of step t + 1
     for t in reversed(range(T)):
-        continuation = np.where(game.terminal[:, None], 0.0, value_next)  # [S, K] value of being in s at t + 1
-        after = after_noop_reward + game.discount * continuation[after_noop_next]  # [S1, K]
-        q_t = game.human_reward + after[game.human_next]  # [S, A_H, K]
-        q_t = np.where(game.human_legal[:, :, None], q_t, -np.inf)
-        q[t] = q_t.transpose(0, 2, 1)
-        value_next = q[t].max(axis=-1)
+        continuation = np.where(game.terminal[:, None], 0.0, value_next)  # [S, K]
+        if game.first == "human":
+            after = wait_reward + game.discount * expect(wait_prob, continuation[wait_next])  # [S1, K]
+            q_t = game.human_reward + expect(human_prob, after[human_next])  # [S, A_H, K]
+        else:
+            q_t = game.human_reward + game.discount * expect(human_prob, continuation[human_next])  # [S1, A_H, K]
+        q[t] = np.where(game.human_legal[:, :, None], q_t, -np.inf).transpose(0, 2, 1)
+        best = q[t].max(axis=-1)  # [S, K]
+        value_next = best if game.first == "human" else wait_reward + expect(wait_prob, best[wait_next])
     return q
 
 
@@ -86,23 +95,30 @@ HUMAN_MODELS = {"rational": rational, "greedy": greedy, "boltzmann": boltzmann, 
 """Model name -> function from solo Q-values ``[..., A_H]`` (and the model's keyword
 parameters) to probabilities ``[..., A_H]``."""
 
+SCRIPTED = "scripted"
+"""The model name of the game's own human (:attr:`TabularGame.scripted_human`); no parameters."""
+
 
 def model_parameters(model: str) -> tuple[str, ...]:
     """The keyword parameters of human model ``model``."""
-    return tuple(inspect.signature(_model(model)).parameters)[1:]
+    return () if model == SCRIPTED else tuple(inspect.signature(_model(model)).parameters)[1:]
 
 
 def human_policy(game: TabularGame, model: str = "rational", **params) -> np.ndarray:
     """[T, S, K, A_H] float64 read-only: ``P(a_h | t, s, goal)`` under ``model``.
 
-    ``model``: a name in :data:`HUMAN_MODELS`, or the import path ``package.module:function``
+    ``model``: a name in :data:`HUMAN_MODELS`, :data:`SCRIPTED` (the game's own human), or the import path ``package.module:function``
     of a function of the user's own taking the solo Q-values ``[T, S, K, A_H]`` (``-inf``
     where illegal) and its keyword ``params`` to probabilities of the same shape.
     """
-    function = _model(model)
     unknown = sorted(set(params) - set(model_parameters(model)))
     if unknown:
         raise ValueError(f"human model {model!r} takes parameters {list(model_parameters(model))}, got unknown {unknown}")
+    if model == SCRIPTED:
+        if game.scripted_human is None:
+            raise ValueError(f"human model {SCRIPTED!r}: game {game.name!r} has no scripted_human; choose one of {sorted(HUMAN_MODELS)}")
+        return game.scripted_human
+    function = _model(model)
     q = solo_q(game)
     policy = np.asarray(function(q, **params), dtype=np.float64)
     if policy.shape != q.shape or not np.all(policy >= 0) or not np.allclose(policy.sum(axis=-1), 1.0, atol=1e-6):

@@ -1,37 +1,43 @@
 """Exact values of assistants in a :class:`~envs.kitchen.tabular.TabularGame`.
 
-Given a human policy table ``pi[t, s, goal, a_h]`` (see :mod:`envs.kitchen.humans`):
+Given a human policy table ``pi[t, s, goal, a_h]`` (see :mod:`envs.kitchen.humans`), indexed
+by the state the human acts in:
 
 - :func:`solve_bayes`: the Bayes-optimal assistant, by dynamic programming over
   ``(t, state, belief)``. The belief is the posterior over goals given every human action
-  so far: after the human takes ``a_h`` in ``(t, s)``,
-  ``b'(k) ∝ b(k) * pi[t, s, k, a_h]`` (:func:`bayes_update`). Then
+  so far: after the human takes ``a_h`` in state ``s_h`` at step ``t``,
+  ``b'(k) ∝ b(k) * pi[t, s_h, k, a_h]`` (:func:`bayes_update`). With the human first
+  (``s_h = s``),
 
-      Q(t, s, b, a_r) = sum_{a_h, k} b(k) pi[t, s, k, a_h] (R_h(s, a_h, k) + R_r(s1, a_r, k))
-                        + gamma * sum_{a_h} P(a_h | b) V(t + 1, s2, b'_{a_h})
-      V(t, s, b) = max over the assistant's choices of Q(t, s, b, a_r),
+      Q(t, s, b, a_r) = sum_{a_h, k} b(k) pi[t, s, k, a_h] (R_h(s, a_h, k) + E_{s1} R_r(s1, a_r, k))
+                        + gamma * sum_{a_h} P(a_h | b) E_{s1, s2} V(t + 1, s2, b'_{a_h}),
 
-  with ``s1`` the state after the human's action, ``s2`` after the assistant's (applied as
-  the no-op if illegal in ``s1``), ``gamma`` the game's ``discount``, and ``V = 0`` at the
-  horizon and in terminal states.
+  with ``s1`` drawn from the human's move, ``s2`` from the assistant's (applied as the
+  wait if illegal in ``s1``). With the assistant first, ``s1`` is drawn from its move,
+  the human acts in ``s_h = s1`` (so ``P(a_h | b)`` and ``b'`` depend on ``s1``) and
+  ``s2`` is drawn from the human's move. ``V(t, s, b)`` is the max of ``Q`` over the
+  assistant's choices, ``gamma`` the game's ``discount``, ``V = 0`` at the horizon and in
+  terminal states. Chance outcomes are weighted by their probabilities; they never depend
+  on the goal, so they leave the belief as it is.
 - :func:`solve_known_goal`: the oracle that knows the goal (same recursion at one-hot
   beliefs); its value is the upper bound on any assistant's.
 - :func:`evaluate_assistant`: the exact expected return of any assistant policy.
 
 All values are expected returns (both seats' rewards summed, discounted by the game's
 ``discount``, see :mod:`envs.kitchen.tabular`) from the start of an episode, over goals
-drawn from the game's prior.
+drawn from the prior.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
 from envs.kitchen.humans import TIE_TOLERANCE
-from envs.kitchen.tabular import TabularGame
+from envs.kitchen.tabular import TabularGame, expect
 
 BELIEF_DECIMALS = 9
 """Beliefs are keyed by their probabilities rounded to this many decimals: two beliefs
@@ -39,7 +45,8 @@ that agree to 1e-9 share one node of the solver (the first one seen is the one u
 The values of merged nodes then differ by at most about ``1e-9 * K * T * max|reward|``."""
 
 History = tuple[tuple[int, int, int], ...]
-"""The steps so far as ``(state, human action, assistant action applied)`` triples."""
+"""The steps so far as ``(state the human acted in, human action, assistant action
+applied)`` triples."""
 
 AssistantFn = Callable[[int, int, np.ndarray, History], np.ndarray]
 """``(t, state, belief [K], history) -> [A_R]`` probabilities of the assistant's choices."""
@@ -75,17 +82,68 @@ def solve_known_goal(game: TabularGame, human_policy: np.ndarray) -> KnownGoalSo
     """Backward induction over ``(t, state)`` for every goal at once (vectorized)."""
     _check_policy(game, human_policy)
     T, S, K = game.horizon, game.num_states, game.num_goals
+    first_next, first_prob = game.outcomes(game.first)
+    first_reward = getattr(game, f"{game.first}_reward")  # [S, A_1, K]
+    second_reward, second_next, second_prob = game.second_move  # [S1, A_2, K], [S1, A_2, N]
     q = np.empty((T, S, K, game.num_assistant_actions))
     value_next = np.zeros((S, K))
     for t in reversed(range(T)):
         continuation = np.where(game.terminal[:, None], 0.0, value_next)  # [S, K]
-        after = game.assistant_reward_applied + game.discount * continuation[game.assistant_next_applied]  # [S1, A_R, K]
-        outcome = game.human_reward[:, :, None, :] + after[game.human_next]  # [S, A_H, A_R, K]
-        q_t = np.einsum("skh,shak->ska", human_policy[t], outcome)
+        after = second_reward + game.discount * expect(second_prob, continuation[second_next])  # [S1, A_2, K]
+        if game.first == "human":
+            outcome = first_reward[:, :, None, :] + np.einsum("shn,shnak->shak", first_prob, after[first_next])  # [S, A_H, A_R, K]
+            q_t = np.einsum("skh,shak->ska", human_policy[t], outcome)
+        else:
+            human_value = np.einsum("skh,shk->sk", human_policy[t], after)  # [S1, K]
+            q_t = (first_reward + expect(first_prob, human_value[first_next])).transpose(0, 2, 1)  # [S, K, A_R]
         q[t] = np.where(game.assistant_choosable[:, None, :], q_t, -np.inf)
         value_next = q[t].max(axis=-1)
     values = value_next[game.initial_state].copy()
     return KnownGoalSolution(q=q, values=values, value=float(game.prior @ values))
+
+
+class Branch(NamedTuple):
+    """One way a step can go, from :func:`step_branches`: its probability ``weight``; the
+    expected ``reward`` of both seats' actions given it (under the posterior); the next
+    state; the posterior [K] after the human's action; the state the human acted in, its
+    action, and the assistant action applied."""
+
+    weight: float
+    reward: float
+    next_state: int
+    belief: np.ndarray
+    human_state: int
+    human_action: int
+    assistant_action: int
+
+
+def step_branches(game: TabularGame, human_policy: np.ndarray, t: int, state: int, belief: np.ndarray, a_r: int) -> Iterator[Branch]:
+    """Every outcome with positive probability of step ``t`` from ``state`` under ``belief``
+    when the assistant chooses ``a_r`` (applied as the wait where illegal): the human's
+    action under ``human_policy`` and the chance outcomes of both moves, in the game's order."""
+    human_next, human_prob = game.outcomes("human")
+    assistant_next, assistant_prob = game.outcomes("assistant")
+    if game.first == "assistant":
+        applied = a_r if game.assistant_legal[state, a_r] else 0
+        for s_h, p1 in _positive(assistant_next[state, applied], assistant_prob[state, applied]):
+            p, posterior = bayes_update(human_policy, t, s_h, belief)
+            for a_h in np.flatnonzero(p > 0):
+                reward = posterior[a_h] @ (game.assistant_reward[state, applied] + game.human_reward[s_h, a_h])
+                for s2, p2 in _positive(human_next[s_h, a_h], human_prob[s_h, a_h]):
+                    yield Branch(p1 * p[a_h] * p2, float(reward), s2, posterior[a_h], s_h, int(a_h), applied)
+        return
+    p, posterior = bayes_update(human_policy, t, state, belief)
+    for a_h in np.flatnonzero(p > 0):
+        for s1, p1 in _positive(human_next[state, a_h], human_prob[state, a_h]):
+            applied = int(game.second_applied[s1, a_r])
+            reward = posterior[a_h] @ (game.human_reward[state, a_h] + game.assistant_reward[s1, applied])
+            for s2, p2 in _positive(assistant_next[s1, applied], assistant_prob[s1, applied]):
+                yield Branch(p[a_h] * p1 * p2, float(reward), s2, posterior[a_h], state, int(a_h), applied)
+
+
+def _positive(outcomes: np.ndarray, probs: np.ndarray) -> Iterator[tuple[int, float]]:
+    """The ``(state, probability)`` pairs of one move's outcomes [N] with probability > 0."""
+    return ((int(s), float(p)) for s, p in zip(outcomes, probs) if p > 0)
 
 
 class BayesSolution:
@@ -145,23 +203,19 @@ class BayesSolution:
 
     def _backup(self, t: int, state: int, belief: np.ndarray) -> np.ndarray:
         game = self.game
-        p, posterior = bayes_update(self.human_policy, t, state, belief)
-        joint = p[:, None] * posterior  # [A_H, K] = b(k) pi(a_h | k)
-        mid = game.human_next[state]  # [A_H]
-        human_part = float(np.sum(joint * game.human_reward[state]))
-        assistant_part = np.einsum("hk,hak->ha", joint, game.assistant_reward_applied[mid])  # [A_H, A_R]
-        after = game.assistant_next_applied[mid]  # [A_H, A_R]
         q = np.full(game.num_assistant_actions, -np.inf)
         for a_r in np.flatnonzero(game.assistant_choosable[state]):
-            total = human_part
-            for a_h in np.flatnonzero(p > 0):
-                total += assistant_part[a_h, a_r]
-                nxt = after[a_h, a_r]
-                if t + 1 < game.horizon and not game.terminal[nxt]:
-                    total += game.discount * p[a_h] * self._node(t + 1, nxt, posterior[a_h]).max()
-            q[a_r] = total
+            q[a_r] = sum(
+                branch.weight * (branch.reward + game.discount * self._continuation(t + 1, branch.next_state, branch.belief))
+                for branch in step_branches(game, self.human_policy, t, state, belief, int(a_r))
+            )
         return q
 
+    def _continuation(self, t: int, state: int, belief: np.ndarray) -> float:
+        """``V(t, state, belief)``; 0 at the horizon and in terminal states."""
+        if t >= self.game.horizon or self.game.terminal[state]:
+            return 0.0
+        return float(self._node(t, state, belief).max())
 
 def solve_bayes(game: TabularGame, human_policy: np.ndarray) -> BayesSolution:
     """The Bayes-optimal assistant against ``human_policy`` [T, S, K, A_H], solved from
@@ -188,18 +242,14 @@ def evaluate_assistant(game: TabularGame, human_policy: np.ndarray, assistant: A
                 f"the assistant returned {probs!r} at t={t}, state {game.state_names[state]!r}: "
                 f"expected [A_R={game.num_assistant_actions}] probabilities summing to 1"
             )
-        p, posterior = bayes_update(human_policy, t, state, belief)
-        joint = p[:, None] * posterior
-        total = float(np.sum(joint * game.human_reward[state]))
+        total = 0.0
         for a_r in np.flatnonzero(probs > 0):
-            for a_h in np.flatnonzero(p > 0):
-                mid = game.human_next[state, a_h]
-                applied = game.assistant_applied[mid, a_r]
-                nxt = game.assistant_next[mid, applied]
-                outcome = joint[a_h] @ game.assistant_reward[mid, applied]
-                if t + 1 < game.horizon and not game.terminal[nxt]:
-                    outcome += game.discount * p[a_h] * value(t + 1, nxt, posterior[a_h], history + ((state, int(a_h), int(applied)),))
-                total += probs[a_r] * outcome
+            for branch in step_branches(game, human_policy, t, state, belief, int(a_r)):
+                outcome = branch.reward
+                if t + 1 < game.horizon and not game.terminal[branch.next_state]:
+                    step = (branch.human_state, branch.human_action, branch.assistant_action)
+                    outcome += game.discount * value(t + 1, branch.next_state, branch.belief, history + (step,))
+                total += probs[a_r] * branch.weight * outcome
         return total
 
     return value(0, game.initial_state, game.prior, ())

@@ -1,17 +1,40 @@
 """Finite two-seat assistance games as tables: the rules every kitchen variant is written in.
 
 Sizes: ``S`` states, ``K`` goals, ``A_H`` human actions, ``A_R`` assistant actions,
-``T`` the horizon (steps), ``F`` display features.
+``T`` the horizon (steps), ``N`` the most outcomes of one action (1 without chance),
+``F`` display features.
 
-One step, in processing order (the human first, docs/design.md, contract 1):
+One step ``t``. Both seats choose at its start, each knowing what was there to see by then;
+the *first mover* (``first``: ``"human"``, the default, or ``"assistant"``) is applied first,
+the second mover in the state the first one left:
 
-1. The human takes ``a_h`` in state ``s`` (an illegal one is replaced by the no-op 0):
-   reward ``human_reward[s, a_h, goal]``, intermediate state ``s1 = human_next[s, a_h]``.
-2. The assistant's ``a_r`` was chosen *before* seeing ``a_h`` (it has seen every earlier
-   human action). It is applied in ``s1`` if ``assistant_legal[s1, a_r]``, else replaced
-   by the no-op 0: reward ``assistant_reward[s1, a_r, goal]``, next state
-   ``s2 = assistant_next[s1, a_r]``.
+1. The first mover takes its action ``a`` in ``s`` (an illegal one becomes its wait, 0):
+   reward ``<first>_reward[s, a, goal]``, intermediate state ``s1`` drawn from
+   ``<first>_next[s, a]`` (see *Chance*).
+2. The second mover's action is applied in ``s1`` if legal there (``<second>_legal[s1]``),
+   else as its wait: reward ``<second>_reward[s1, a, goal]``, next state ``s2`` drawn
+   from ``<second>_next[s1, a]``.
 3. The episode ends when ``terminal[s2]`` or after ``T`` steps.
+
+What each seat knows when it chooses at step ``t``: the human knows the goal. The assistant
+never does; it has seen the state ``s`` and every human action of the steps before ``t``,
+each with the state it was taken in (so the human's action of step ``t`` only from step
+``t + 1`` on). With ``first="human"`` the assistant chooses before seeing what the human
+does in this step. With ``first="assistant"`` the human *responds within the step*: its
+model is evaluated in ``s1``, the state after the assistant's action, so a game whose
+``s1`` records that action (an ``asked`` state) lets the human answer a query at once, and
+the human conditions on the assistant's action of this step as in the simultaneous-move
+formulation of Shah et al. (2020), where the human's policy takes the robot's action of
+the same step and the robot sees the human's action at the next one. Human models
+(:mod:`envs.kitchen.humans`) index their tables by the state the human acts in: ``s``
+human-first, ``s1`` assistant-first.
+
+Chance: ``<seat>_next`` [S, A] names one next state (the simple, deterministic case), or,
+with ``<seat>_next_prob`` given, ``<seat>_next`` [S, A, N] names N outcomes and
+``<seat>_next_prob`` [S, A, N] their probabilities (non-negative, summing to 1 over N;
+repeat an outcome or give it probability 0 to pad). Players of the env draw the outcome
+from the episode's chance stream (:mod:`envs.kitchen.core`); the solvers take the
+expectation. Rewards are those of the action (they do not depend on the outcome).
 
 The return is ``sum_t discount**t * (human reward + assistant reward)`` over the steps
 ``t = 0, 1, ...`` (both rewards of one step share its ``t``): what the exact solvers
@@ -26,7 +49,12 @@ write its wait at another index (``human_wait`` / ``assistant_wait``): the game 
 stores that seat's actions with the wait moved to index 0 and the others after it in their
 order, so every player, recording and solver keeps the one rule that 0 waits.
 Transitions never depend on the goal; rewards do. Terminal states are absorbing: only the
-no-op is legal there, it stays put and is worth 0.
+no-op is legal there, it stays put (with probability 1) and is worth 0.
+
+A game may bring its own human, a rule rather than a plan (the classic games' humans
+answer when asked): ``scripted_human`` [T, S, K, A_H], the probabilities of the human's
+actions at step ``t`` in the state it acts in, per goal; the human model ``scripted``
+(:mod:`envs.kitchen.humans`) plays it.
 """
 
 from __future__ import annotations
@@ -35,6 +63,9 @@ import dataclasses
 import functools
 
 import numpy as np
+
+SEATS = ("human", "assistant")
+"""The seats by their table prefixes, in the default order of a step."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -55,12 +86,18 @@ class TabularGame:
         horizon: T >= 1 steps.
         discount: the per-step discount of the return, in (0, 1] (see the module docstring).
         initial_state: the state every episode starts in (not terminal).
-        human_next: [S, A_H] int64 next state after the human's action.
+        human_next: [S, A_H] int64 next state after the human's action, or [S, A_H, N]
+            its possible outcomes when ``human_next_prob`` is given (module docstring).
         human_reward: [S, A_H, K] float64 reward of the human's action per goal.
         human_legal: [S, A_H] bool; column 0 all True.
-        assistant_next: [S, A_R] int64, indexed by the intermediate state.
-        assistant_reward: [S, A_R, K] float64, indexed by the intermediate state.
-        assistant_legal: [S, A_R] bool; column 0 all True.
+        assistant_next / assistant_reward / assistant_legal: the same for the assistant,
+            indexed by the state it acts in (the intermediate one when the human is first).
+        human_next_prob / assistant_next_prob: [S, A, N] float64 probabilities of the
+            outcomes in ``<seat>_next``; None (the default): deterministic.
+        first: ``"human"`` (the default) or ``"assistant"``, the seat applied first in a
+            step (module docstring: the second one acts in the state the first one left).
+        scripted_human: [T, S, K, A_H] float64, the game's own human (module docstring);
+            None: the game has none.
         terminal: [S] bool; None means no terminal states.
         feature_names: [F] names of the display features.
         features: [S, F] int64 >= 0 per-state counts drawn as bars by renders
@@ -89,6 +126,10 @@ class TabularGame:
     discount: float = 1.0
     human_wait: int = 0
     assistant_wait: int = 0
+    human_next_prob: np.ndarray | None = None
+    assistant_next_prob: np.ndarray | None = None
+    first: str = "human"
+    scripted_human: np.ndarray | None = None
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
@@ -108,15 +149,14 @@ class TabularGame:
         set_("prior", _table(self.name, "prior", self.prior, (K,), np.float64))
         if np.any(self.prior < 0) or not np.isclose(self.prior.sum(), 1.0, rtol=0, atol=1e-9):
             raise ValueError(f"{self.name}: prior={self.prior.tolist()} must be non-negative and sum to 1")
+        if self.first not in SEATS:
+            raise ValueError(f"{self.name}: first={self.first!r} must be one of {list(SEATS)} (the seat applied first in a step)")
         for seat, A in (("human", A_H), ("assistant", A_R)):
-            nxt = _table(self.name, f"{seat}_next", getattr(self, f"{seat}_next"), (S, A), np.int64)
-            if np.any((nxt < 0) | (nxt >= S)):
-                raise ValueError(f"{self.name}: {seat}_next holds states outside [0, {S})")
+            self._check_next(seat, S, A)
             legal = _table(self.name, f"{seat}_legal", getattr(self, f"{seat}_legal"), (S, A), np.bool_)
             if not legal[:, 0].all():
                 bad = self.state_names[int(np.argmin(legal[:, 0]))]
                 raise ValueError(f"{self.name}: the {seat}'s no-op (action 0) must be legal in every state; it is not in {bad!r}")
-            set_(f"{seat}_next", nxt)
             set_(f"{seat}_legal", legal)
             set_(f"{seat}_reward", _table(self.name, f"{seat}_reward", getattr(self, f"{seat}_reward"), (S, A, K), np.float64))
         terminal = np.zeros(S, bool) if self.terminal is None else self.terminal
@@ -131,6 +171,44 @@ class TabularGame:
         if self.terminal[self.initial_state]:
             raise ValueError(f"{self.name}: the initial state {self.state_names[self.initial_state]!r} is terminal")
         self._check_terminal_absorbing()
+        if self.scripted_human is not None:
+            self._check_scripted_human(K)
+
+    def _check_next(self, seat: str, S: int, A: int) -> None:
+        """Validate and store ``<seat>_next`` (and ``<seat>_next_prob``)."""
+        set_ = functools.partial(object.__setattr__, self)
+        nxt, prob = getattr(self, f"{seat}_next"), getattr(self, f"{seat}_next_prob")
+        if prob is None:
+            nxt = _table(self.name, f"{seat}_next", nxt, (S, A), np.int64)
+        else:
+            nxt = np.asarray(nxt)
+            if nxt.ndim != 3:
+                raise ValueError(
+                    f"{self.name}: {seat}_next_prob is given, so {seat}_next must be [S, A, N] outcomes "
+                    f"(N the most outcomes of one action), got shape {nxt.shape}"
+                )
+            nxt = _table(self.name, f"{seat}_next", nxt, (S, A, nxt.shape[2]), np.int64)
+            prob = _table(self.name, f"{seat}_next_prob", prob, nxt.shape, np.float64)
+            bad = np.argwhere((prob < 0).any(axis=-1) | ~np.isclose(prob.sum(axis=-1), 1.0, rtol=0, atol=1e-9))
+            if len(bad):
+                s, a = bad[0]
+                raise ValueError(
+                    f"{self.name}: {seat}_next_prob[{s}, {a}] = {prob[s, a].tolist()} (state {self.state_names[s]!r}, "
+                    f"action {getattr(self, f'{seat}_action_names')[a]!r}) must be non-negative and sum to 1"
+                )
+            set_(f"{seat}_next_prob", prob)
+        if np.any((nxt < 0) | (nxt >= S)):
+            raise ValueError(f"{self.name}: {seat}_next holds states outside [0, {S})")
+        set_(f"{seat}_next", nxt)
+
+    def _check_scripted_human(self, K: int) -> None:
+        shape = (self.horizon, self.num_states, K, self.num_human_actions)
+        policy = _table(self.name, "scripted_human", self.scripted_human, shape, np.float64)
+        if np.any(policy < 0) or not np.allclose(policy.sum(axis=-1), 1.0, rtol=0, atol=1e-9):
+            raise ValueError(f"{self.name}: scripted_human's rows must be probabilities summing to 1 over the human's actions")
+        if np.any((policy > 0) & ~self.human_legal[None, :, None, :]):
+            raise ValueError(f"{self.name}: scripted_human puts probability on actions that are illegal for the human")
+        object.__setattr__(self, "scripted_human", policy)
 
     def _move_wait_first(self, seat: str) -> None:
         """Reorder ``seat``'s actions so that its wait (``<seat>_wait``) is action 0, the
@@ -144,19 +222,26 @@ class TabularGame:
         order = [int(wait), *(a for a in range(len(names)) if a != wait)]
         set_ = functools.partial(object.__setattr__, self)
         set_(f"{seat}_action_names", tuple(names[a] for a in order))
-        for part in ("next", "legal", "reward"):
-            table = np.asarray(getattr(self, f"{seat}_{part}"))
+        for part in ("next", "legal", "reward", "next_prob"):
+            table = getattr(self, f"{seat}_{part}")
+            if table is None:
+                continue
+            table = np.asarray(table)
             if table.ndim < 2 or table.shape[1] != len(names):
                 raise ValueError(f"{self.name}: {seat}_{part} has shape {table.shape}; its axis 1 must be the {len(names)} {seat} actions")
             set_(f"{seat}_{part}", table[:, order])
+        if seat == "human" and self.scripted_human is not None:
+            set_("scripted_human", np.asarray(self.scripted_human)[..., order])
         set_(f"{seat}_wait", 0)
 
     def _check_terminal_absorbing(self) -> None:
         ends = np.flatnonzero(self.terminal)
-        for seat in ("human", "assistant"):
-            legal, nxt, reward = (getattr(self, f"{seat}_{part}") for part in ("legal", "next", "reward"))
+        for seat in SEATS:
+            legal, reward = getattr(self, f"{seat}_legal"), getattr(self, f"{seat}_reward")
+            outcomes, probs = self.outcomes(seat)
             for s in ends:
-                if legal[s, 1:].any() or nxt[s, 0] != s or np.any(reward[s, 0] != 0):
+                stays = np.all((outcomes[s, 0] == s) | (probs[s, 0] == 0))
+                if legal[s, 1:].any() or not stays or np.any(reward[s, 0] != 0):
                     raise ValueError(
                         f"{self.name}: terminal state {self.state_names[s]!r} must be absorbing for the {seat}: "
                         "only the no-op legal, the no-op staying in the state, and worth 0"
@@ -178,31 +263,56 @@ class TabularGame:
     def num_assistant_actions(self) -> int:
         return len(self.assistant_action_names)
 
+    @property
+    def second(self) -> str:
+        """The seat applied second in a step (the other one than :attr:`first`)."""
+        return SEATS[1 - SEATS.index(self.first)]
+
+    @property
+    def deterministic(self) -> bool:
+        """True when no action of either seat has more than one outcome."""
+        return self.human_next_prob is None and self.assistant_next_prob is None
+
+    def outcomes(self, seat: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(next [S, A, N] int64, prob [S, A, N] float64)``: the outcomes of ``seat``'s
+        actions and their probabilities (N = 1, probability 1, for a deterministic table)."""
+        nxt, prob = getattr(self, f"{seat}_next"), getattr(self, f"{seat}_next_prob")
+        if prob is None:
+            return nxt[:, :, None], np.ones(nxt.shape + (1,))
+        return nxt, prob
+
+    @functools.cached_property
+    def second_applied(self) -> np.ndarray:
+        """[S, A] int64: the second mover's action actually applied in intermediate state
+        ``s1`` (the action itself if legal there, else the wait 0)."""
+        legal = getattr(self, f"{self.second}_legal")
+        return _readonly(np.where(legal, np.arange(legal.shape[1])[None, :], 0))
+
     @functools.cached_property
     def assistant_choosable(self) -> np.ndarray:
-        """[S, A_R] bool: the assistant's choices in state ``s``: the actions legal after
-        at least one of the human's legal moves from ``s`` (the no-op always is). The
-        assistant's action mask; one that turns out illegal after the human's actual move is
-        applied as the no-op."""
-        after = self.assistant_legal[self.human_next]  # [S, A_H, A_R]
-        return _readonly((after & self.human_legal[:, :, None]).any(axis=1))
+        """[S, A_R] bool: the assistant's choices in state ``s``, its action mask. Assistant
+        first: its legal actions. Human first: the actions legal after at least one outcome
+        of one of the human's legal moves from ``s`` (the wait always is); one that turns out
+        illegal after the human's actual move is applied as the wait."""
+        if self.first == "assistant":
+            return self.assistant_legal
+        outcomes, probs = self.outcomes("human")
+        after = self.assistant_legal[outcomes] & (probs > 0)[..., None]  # [S, A_H, N, A_R]
+        return _readonly((after.any(axis=2) & self.human_legal[:, :, None]).any(axis=1))
 
     @functools.cached_property
-    def assistant_applied(self) -> np.ndarray:
-        """[S, A_R] int64: the assistant action actually applied in intermediate state
-        ``s1`` (the action itself if legal there, else the no-op 0)."""
-        actions = np.arange(self.num_assistant_actions)[None, :]
-        return _readonly(np.where(self.assistant_legal, actions, 0))
+    def second_move(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The second mover's action ``a`` chosen, applied in intermediate state ``s1``:
+        ``(reward [S, A, K], next [S, A, N], prob [S, A, N])``, those of the applied action."""
+        applied = self.second_applied[:, :, None]
+        outcomes, probs = self.outcomes(self.second)
+        reward = np.take_along_axis(getattr(self, f"{self.second}_reward"), applied, axis=1)
+        return tuple(_readonly(np.take_along_axis(table, applied, axis=1)) for table in (reward, outcomes, probs))
 
-    @functools.cached_property
-    def assistant_next_applied(self) -> np.ndarray:
-        """[S, A_R] int64: the next state after choosing ``a_r`` in intermediate state ``s1``."""
-        return _readonly(np.take_along_axis(self.assistant_next, self.assistant_applied, axis=1))
-
-    @functools.cached_property
-    def assistant_reward_applied(self) -> np.ndarray:
-        """[S, A_R, K] float64: the reward of choosing ``a_r`` in intermediate state ``s1``."""
-        return _readonly(np.take_along_axis(self.assistant_reward, self.assistant_applied[:, :, None], axis=1))
+def expect(prob: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``sum_n prob[..., n] * values[..., n, :]``: the expectation over a move's N outcomes
+    (``prob`` [..., N], ``values`` [..., N, K]; leading axes broadcast)."""
+    return np.einsum("...n,...nk->...k", prob, values)
 
 
 def _names(game: str, field: str, names, allow_empty: bool) -> tuple[str, ...]:
