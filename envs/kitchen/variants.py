@@ -14,13 +14,18 @@ import itertools
 import numpy as np
 
 from envs.core import by_name_or_path
+from envs.kitchen.classics import CLASSICS
 from envs.kitchen.tabular import TabularGame
 
 COLOURS = ("red", "blue")
 
 
 def red_blue(horizon: int = 2, prior_red: float = 0.5) -> TabularGame:
-    """red_blue (Shah et al. 2020, "Benefits of Assistance over Reward Learning").
+    """red_blue: make items of the human's colour; wait, then copy.
+
+    Our own game, after the idea of the classic RedBlue; its rules differ from that game's
+    (an item every step, -1 for the wrong colour, no discount): the classic one, as its
+    authors wrote it, is ``classic_red_blue`` (:mod:`envs.kitchen.classics`).
 
     The human wants red items or blue items (``prior_red``, default 1/2). At the first step
     only, the human can make one item; if it waits, its chance passes. Every step the
@@ -319,7 +324,8 @@ def variant_parameters(variant: str) -> tuple[str, ...]:
 
 
 def make_game(variant: str, **params) -> TabularGame:
-    """The game of ``variant`` (a name in :data:`VARIANTS`, or the import path
+    """The game of ``variant`` (a name in :data:`VARIANTS` or in
+    :data:`~envs.kitchen.classics.CLASSICS`, or the import path
     ``package.module:function`` of a function of the user's own that returns a
     :class:`TabularGame`) with its keyword ``params``."""
     unknown = sorted(set(params) - set(variant_parameters(variant)))
@@ -332,4 +338,4 @@ def make_game(variant: str, **params) -> TabularGame:
 
 
 def _variant(variant: str):
-    return by_name_or_path(VARIANTS, variant, "kitchen variant")
+    return by_name_or_path({**VARIANTS, **CLASSICS}, variant, "kitchen variant")

@@ -1,0 +1,135 @@
+"""The classic games of Shah et al. (envs/kitchen/classics.py): the solver's optima match the
+cards' hand derivations, and the cards' plans, evaluated over histories, reach them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from assist.registry import make_player
+from assist.rollout import play
+from envs.core import ASSISTANT, HUMAN
+from envs.kitchen import make_core
+from envs.kitchen.humans import human_policy
+from envs.kitchen.solver import evaluate_assistant, solve_bayes, solve_known_goal
+from envs.kitchen.variants import make_game
+
+
+def optimum(variant: str, human: str = "scripted", **params) -> tuple[float, float]:
+    game = make_game(variant, **params)
+    policy = human_policy(game, human)
+    return solve_bayes(game, policy).value, solve_known_goal(game, policy).value
+
+
+def plan_value(variant: str, plan, human: str = "scripted", **params) -> float:
+    """The exact value of ``plan(t, belief) -> action name`` (an independent recursion over
+    histories, not the belief DP)."""
+    game = make_game(variant, **params)
+    names = game.assistant_action_names
+
+    def assistant(t, state, belief, history):
+        return np.eye(len(names))[names.index(plan(t, game.state_names[state], belief))]
+
+    return evaluate_assistant(game, human_policy(game, human), assistant)
+
+
+@pytest.mark.parametrize("prior_red", [0.5, 0.7, 0.95])
+@pytest.mark.parametrize("discount", [0.9, 0.5])
+def test_red_blue_optimum_is_the_hand_derivation(prior_red, discount):
+    bayes, oracle = optimum("classic_red_blue", "rational", prior_red=prior_red, discount=discount)
+    likelier = max(prior_red, 1 - prior_red)
+    assert bayes == pytest.approx(discount + max(likelier, discount**2), abs=1e-6)
+    assert oracle == pytest.approx(1 + discount, abs=1e-6)
+
+
+def test_red_blue_defaults_value_and_the_wait_then_copy_plan():
+    assert optimum("classic_red_blue", "rational")[0] == pytest.approx(1.71, abs=1e-6)
+
+    def copy(t, state, belief):
+        if t < 2 or "robot free" not in state:
+            return "wait"
+        return "make red" if belief[0] > 0.5 else "make blue"
+
+    assert plan_value("classic_red_blue", copy, "rational") == pytest.approx(1.71, abs=1e-6)
+
+
+def test_red_blue_in_the_env_the_bayes_player_returns_the_optimum_every_episode():
+    """The rational human makes its colour at step 1 and the Bayes player copies it at step
+    2, whatever the goal: every discounted return is 0.9 + 0.81."""
+    core = make_core("classic_red_blue")
+    assert core.action_names(ASSISTANT) == ["wait", "make red", "make blue"]  # the peer's wait (index 2) moved first
+    players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: make_player("bayes", core, ASSISTANT)}
+    returns = play(core, players, np.arange(40), np.random.default_rng(0)).metrics["return"]
+    assert np.allclose(returns, 1.71, atol=1e-6)
+
+
+def test_meal_choice_optimum_is_asking_once_the_human_is_home():
+    g = 0.99
+    bayes, oracle = optimum("classic_meal_choice")
+    assert bayes == pytest.approx(max(1.625 * g**2, 2 * g**5 - 0.1 * g**3), abs=1e-6)
+    assert bayes == pytest.approx(1.8049502, abs=1e-6)
+    assert oracle == pytest.approx(2 * g**2, abs=1e-6)
+
+    def ask(t, state, belief):
+        if t == 0:
+            return "create1"
+        if t == 3:
+            return "query"
+        if t == 4:
+            return "create1" if belief[0] > 0.5 else "create2"
+        return "create1" if t == 5 else "wait"
+
+    assert plan_value("classic_meal_choice", ask) == pytest.approx(bayes, abs=1e-6)
+
+
+def test_meal_choice_without_answers_serves_the_likelier_pie():
+    bayes, _ = optimum("classic_meal_choice", feedback_time=6)  # the human is never home
+    assert bayes == pytest.approx(1.625 * 0.99**2, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "two_phase, discount, expected",
+    [(False, 0.99, 1.9523196), (True, 0.99, 1.8562796), (False, 0.9, 1.7136), (True, 0.9, 1.584)],
+)
+def test_wormy_apples_optimum_is_the_hand_derivation(two_phase, discount, expected):
+    g = discount
+    ask_when_wormy = 1.6 * g + 0.2 * (2 * g**3 - 0.1 * g)
+    ask_first = 1.6 * g**2 + 0.4 * g**3 - 0.1
+    guess_when_wormy = 1.6 * g + 0.2 * (2 * g**2 - g)
+    hand = max(ask_first, guess_when_wormy) if two_phase else max(ask_when_wormy, ask_first)
+    bayes, oracle = optimum("classic_wormy_apples", two_phase=two_phase, discount=discount)
+    assert bayes == pytest.approx(hand, abs=1e-6) and bayes == pytest.approx(expected, abs=1e-6)
+    assert oracle == pytest.approx(1.6 * g + 0.4 * g**2, abs=1e-6)
+
+
+def test_wormy_apples_plan_get_apples_then_ask_only_if_wormy():
+    def plan(t, state, belief):
+        if state == "start":
+            return "get apples"
+        if state == "wormy apples":
+            return "query" if belief.max() < 1 else ("toss in compost" if belief[0] == 1 else "toss in trash")
+        return "make pie"
+
+    assert plan_value("classic_wormy_apples", plan) == pytest.approx(1.9523196, abs=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["classic_meal_choice", "classic_wormy_apples"])
+def test_assistant_first_classics_are_refused_by_the_env_with_a_pointer_to_the_solver(variant):
+    with pytest.raises(ValueError, match="human-first games only.*envs.kitchen.solver"):
+        make_core(variant, human="scripted")
+
+
+def test_a_game_without_a_scripted_human_says_so():
+    with pytest.raises(ValueError, match="has no scripted_human"):
+        human_policy(make_game("classic_red_blue"), "scripted")
+
+
+def test_the_timing_rule_human_first_answers_a_step_later():
+    """The same meal_choice tables played human-first: the human moves first, so a query
+    of step t is answered at step t + 1 and must come a step earlier (at step 2), paying its
+    cost one discount less: 2 g^5 - 0.1 g^2 instead of 2 g^5 - 0.1 g^3."""
+    game = dataclasses.replace(make_game("classic_meal_choice"), first="human")
+    g = 0.99
+    assert solve_bayes(game, human_policy(game, "scripted")).value == pytest.approx(2 * g**5 - 0.1 * g**2, abs=1e-9)
