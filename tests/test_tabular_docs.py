@@ -18,13 +18,13 @@ from envs.kitchen.humans import human_policy
 from envs.kitchen.solver import evaluate_assistant, solve_bayes, solve_known_goal
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "tabular-games.md"
-EXAMPLE = re.search(r"```python\n(.*?)```", PAGE.read_text(), re.S).group(1)
+EXAMPLE, CHANCE = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
 
 
 @pytest.fixture
 def games_module(tmp_path, monkeypatch):
     """The page's code as the user's module ``my_doc_games``."""
-    (tmp_path / "my_doc_games.py").write_text(EXAMPLE)
+    (tmp_path / "my_doc_games.py").write_text(EXAMPLE + CHANCE)
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "my_doc_games"
     sys.modules.pop("my_doc_games", None)
@@ -52,3 +52,13 @@ def test_the_page_game_plays_by_its_import_path(games_module, tmp_path):
     assert summary["noop"]["return"].mean == pytest.approx(0.25)
     assert summary["bayes"]["return"].mean == pytest.approx(0.5)
     assert summary["oracle"]["return"].mean == pytest.approx(1.0)
+
+
+def test_the_pages_chance_example_has_the_values_it_derives(games_module):
+    """q = 1/2, g = 0.9: human alone q g^2 + q (1 - q) g^3, Bayes g, oracle 1."""
+    core = envs.make_core("kitchen", variant=f"{games_module}:slow_start")
+    game, policy = core.game, human_policy(core.game, "rational")
+    waits = np.eye(game.num_assistant_actions)[0]
+    assert evaluate_assistant(game, policy, lambda t, s, b, h: waits) == pytest.approx(0.5 * 0.81 + 0.25 * 0.729, abs=1e-12)
+    assert solve_bayes(game, policy).value == pytest.approx(0.9, abs=1e-12)
+    assert solve_known_goal(game, policy).value == pytest.approx(1.0, abs=1e-12)
