@@ -106,9 +106,11 @@ def test_probabilities_that_are_not_a_distribution_are_refused(toss, match):
         dataclasses.replace(coin(), assistant_next_prob=prob)
 
 
-def test_probabilities_need_outcome_lists():
+def test_probabilities_and_outcome_lists_come_together():
     with pytest.raises(ValueError, match=r"assistant_next_prob is given, so assistant_next must be \[S, A, N\] outcomes"):
         dataclasses.replace(coin(), assistant_next=coin().assistant_next[..., 0])
+    with pytest.raises(ValueError, match=r"assistant_next has N outcomes per action .* give their probabilities as assistant_next_prob"):
+        dataclasses.replace(coin(), assistant_next_prob=None)
 
 
 def test_a_terminal_state_must_stay_put_with_probability_one():

@@ -202,20 +202,41 @@ class BayesSolution:
         return q
 
     def _backup(self, t: int, state: int, belief: np.ndarray) -> np.ndarray:
+        """Q-values of node ``(t, state, belief)``, vectorized over the assistant's actions
+        where its action comes second (the module docstring's recursion; an implementation
+        of its own, so that :func:`evaluate_assistant` checks it)."""
         game = self.game
-        q = np.full(game.num_assistant_actions, -np.inf)
-        for a_r in np.flatnonzero(game.assistant_choosable[state]):
-            q[a_r] = sum(
-                branch.weight * (branch.reward + game.discount * self._continuation(t + 1, branch.next_state, branch.belief))
-                for branch in step_branches(game, self.human_policy, t, state, belief, int(a_r))
-            )
-        return q
+        second_reward, second_next, second_prob = game.second_move  # [S1, A_2, K], [S1, A_2, N]
+        first_next, first_prob = game.outcomes(game.first)
+        choosable = game.assistant_choosable[state]
+        q = np.zeros(game.num_assistant_actions)
+        if game.first == "human":
+            p, posterior = bayes_update(self.human_policy, t, state, belief)
+            for a_h in np.flatnonzero(p > 0):
+                b = posterior[a_h]
+                for s1, p1 in _positive(first_next[state, a_h], first_prob[state, a_h]):
+                    after = second_reward[s1] @ b + game.discount * self._expected_value(t + 1, second_next[s1], second_prob[s1], b)
+                    q += p[a_h] * p1 * (b @ game.human_reward[state, a_h] + after)
+        else:
+            for a_r in np.flatnonzero(choosable):
+                q[a_r] = belief @ game.assistant_reward[state, a_r]
+                for s1, p1 in _positive(first_next[state, a_r], first_prob[state, a_r]):
+                    p, posterior = bayes_update(self.human_policy, t, s1, belief)
+                    for a_h in np.flatnonzero(p > 0):
+                        b = posterior[a_h]
+                        later = self._expected_value(t + 1, second_next[s1, a_h][None], second_prob[s1, a_h][None], b)[0]
+                        q[a_r] += p1 * p[a_h] * (b @ second_reward[s1, a_h] + game.discount * later)
+        return np.where(choosable, q, -np.inf)
 
-    def _continuation(self, t: int, state: int, belief: np.ndarray) -> float:
-        """``V(t, state, belief)``; 0 at the horizon and in terminal states."""
-        if t >= self.game.horizon or self.game.terminal[state]:
-            return 0.0
-        return float(self._node(t, state, belief).max())
+    def _expected_value(self, t: int, states: np.ndarray, probs: np.ndarray, belief: np.ndarray) -> np.ndarray:
+        """[M] ``sum_n probs[m, n] V(t, states[m, n], belief)`` for outcome rows ``states``,
+        ``probs`` [M, N]; ``V`` is 0 at the horizon and in terminal states."""
+        values = np.zeros(probs.shape)
+        if t < self.game.horizon:
+            for s in np.unique(states[probs > 0]):
+                if not self.game.terminal[s]:
+                    values[states == s] = self._node(t, int(s), belief).max()
+        return (probs * values).sum(axis=1)
 
 def solve_bayes(game: TabularGame, human_policy: np.ndarray) -> BayesSolution:
     """The Bayes-optimal assistant against ``human_policy`` [T, S, K, A_H], solved from

@@ -179,6 +179,8 @@ class TabularGame:
         set_ = functools.partial(object.__setattr__, self)
         nxt, prob = getattr(self, f"{seat}_next"), getattr(self, f"{seat}_next_prob")
         if prob is None:
+            if np.ndim(nxt) == 3:
+                raise ValueError(f"{self.name}: {seat}_next has N outcomes per action (shape {np.shape(nxt)}); give their probabilities as {seat}_next_prob")
             nxt = _table(self.name, f"{seat}_next", nxt, (S, A), np.int64)
         else:
             nxt = np.asarray(nxt)
@@ -276,10 +278,15 @@ class TabularGame:
     def outcomes(self, seat: str) -> tuple[np.ndarray, np.ndarray]:
         """``(next [S, A, N] int64, prob [S, A, N] float64)``: the outcomes of ``seat``'s
         actions and their probabilities (N = 1, probability 1, for a deterministic table)."""
-        nxt, prob = getattr(self, f"{seat}_next"), getattr(self, f"{seat}_next_prob")
-        if prob is None:
-            return nxt[:, :, None], np.ones(nxt.shape + (1,))
-        return nxt, prob
+        return self._outcomes[seat]
+
+    @functools.cached_property
+    def _outcomes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        tables = {}
+        for seat in SEATS:
+            nxt, prob = getattr(self, f"{seat}_next"), getattr(self, f"{seat}_next_prob")
+            tables[seat] = (nxt, prob) if prob is not None else (_readonly(nxt[:, :, None]), _readonly(np.ones(nxt.shape + (1,))))
+        return tables
 
     @functools.cached_property
     def second_applied(self) -> np.ndarray:
