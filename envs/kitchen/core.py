@@ -19,8 +19,10 @@ Chance: each row holds a key (``chance``, drawn from the ``reset`` rng for games
 only, so deterministic games draw exactly what they did before); the outcome of a seat's
 move at step ``t`` is drawn by inverting its outcome probabilities at a uniform that is a
 fixed hash of (key, t, seat). A row's episode is so reproducible from its reset seed alone,
-in any batch. ``conceal_goal`` also sets the key to 0, so a search from a concealed copy
-draws its own outcomes, never the episode's future ones.
+in any batch. ``conceal_goal`` also replaces the key by a hash of it, so a search from a
+concealed copy draws outcomes of its own, not the episode's future ones: one sampled
+future per episode (the search has no chance nodes; it treats the outcome it drew when it
+built a child as that child's).
 
 Metrics (per game, [B]): ``return``, discounted by the game's ``discount``
 (:mod:`envs.kitchen.tabular`; the plain sum at 1); ``goal_pct``, 100 * return / the oracle's expected
@@ -214,11 +216,11 @@ class KitchenCore:
         return outcomes[s, a, (cumulative <= u[:, None] * cumulative[:, -1:]).sum(axis=1)]
 
     def conceal_goal(self, state: KitchenState) -> None:
-        """Set every goal and chance key to 0: the tables stay indexable, termination never
-        depends on the goal here (terminal states are goal-free), and the future chance
-        outcomes of the episode are not readable (module docstring)."""
+        """Set every goal to 0 (the tables stay indexable, and termination never depends on
+        the goal here: terminal states are goal-free) and replace every chance key by a hash
+        of it, so the episode's future outcomes are not readable (module docstring)."""
         state.goal[:] = 0
-        state.chance[:] = 0
+        state.chance[:] = _splitmix(state.chance ^ np.uint64(0xD1B54A32D192ED03))
 
     def legal_mask(self, state: KitchenState, agent: str) -> np.ndarray:
         """[B, A] bool; the assistant's is the set of its choosable actions. Done rows: the no-op."""
@@ -339,14 +341,20 @@ class KitchenCore:
 
 
 def chance_uniform(key: np.ndarray, counter: np.ndarray) -> np.ndarray:
-    """[B] float64 uniforms in [0, 1): the splitmix64 hash of ``key + counter`` (uint64 [B]
-    each), its top 53 bits. A pure function, so a row's draws depend on its key alone."""
+    """[B] float64 uniforms in [0, 1): the top 53 bits of the splitmix64 hash of
+    ``key + (counter + 1) * golden`` (uint64 [B] each). A pure function, so a row's draws
+    depend on its key alone."""
     with np.errstate(over="ignore"):
-        z = key + (counter + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+        z = _splitmix(key + (counter + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    """uint64 [B] -> uint64 [B]: splitmix64's finalizer (a bijection that mixes every bit)."""
+    with np.errstate(over="ignore"):
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        return z ^ (z >> np.uint64(31))
 
 
 def make_core(variant: str = "cake_or_pie", human: str = "rational", history: int | None = None, **params) -> KitchenCore:
