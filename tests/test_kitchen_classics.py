@@ -115,10 +115,16 @@ def test_wormy_apples_plan_get_apples_then_ask_only_if_wormy():
     assert plan_value("classic_wormy_apples", plan) == pytest.approx(1.9523196, abs=1e-6)
 
 
-@pytest.mark.parametrize("variant", ["classic_meal_choice", "classic_wormy_apples"])
-def test_assistant_first_classics_are_refused_by_the_env_with_a_pointer_to_the_solver(variant):
-    with pytest.raises(ValueError, match="human-first games only.*envs.kitchen.solver"):
-        make_core(variant, human="scripted")
+@pytest.mark.parametrize("variant, optimum", [("classic_meal_choice", 1.8049502), ("classic_wormy_apples", 1.9523196)])
+def test_assistant_first_classics_play_in_the_env_in_turns(variant, optimum):
+    """The env plays them in two turns per step (envs/kitchen/turns.py): the played game's
+    optimum is the game's, and the Bayes player's returns average to it."""
+    core = make_core(variant, human="scripted")
+    assert core.horizon == 2 * core.written.horizon
+    assert solve_bayes(core.game, core.human_policy).value == pytest.approx(optimum, abs=1e-6)
+    players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: make_player("bayes", core, ASSISTANT)}
+    returns = play(core, players, np.arange(400), np.random.default_rng(0)).metrics["return"]
+    assert abs(returns.mean() - optimum) < 4 * returns.std() / np.sqrt(len(returns)) + 1e-9
 
 
 def test_a_game_without_a_scripted_human_says_so():

@@ -18,8 +18,8 @@ values):
 
 The classic games of Shah et al. (2020), with their authors' rules
 (:mod:`envs.kitchen.classics`): ``classic_red_blue``, ``classic_meal_choice`` and
-``classic_wormy_apples`` (the last two assistant-first: solved exactly, not played by the
-env).
+``classic_wormy_apples`` (the last two assistant-first: the human answers within the step;
+the env plays them in two turns per step, :mod:`envs.kitchen.turns`).
 
 Human models (:mod:`envs.kitchen.humans`): ``rational``, ``greedy(epsilon)``,
 ``boltzmann(beta)``, ``lazy(noop_prob)``, all built on the human's solo Q-values, and

@@ -10,10 +10,11 @@ human-first game here (``first="human"``) and plays in the env. ``classic_meal_c
 ``classic_wormy_apples`` have a human who answers a query in the step it is asked, so they
 are assistant-first (``first="assistant"``): the assistant's ``query`` leads to an
 ``asked`` state in which the game's own human (``scripted_human``; the human model
-``scripted``) answers; the solver (:mod:`envs.kitchen.solver`) solves them exactly, the env
-does not play them (:mod:`envs.kitchen.core`). The peer's ``CakeOrPieGridworld`` is not
-here: it is a 5 x 6 gridworld with positions, facings, hands and a plate, millions of
-states before the time its reward reads, beyond a table.
+``scripted``) answers; the solver (:mod:`envs.kitchen.solver`) solves them exactly and the
+env plays them in two turns per step (:mod:`envs.kitchen.turns`). The peer's
+``CakeOrPieGridworld`` is not here: it is a gridworld in which two players (9 free cells,
+4 facings, 5 hand contents each) fill a plate (70 contents), about two million
+combinations before the time its reward reads: beyond a table.
 
 Each card's values are the solver's, checked in ``tests/test_kitchen_classics.py`` against
 the hand derivation given. The peer's evaluations (``tests/tests.py``, ``run.py``) report

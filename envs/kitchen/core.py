@@ -11,9 +11,13 @@ K values (``goal_shape = (1, K)``). Observations (one row per game):
 
 Rewards follow the game's tables (see :mod:`envs.kitchen.tabular`); the assistant's mask is
 :attr:`TabularGame.assistant_choosable`, and its action is applied as the no-op (flagged
-illegal) when illegal after the human's move. The core plays human-first games only: its
-step takes both seats' actions at once, so it cannot show the human the assistant's action
-of the same step (an assistant-first game is solved by :mod:`envs.kitchen.solver`).
+illegal) when illegal after the human's move. The step takes both seats' actions at once,
+so an assistant-first game (the human answers the assistant's action within the step) is
+played in two turns per step, the assistant's then the human's
+(:func:`~envs.kitchen.turns.in_turns`): ``t``, the horizon, ``length`` and ``history``
+count turns; returns, optima and ``goal_pct`` are the game's; a human turn's reward is the
+human's divided by ``sqrt(discount)``, which the per-turn discount ``sqrt(discount)`` makes
+good.
 
 Chance: each row holds a key (``chance``, drawn from the ``reset`` rng for games with chance
 only, so deterministic games draw exactly what they did before); the outcome of a seat's
@@ -45,6 +49,7 @@ from envs.kitchen.humans import human_policy, model_parameters, solo_q
 from envs.kitchen.render import bar_picture
 from envs.kitchen.solver import solve_known_goal
 from envs.kitchen.tabular import TabularGame
+from envs.kitchen.turns import in_turns, policy_in_turns
 from envs.kitchen.variants import make_game, variant_parameters
 
 
@@ -93,7 +98,9 @@ class KitchenCore:
         human_params: the model's keyword parameters (e.g. ``beta`` for ``boltzmann``).
 
     Attributes:
-        game: the :class:`TabularGame`.
+        written: the :class:`TabularGame` as given.
+        game: the game played: ``written`` itself, or for an assistant-first one its
+            human-first form in two turns per step (:func:`~envs.kitchen.turns.in_turns`).
         discount: the game's discount of the return (:attr:`TabularGame.discount`).
         human_policy: [T, S, K, A_H] the human model's action probabilities.
         human_q: [T, S, K, A_H] the human's solo Q-values (the human's ``goal_action_values``).
@@ -107,12 +114,10 @@ class KitchenCore:
     name: ClassVar[str] = "kitchen"
 
     def __init__(self, game: TabularGame, human: str = "rational", history: int | None = None, **human_params):
-        if game.first != "human":
-            raise ValueError(
-                f"{game.name}: first={game.first!r}; the kitchen env plays human-first games only (its step takes both "
-                "actions at once, so the human cannot see the assistant's action of the same step): solve this game "
-                "with envs.kitchen.solver (solve_bayes, solve_known_goal, evaluate_assistant)"
-            )
+        self.written = game
+        policy = human_policy(game, human, **human_params)
+        if game.first == "assistant":
+            game, policy = in_turns(game), policy_in_turns(game, policy)
         self.game = game
         self.horizon = game.horizon
         self.discount = game.discount
@@ -121,7 +126,7 @@ class KitchenCore:
         if not isinstance(self.history, int) or self.history < 1:
             raise ValueError(f"history={history!r} must be an int >= 1 (how many human actions the assistant sees)")
         self.human_model = human
-        self.human_policy = human_policy(game, human, **human_params)
+        self.human_policy = policy
         self.human_q = solo_q(game)
         self.oracle = solve_known_goal(game, self.human_policy)
         S, T, K = game.num_states, game.horizon, game.num_goals

@@ -27,7 +27,8 @@ the human conditions on the assistant's action of this step as in the simultaneo
 formulation of Shah et al. (2020), where the human's policy takes the robot's action of
 the same step and the robot sees the human's action at the next one. Human models
 (:mod:`envs.kitchen.humans`) index their tables by the state the human acts in: ``s``
-human-first, ``s1`` assistant-first.
+human-first, ``s1`` assistant-first. The env plays an assistant-first game in two turns per
+step (:mod:`envs.kitchen.turns`), with the same values.
 
 Chance: ``<seat>_next`` [S, A] names one next state (the simple, deterministic case), or,
 with ``<seat>_next_prob`` given, ``<seat>_next`` [S, A, N] names N outcomes and
