@@ -7,7 +7,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from pettingzoo.test import api_test, parallel_api_test
 
+import envs.kitchen as kitchen
 from assist.registry import make_player
 from assist.rollout import play
 from envs.core import ASSISTANT, HUMAN
@@ -15,6 +17,7 @@ from envs.kitchen import make_core
 from envs.kitchen.humans import human_policy
 from envs.kitchen.solver import evaluate_assistant, solve_bayes, solve_known_goal
 from envs.kitchen.variants import make_game
+from tests.test_kitchen_env import _assert_same, rollout
 
 
 def optimum(variant: str, human: str = "scripted", **params) -> tuple[float, float]:
@@ -139,3 +142,15 @@ def test_the_timing_rule_human_first_answers_a_step_later():
     game = dataclasses.replace(make_game("classic_meal_choice"), first="human")
     g = 0.99
     assert solve_bayes(game, human_policy(game, "scripted")).value == pytest.approx(2 * g**5 - 0.1 * g**2, abs=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # PettingZoo warns about dict observations: by design
+@pytest.mark.parametrize("variant", ["classic_red_blue", "classic_meal_choice", "classic_wormy_apples"])
+def test_the_classics_pass_pettingzoos_checks_and_replay_under_a_seed(variant):
+    human = "rational" if variant == "classic_red_blue" else "scripted"
+    api_test(kitchen.env(variant=variant, human=human), num_cycles=100)
+    parallel_api_test(kitchen.parallel_env(variant=variant, human=human), num_cycles=100)
+    first, second = (rollout(kitchen.parallel_env(variant=variant, human=human), seed=7, episodes=6) for _ in range(2))
+    assert len(first) == len(second)
+    for a, b in zip(first, second):
+        _assert_same(a, b)
