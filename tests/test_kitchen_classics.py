@@ -154,3 +154,16 @@ def test_the_classics_pass_pettingzoos_checks_and_replay_under_a_seed(variant):
     assert len(first) == len(second)
     for a, b in zip(first, second):
         _assert_same(a, b)
+
+
+def test_a_scripted_human_follows_its_wait_when_the_wait_is_written_last():
+    game = make_game("classic_meal_choice")
+    order = [1, 2, 0]  # say apple, say blueberry, wait
+    moved = dataclasses.replace(
+        game, human_action_names=tuple(game.human_action_names[a] for a in order), human_next=game.human_next[:, order],
+        human_legal=game.human_legal[:, order], human_reward=game.human_reward[:, order], scripted_human=game.scripted_human[..., order],
+        human_wait=2,
+    )
+    assert moved.human_action_names == game.human_action_names and np.array_equal(moved.scripted_human, game.scripted_human)
+    with pytest.raises(ValueError, match="scripted_human's rows must be probabilities"):
+        dataclasses.replace(game, scripted_human=game.scripted_human * 0.5)
