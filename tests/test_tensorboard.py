@@ -26,9 +26,10 @@ EVERY_KEY = {
     ("kitchen", "assistancezero"): KITCHEN + ALGOS["assistancezero"] + ["algo.goal_envs=2", "algo.grad_terms_every=1"],
     ("kitchen", "ppo"): KITCHEN + ALGOS["ppo"] + ["algo.grad_terms_every=1"],
 }
-"""Tiny runs that log every key the README names for their game and algorithm (episodes
+"""Tiny runs that log every key docs/training.md names for their game and algorithm (episodes
 end in each iteration; goal games on; trunk gradients every iteration)."""
-README = Path(__file__).parents[1] / "README.md"
+KEYS_PAGE = Path(__file__).parents[1] / "docs" / "training.md"
+"""The page whose TensorBoard table names every scalar key (the README links to it)."""
 CLAUSE_LABELS = {
     "both games": "all",
     "both algorithms": "all",
@@ -36,7 +37,7 @@ CLAUSE_LABELS = {
     "AssistanceZero": "assistancezero",
     "PPO": "ppo",
 }
-"""How a clause of a keys cell of the README's table starts (``label: keys``), and what it is for."""
+"""How a clause of a keys cell of the table starts (``label: keys``), and what it is for."""
 
 
 def train(tmp_path, overrides):
@@ -73,11 +74,11 @@ def test_one_event_file_holds_scalars_by_prefix_a_transcript_a_picture_and_hpara
     assert {"hparams/goal_pct", "hparams/return"} <= metrics <= set(tags["scalars"])
 
 
-def readme_keys(game: str, algo: str) -> set[str]:
-    """The scalar keys the README's TensorBoard table names for ``game`` and ``algo``, as
+def documented_keys(game: str, algo: str) -> set[str]:
+    """The scalar keys the TensorBoard table of docs/training.md names for ``game`` and ``algo``, as
     regular expressions (``trunk_grad_<term>``: any term)."""
-    rows = {m[1]: (m[2], m[3]) for m in re.finditer(r"^\| `(\w+)/` \| ([^|]*) \| ([^|]*) \|$", README.read_text(), re.M)}
-    assert set(rows) == set(SCALAR_PREFIXES), "the README's table has a row per prefix of SCALAR_PREFIXES"
+    rows = {m[1]: (m[2], m[3]) for m in re.finditer(r"^\| `(\w+)/` \| ([^|]*) \| ([^|]*) \|$", KEYS_PAGE.read_text(), re.M)}
+    assert set(rows) == set(SCALAR_PREFIXES), "the table of docs/training.md has a row per prefix of SCALAR_PREFIXES"
 
     def keys(prefix: str) -> set[str]:
         what, cell = rows[prefix]
@@ -99,11 +100,11 @@ def readme_keys(game: str, algo: str) -> set[str]:
 
 
 @pytest.mark.parametrize("game, algo", EVERY_KEY)
-def test_the_readme_table_names_exactly_the_scalars_a_run_logs(tmp_path, game, algo):
+def test_the_documented_table_names_exactly_the_scalars_a_run_logs(tmp_path, game, algo):
     logged = set(train(tmp_path, EVERY_KEY[game, algo]).Tags()["scalars"])
-    named = readme_keys(game, algo)
-    assert not {key for key in named if not any(re.fullmatch(key, tag) for tag in logged)}, "named in the README, never logged"
-    assert not {tag for tag in logged if not any(re.fullmatch(key, tag) for key in named)}, "logged, not in the README's table"
+    named = documented_keys(game, algo)
+    assert not {key for key in named if not any(re.fullmatch(key, tag) for tag in logged)}, "named in docs/training.md, never logged"
+    assert not {tag for tag in logged if not any(re.fullmatch(key, tag) for key in named)}, "logged, not in the table of docs/training.md"
 
 
 def test_with_tensorboard_off_nothing_is_written(tmp_path):
