@@ -208,3 +208,13 @@ def test_the_readme_glossary_explains_every_column_of_the_tables():
     glossary = text[start : text.index("\n#", start + 1)]
     assert {"goal_pct", "human_actions ratio", "episodes", "n", "runs"} <= table_columns()
     assert {column for column in table_columns() if f"`{column}`" not in glossary} == set()
+
+
+def test_the_readme_headline_table_is_copied_from_the_results_file_it_cites():
+    text = README.read_text()
+    start = text.index("## Headline result")
+    section = text[start : text.index("\n## ", start + 1)]
+    cited = ROOT / re.search(r"\]\((results/[\w/.-]+\.md)\)", section).group(1)  # the first results file it links
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(rows) >= 3, "the headline section has a table"
+    assert [row for row in rows if row not in cited.read_text().splitlines()] == [], f"rows not in {cited.relative_to(ROOT)}"
