@@ -1,5 +1,6 @@
-"""Every relative link of the README and the docs pages leads somewhere: the file or folder
-exists, and a ``#fragment`` names a heading of the page it points to (GitHub's anchors)."""
+"""Every relative link of the README, the docs pages and every other Markdown page of the
+repository (results/, benchmarks/, ...) leads somewhere: the file or folder exists, and a
+``#fragment`` names a heading of the page it points to (GitHub's anchors)."""
 
 import re
 from pathlib import Path
@@ -7,7 +8,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SKIPPED = {"runs", "outputs", "multirun", "node_modules"}
+"""Folders of a working copy that are not the repository's pages (run directories, installs)."""
+PAGES = sorted(
+    page for page in ROOT.rglob("*.md") if not any(part.startswith(".") or part in SKIPPED for part in page.relative_to(ROOT).parts[:-1])
+)
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 PENDING = {"docs/study-mode.md"}
 """Pages another branch writes (the study mode, issue 22); a link to one is allowed while it
@@ -40,6 +45,10 @@ def test_every_relative_link_resolves(page):
         if fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
             broken.append(f"{target}: no heading #{fragment} in {resolved.relative_to(ROOT)}")
     assert broken == [], f"{page.relative_to(ROOT)}: broken links"
+
+
+def test_the_readme_and_every_docs_page_are_checked():
+    assert {ROOT / "README.md", *(ROOT / "docs").glob("*.md")} <= set(PAGES)
 
 
 def test_the_anchors_are_githubs():
