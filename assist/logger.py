@@ -18,7 +18,7 @@ SCALAR_PREFIXES = {
     "perf": "throughput: env_steps_per_s, updates_per_s, tokens_per_s (the LM's learner)",
     "hparams": "the final evaluation's means, once at the end, for the HParams tab",
 }
-"""Every scalar key is ``<prefix>/<name>`` with one of these prefixes (README, "TensorBoard")."""
+"""Every scalar key is ``<prefix>/<name>`` with one of these prefixes (docs/training.md, "TensorBoard")."""
 
 
 @dataclasses.dataclass
