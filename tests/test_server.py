@@ -17,8 +17,9 @@ import envs.kitchen
 from assist import recording
 from assist.registry import make_player
 from assist.ui import server as server_module
-from assist.ui.server import MAX_BODY, STATIC_DIR, PlayServer, is_loopback
+from assist.ui.server import PlayServer
 from assist.ui.session import Session
+from assist.ui.web import MAX_BODY, STATIC_DIR, is_loopback
 from envs.core import ASSISTANT, HUMAN
 
 

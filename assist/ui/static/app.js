@@ -1,5 +1,5 @@
-// The play page: polls /api/state, draws the world's layer panels, sends actions as the text codec's words;
-// view3d.js draws the same states in 3-D.
+// The play page: polls api/state (relative to the page: the study server serves one page per participant),
+// draws the world's layer panels, sends actions as the text codec's words; view3d.js draws the same states in 3-D.
 "use strict";
 
 const MOVE_KEYS = { w: "+z", s: "-z", a: "-x", d: "+x", e: "+y", q: "-y" };
@@ -33,7 +33,7 @@ function say(text, isError) {
 
 async function send(text) {
   try {
-    const reply = await api("/api/action", { text });
+    const reply = await api("api/action", { text });
     say("queued: " + reply.queued, false);
   } catch (error) {
     say(error.message, true);
@@ -216,7 +216,7 @@ function showButtons() {
 
 async function refresh() {
   try {
-    state = await api("/api/state");
+    state = await api("api/state");
   } catch (error) {
     $("status").textContent = "server unreachable: " + error.message;
     return;
@@ -239,7 +239,7 @@ async function refresh() {
 }
 
 async function start() {
-  info = await api("/api/info");
+  info = await api("api/info");
   $("seat").textContent = `${info.game}, you play ${info.seat}`;
   $("horizon").textContent = info.horizon;
   $("board").hidden = !info.build; // a game without a world (kitchen) has no board: its state is text
@@ -254,14 +254,14 @@ async function start() {
   });
   $("save").addEventListener("click", async () => {
     try {
-      const reply = await api("/api/save", {});
+      const reply = await api("api/save", {});
       $("saved").textContent = `saved ${reply.episodes} episode(s) to ${reply.path}`;
     } catch (error) {
       say(error.message, true);
     }
   });
-  $("start").addEventListener("click", async () => { await api("/api/start", {}); refresh(); });
-  $("new-episode").addEventListener("click", async () => { await api("/api/new_episode", {}); refresh(); });
+  $("start").addEventListener("click", async () => { await api("api/start", {}); refresh(); });
+  $("new-episode").addEventListener("click", async () => { await api("api/new_episode", {}); refresh(); });
   await refresh();
   setInterval(refresh, REFRESH_MS);
 }
