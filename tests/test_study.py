@@ -30,7 +30,7 @@ def core():
 
 
 def condition(core, assistant):
-    return lambda: (Session(core, {HUMAN: None, ASSISTANT: make_player(assistant, core, ASSISTANT)}, seed=0), HUMAN)
+    return lambda seed: (Session(core, {HUMAN: None, ASSISTANT: make_player(assistant, core, ASSISTANT)}, seed=seed), HUMAN)
 
 
 @pytest.fixture
@@ -130,6 +130,16 @@ def test_balanced_assignment_gives_the_least_played_condition_the_participant_ha
         study.join("P00")
     with pytest.raises(StudyError, match="assigns the conditions"):
         study.join("P09", "oracle")
+
+
+def test_the_kth_session_of_each_condition_plays_the_same_seed(make_study):
+    study = make_study(max_sessions=3)
+    entries = [study.join("P01", "oracle"), study.join("P02", "noop"), study.join("P03", "oracle")]
+    for entry in entries:
+        entry.app.session.tick()
+    study.sweep()
+    seeds = [recording.read(entry.recording).episodes[0]["seed"] for entry in entries]
+    assert seeds[0] == seeds[1] != seeds[2]
 
 
 def test_joins_from_many_threads_never_exceed_the_bound_and_get_distinct_ids(make_study):

@@ -146,15 +146,10 @@ class PlayServer(LocalServer):
     def ticker(self) -> Ticker:
         return self.app.ticker
 
-    def start(self) -> PlayServer:
-        """Start ticking and serving on background threads; returns self."""
+    def starting(self) -> None:
         self.ticker.start()
-        super().start()
-        return self
 
-    def stop(self) -> None:
-        """Stop serving and ticking."""
-        super().stop()
+    def stopped(self) -> None:
         self.ticker.stop()
 
     def get(self, path: str) -> Reply:
@@ -174,10 +169,5 @@ def serve(session: Session, seat: str, recording_path: Path, host: str = "127.0.
     """Serve until interrupted (Ctrl-C), then save the recording."""
     server = PlayServer(session, seat, recording_path, host, port, tick_ms).start()
     print(f"playing {session.core.name} as {seat} at {server.url}: open it and press Start (Ctrl-C to stop; the page's Save button saves the recording)", flush=True)
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        print(f"recording saved to {server.session.save(recording_path)}", flush=True)
+    server.run_until_interrupted()
+    print(f"recording saved to {server.session.save(recording_path)}", flush=True)

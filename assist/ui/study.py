@@ -5,12 +5,13 @@ and condition, each with its own game, clock and recording.
     entry = study.join("P01", "oracle")   # entry.app serves the participant's seat
     study.sweep()                          # ends finished and idle sessions (the server calls it)
 
-A *condition* is a name and a function that makes a fresh ``(Session, seat)``: the game and
-the player in the other seat (``assist.cli.play`` builds them from the config's
+A *condition* is a name and a function that makes a fresh ``(Session, seat)`` from a seed:
+the game and the player in the other seat (``assist.cli.play`` builds them from the config's
 ``study.conditions``). :meth:`Study.join` makes one, with its own
 :class:`~assist.ui.server.SeatApp` (so its own clock), for the condition the participant
 chose or, with ``assign="balanced"``, the one played least so far that this participant has
-not played. At most ``max_sessions`` run at once (:class:`StudyFull` beyond); a session ends
+not played; the k-th session of each condition (k = 0, 1, ...) is seeded ``seed + k``, so
+the conditions are played on the same goals in turn. At most ``max_sessions`` run at once (:class:`StudyFull` beyond); a session ends
 when its episode is over (``finished``), when its page has not asked for the state for
 ``idle_s`` seconds (``expired``) or when the study closes (``stopped``): its recording is
 written to ``recordings/<participant>__<condition>.jsonl`` (atomically; it is also rewritten
@@ -49,8 +50,8 @@ ASSIGNMENTS = ("choose", "balanced")
 RECORDINGS = "recordings"
 """The study folder's sub-folder of recordings."""
 
-Factory = Callable[[], tuple[Session, str]]
-"""Makes a condition's fresh session and the participant's seat in it."""
+Factory = Callable[[int], tuple[Session, str]]
+"""Makes a condition's fresh session, from a seed, and the participant's seat in it."""
 
 
 class StudyError(ValueError):
@@ -97,6 +98,7 @@ class Study:
         idle_s: seconds without a state request after which a session expires.
         assign: ``choose`` or ``balanced`` (:data:`ASSIGNMENTS`).
         tick_ms: each session's milliseconds between ticks.
+        seed: the first session's seed in each condition (the k-th: ``seed + k``).
         clock: seconds, monotonic (tests pass their own).
     """
 
@@ -108,6 +110,7 @@ class Study:
         idle_s: float = 300.0,
         assign: str = "choose",
         tick_ms: int = 500,
+        seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ):
         if not conditions:
@@ -122,7 +125,7 @@ class Study:
         self.conditions = dict(conditions)
         self.folder = Path(folder)
         self.log_path = self.folder / study_log.FILE
-        self.max_sessions, self.idle_s, self.assign, self.tick_ms = max_sessions, idle_s, assign, tick_ms
+        self.max_sessions, self.idle_s, self.assign, self.tick_ms, self.seed = max_sessions, idle_s, assign, tick_ms, seed
         self.clock = clock
         self._lock = threading.Lock()
         self._entries: dict[str, Entry] = {}
@@ -154,10 +157,11 @@ class Study:
             participant = self._participant_id(participant)
             condition = self._condition_for(participant, condition)
             self._taken.add((participant, condition))
+            seed = self.seed + self._played[condition]
             self._played[condition] += 1
             self._reserved += 1
         try:
-            session, seat = self.conditions[condition]()
+            session, seat = self.conditions[condition](seed)
             path = self.folder / RECORDINGS / f"{participant}__{condition}.jsonl"
             app = SeatApp(session, seat, path, self.tick_ms, extra_info={"study": {"participant": participant}})
             session.save(path)  # the name is taken on disk at once (a header, until steps come)

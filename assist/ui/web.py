@@ -101,7 +101,8 @@ class LocalServer:
         return f"http://{host}:{port}/"
 
     def start(self) -> LocalServer:
-        """Serve on a background thread; returns self."""
+        """Start what :meth:`starting` starts, then serve on a background thread; returns self."""
+        self.starting()
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True)
         self._thread.start()
         return self
@@ -111,9 +112,25 @@ class LocalServer:
         self._thread.join()
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Stop serving, then what :meth:`stopped` stops."""
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.stopped()
+
+    def run_until_interrupted(self) -> None:
+        """Block until Ctrl-C (or the server stops), then :meth:`stop`."""
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def starting(self) -> None:
+        """Start the subclass's background work (a session's ticker) before serving."""
+
+    def stopped(self) -> None:
+        """Stop the subclass's background work once no request is served."""
 
     def page(self, name: str) -> Reply:
         """The static file ``name`` (``index.html``)."""

@@ -214,6 +214,12 @@ function showButtons() {
   }));
 }
 
+// What the status says at the end: a study session (info.study) saves itself and ends with its episode.
+function endText() {
+  if (!info.study) return "episode over: save it, or start a new one";
+  return state.ended === "expired" ? "this session expired while the page was away" : "the session is over: thank you for taking part";
+}
+
 async function refresh() {
   try {
     state = await api("api/state");
@@ -227,7 +233,7 @@ async function refresh() {
   $("goal-pct").textContent = state.metrics ? Math.round(state.metrics.goal_pct) : "?";
   $("last").textContent = describeLast(state.last);
   $("queued").textContent = state.queued.length ? "waiting: " + state.queued.join(", ") : "";
-  $("status").textContent = state.error ? "stopped: " + state.error : state.done ? "episode over: save it, or start a new one" : "playing";
+  $("status").textContent = state.error ? "stopped: " + state.error : state.ended || state.done ? endText() : "playing";
   $("start").hidden = state.clock !== "waiting";
   $("clock").textContent = { waiting: "the clock starts when you press Start", running: "", paused: "paused while you were away" }[state.clock] || "";
   $("prompt").textContent = state.prompt;
@@ -240,7 +246,8 @@ async function refresh() {
 
 async function start() {
   info = await api("api/info");
-  $("seat").textContent = `${info.game}, you play ${info.seat}`;
+  $("seat").textContent = `${info.game}, you play ${info.seat}` + (info.study ? `, participant ${info.study.participant}` : "");
+  $("recording-buttons").hidden = Boolean(info.study); // the study saves the recording
   $("horizon").textContent = info.horizon;
   $("board").hidden = !info.build; // a game without a world (kitchen) has no board: its state is text
   if (info.build) setUpBuild();
