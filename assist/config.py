@@ -131,6 +131,39 @@ class EvaluateConfig:
 
 
 @dataclasses.dataclass
+class ConditionConfig:
+    """One condition of a study: what its participants play that differs from the play
+    config's own ``seat``, ``env``, ``human`` and ``assistant`` (each unset: the play config's)."""
+
+    seat: str | None = None
+    """The participant's seat: ``human`` or ``assistant``."""
+    env: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Changes to the play config's game settings, e.g. ``{preset: tiny}`` (the same game)."""
+    human: PlayerConfig | None = None
+    """The player in the human seat when the participant assists (``{name, params}``)."""
+    assistant: PlayerConfig | None = None
+    """The assistant when the participant is the human, e.g. ``{name: trained, params: {run: <dir>}}``."""
+
+
+@dataclasses.dataclass
+class StudyConfig:
+    """``scripts/play.py ui=study``: the conditions participants join, and the bounds (see
+    :class:`assist.ui.study.Study`)."""
+
+    conditions: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """``{name: condition}`` (each a :class:`ConditionConfig`, checked when the study starts:
+    typed values here could not be added from the command line), listed on the start page in
+    this order; names of letters, digits, ``_`` and ``-`` (they name the recording files)."""
+    assign: str = "choose"
+    """``choose`` (the participant picks on the start page) or ``balanced`` (assigned: the
+    condition played least so far that the participant has not played)."""
+    max_sessions: int = 4
+    """Sessions that may run at once; the start page refuses more."""
+    idle_s: float = 300.0
+    """Seconds a session's page may be gone before the session expires."""
+
+
+@dataclasses.dataclass
 class PlayConfig:
     """``scripts/play.py``: a person plays one seat; the other seat's player is chosen by
     name from its group (``human=...`` when the person is the assistant, ``assistant=...``
@@ -139,10 +172,12 @@ class PlayConfig:
     env: Any = MISSING
     human: PlayerConfig = MISSING
     assistant: PlayerConfig = MISSING
+    study: StudyConfig = MISSING
+    """``ui=study``: the conditions and bounds of the study."""
     seat: str = "human"
     """The person's seat: ``human`` (sees the goal) or ``assistant``."""
     ui: str = "terminal"
-    """``terminal`` or ``browser``."""
+    """``terminal``, ``browser`` or ``study`` (a start page for several participants at once)."""
     seed: int = 0
     episodes: int = 1
     """Terminal: episodes to play (``quit`` or end of input stops sooner)."""
@@ -192,6 +227,7 @@ def register() -> None:
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="play_schema", node=PlayConfig)
+    store.store(group="study", name="study_schema", node=StudyConfig)
     store.store(name="train_bc_schema", node=TrainBCConfig)
 
 

@@ -17,7 +17,7 @@ from assist.search.config import SearchConfig
 
 GROUPS = {group.name: sorted(p.stem for p in group.glob("*.yaml")) for group in Path(CONFIG_DIR).iterdir() if group.is_dir() and group.name != "hydra"}
 LAUNCHERS = sorted(p.stem for p in (Path(CONFIG_DIR) / "hydra" / "launcher").glob("*.yaml"))
-PRIMARY = {"evaluate": ("env", "human", "assistant", "sweep"), "train": ("env", "human", "model", "search", "algo", "logger", "experiment", "sweep"), "play": ("env", "human", "assistant")}
+PRIMARY = {"evaluate": ("env", "human", "assistant", "sweep"), "train": ("env", "human", "model", "search", "algo", "logger", "experiment", "sweep"), "play": ("env", "human", "assistant", "study")}
 CASES = [(primary, group, option) for primary, groups in PRIMARY.items() for group in groups for option in GROUPS[group]]
 
 
