@@ -11,6 +11,7 @@ from scipy import stats
 from assist import sweep
 from assist.cli.summarize import main
 from assist.evaluation import Summary
+from assist.ui import study_log
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -124,3 +125,14 @@ def test_a_two_job_joblib_training_sweep_is_summarized_with_learning_curves(tmp_
     assert cell["ci_over"] == "seeds" and set(cell["metrics"]) >= {"goal_pct", "return"}
     for png in ("metrics.png", "curves.png"):
         assert (sweep_dir / png).read_bytes().startswith(PNG), png
+
+
+def test_a_study_folder_is_summarized_per_condition_over_its_finished_sessions(tmp_path, capsys):
+    for participant, condition, ended, goal_pct in [("p1", "oracle", "finished", 100.0), ("p2", "oracle", "finished", 80.0), ("p3", "noop", "expired", 10.0)]:
+        line = study_log.SessionLine(participant, condition, ended, "2026-12-07T12:00:00Z", 30.0, f"recordings/{participant}__{condition}.jsonl", {"goal_pct": goal_pct})
+        study_log.append(tmp_path / study_log.FILE, line)
+    main([str(tmp_path), "--metrics", "goal_pct"])
+    out = capsys.readouterr().out
+    assert "3 sessions of the study" in out and "| condition | finished | goal_pct | not finished |" in out
+    assert "| oracle | 2 | 90.00 (n=2: too few for an interval) | 0 |" in out and "| noop | 0 |  | 1 |" in out
+    assert (tmp_path / "summary.md").read_text().count("\n| ") == 3  # the rule and two conditions
