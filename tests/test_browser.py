@@ -1,7 +1,7 @@
 """The play page end to end in headless Chromium (Debian's ``chromium``, driven by Playwright):
 load it, watch the assistant act alone, play with keys, mouse and the text box, save the
 recording and replay it; the 3-D view draws what the server sends (a screenshot of it is
-docs/view3d.png, made as docs/README.md says)."""
+docs/view3d.png, made as docs/README.md says); a study participant joins from the start page."""
 
 from pathlib import Path
 
@@ -13,8 +13,11 @@ import envs.building as build
 import envs.kitchen
 from assist import recording
 from assist.registry import make_player
+from assist.ui import study_log
 from assist.ui.server import PlayServer
 from assist.ui.session import Session
+from assist.ui.study import Study
+from assist.ui.study_server import StudyServer
 from envs.building.core import MOVE_NAMES
 from envs.core import ASSISTANT, HUMAN
 from tests.support import picture_path
@@ -208,3 +211,32 @@ def test_a_kitchen_game_is_played_with_the_legal_action_buttons_and_the_text_box
         server.stop()
     (episode,) = server.session.episodes()
     assert core.action_names(ASSISTANT).index(word) in np.array(episode["actions"])[:, 1].tolist()
+
+
+def test_a_participant_joins_a_study_from_the_start_page_and_plays_to_the_end(browser, page, tmp_path):
+    core = build.make_core("tiny", goal_split="test", horizon=10)
+
+    def condition(assistant):
+        return lambda seed: (Session(core, {HUMAN: None, ASSISTANT: make_player(assistant, core, ASSISTANT)}, seed=seed), HUMAN)
+
+    study = Study({"oracle": condition("oracle"), "noop": condition("noop")}, tmp_path / "study", max_sessions=1, tick_ms=100)
+    server = StudyServer(study, port=0).start()
+    other = browser.new_page()
+    try:
+        page.goto(server.url)
+        page.wait_for_selector("input[name=condition][value=noop]")
+        assert page.inner_text("#slots") == "1 of 1 sessions free"
+        page.fill("#participant", "P07")
+        page.check("input[name=condition][value=noop]")
+        page.click("#join")
+        page.wait_for_function("window.lastState && window.lastState.clock === 'waiting'")
+        assert "participant P07" in page.inner_text("#seat") and page.is_hidden("#save") and page.is_hidden("#new-episode")
+        other.goto(server.url)  # a second participant while the one slot is taken
+        assert "Every session of this study is taken" in other.inner_text("h2")
+        page.click("#start")
+        page.wait_for_function("document.getElementById('status').textContent.startsWith('the session is over')")
+    finally:
+        other.close()
+        server.stop()
+    (line,) = study_log.read(tmp_path / "study" / "sessions.jsonl")
+    assert (line["participant"], line["condition"], line["ended"], line["length"]) == ("P07", "noop", "finished", 10)
