@@ -57,8 +57,9 @@ def test_bad_study_settings_are_refused_naming_the_setting(tmp_path):
     cfg.study.conditions = {}  # a study file of no conditions
     with pytest.raises(ConfigError, match=r"study.conditions: a study needs at least one condition"):
         study_conditions(cfg)
-    with pytest.raises(ConfigError, match=r"study.assign: assign='random' must be one of \['choose', 'balanced'\]"):
-        run_study(compose_play(["ui=study", "study.assign=random"]), tmp_path)
+    for setting, message in [("assign=random", r"assign='random' must be one of \['choose', 'balanced'\]"), ("max_sessions=0", "must be >= 1"), ("idle_s=-1", "must be > 0")]:
+        with pytest.raises(ConfigError, match=rf"study.{setting.split('=')[0]}: .*{message}"):
+            run_study(compose_play(["ui=study", f"study.{setting}"]), tmp_path)
     cfg = compose_play(["ui=study"])
     with open_dict(cfg):
         cfg.study.conditions["a b"] = {}

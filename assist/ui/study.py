@@ -120,8 +120,10 @@ class Study:
             raise ValueError(f"condition names {bad} must be 1 to 40 letters, digits, '_' or '-' (they name the recording files)")
         if assign not in ASSIGNMENTS:
             raise ValueError(f"assign={assign!r} must be one of {list(ASSIGNMENTS)}")
-        if not max_sessions >= 1 or not idle_s > 0:
-            raise ValueError(f"max_sessions={max_sessions} must be >= 1 and idle_s={idle_s} > 0 seconds")
+        if not max_sessions >= 1:
+            raise ValueError(f"max_sessions={max_sessions} must be >= 1 (sessions at once)")
+        if not idle_s > 0:
+            raise ValueError(f"idle_s={idle_s} must be > 0 seconds")
         self.conditions = dict(conditions)
         self.folder = Path(folder)
         self.log_path = self.folder / study_log.FILE
