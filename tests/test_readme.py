@@ -44,8 +44,8 @@ SMALLEST = {
 """Settings that replace the README's (or are added) when a command runs: seconds, not minutes."""
 STDIN = {"play": "quit\n"}
 """What a person types: play quits at once; the terminal human of ``evaluate`` reads end of input (no-ops)."""
-NOT_RUN = re.compile(r"ui=browser|assistant=llm\w*|algo=(pretrain|sft|rlft|search_loop)")
-"""Commands that stay parsed only: a browser server waits for a person, and the LM's default model takes minutes to make."""
+NOT_RUN = re.compile(r"ui=(browser|study)|assistant=llm\w*|algo=(pretrain|sft|rlft|search_loop)")
+"""Commands that stay parsed only: a browser or study server waits for people, and the LM's default model takes minutes to make."""
 
 
 class Command(NamedTuple):
