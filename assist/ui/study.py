@@ -24,7 +24,8 @@ run and by the files already in the folder (a study continued in the same folder
 
 Thread safety: joining, finding and ending are serialized by one lock; building a session
 (a trained player loads its checkpoint) and writing files happen outside it, with the slot
-reserved first, so no more than ``max_sessions`` are ever built.
+reserved first, so no more than ``max_sessions`` are ever built; writing files is
+serialized by a second lock (two sweeps never write one recording at once).
 """
 
 from __future__ import annotations
@@ -130,6 +131,7 @@ class Study:
         self.max_sessions, self.idle_s, self.assign, self.tick_ms, self.seed = max_sessions, idle_s, assign, tick_ms, seed
         self.clock = clock
         self._lock = threading.Lock()
+        self._files = threading.Lock()
         self._entries: dict[str, Entry] = {}
         self._reserved = 0
         (self.folder / RECORDINGS).mkdir(parents=True, exist_ok=True)
@@ -257,24 +259,23 @@ class Study:
 
     def _save(self, entry: Entry) -> None:
         """Rewrite ``entry``'s recording if it has changed since the last save."""
-        snap = entry.app.session.snapshot()
-        mark = (snap.episode, int(snap.state.t[0]))
-        if mark != entry.saved_at:
-            entry.app.session.save(entry.recording)
-            entry.saved_at = mark
+        with self._files:
+            snap = entry.app.session.snapshot()
+            mark = (snap.episode, int(snap.state.t[0]))
+            if mark != entry.saved_at and entry.ended is None:
+                entry.app.session.save(entry.recording)
+                entry.saved_at = mark
 
     def _close(self, entry: Entry) -> None:
         """Stop ``entry``'s clock, write its recording and its line of the sessions log."""
         entry.app.ticker.stop()
-        entry.app.session.save(entry.recording)
         metrics = entry.app.session.snapshot().metrics
         duration = 0.0 if entry.started is None else entry.ended_at - entry.started
-        study_log.append(
-            self.log_path,
-            study_log.SessionLine(
-                entry.participant, entry.condition, entry.ended, entry.joined_utc, round(duration, 3), entry.recording.relative_to(self.folder).as_posix(), metrics
-            ),
-        )
+        where = entry.recording.relative_to(self.folder).as_posix()
+        line = study_log.SessionLine(entry.participant, entry.condition, entry.ended, entry.joined_utc, round(duration, 3), where, metrics)
+        with self._files:
+            entry.app.session.save(entry.recording)
+            study_log.append(self.log_path, line)
 
 
 def utc_now() -> str:

@@ -33,6 +33,7 @@ Endpoints (JSON unless said otherwise):
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from http import HTTPStatus
@@ -41,6 +42,7 @@ from typing import Any
 from assist.ui.study import Entry, Study, StudyFull
 from assist.ui.web import LocalServer, Refused, Reply, json_reply
 
+log = logging.getLogger(__name__)
 SWEEP_S = 0.25
 """Seconds between sweeps: a finished session frees its slot within about this long."""
 SESSION_PATH = re.compile(r"/s/([A-Za-z0-9_-]+)/(.*)")
@@ -70,7 +72,10 @@ class StudyServer(LocalServer):
 
     def _sweep(self) -> None:
         while not self._stop.wait(SWEEP_S):
-            self.study.sweep()
+            try:
+                self.study.sweep()
+            except OSError:  # a recording or the log could not be written (disk full): say so, and keep sweeping
+                log.exception("a study sweep could not write a recording or the sessions log")
 
     # ------------------------------------------------------------------ endpoints
 
