@@ -135,8 +135,10 @@ class Study:
         self._entries: dict[str, Entry] = {}
         self._reserved = 0
         (self.folder / RECORDINGS).mkdir(parents=True, exist_ok=True)
-        self._taken = {tuple(path.stem.rsplit("__", 1)) for path in (self.folder / RECORDINGS).glob("*__*.jsonl")}
-        """(participant, condition) pairs played, in this run or before it in this folder."""
+        stems = [path.stem for path in (self.folder / RECORDINGS).glob("*__*.jsonl")]
+        self._taken = {(stem[: -len(name) - 2], name) for stem in stems for name in self.conditions if stem.endswith(f"__{name}")}
+        """(participant, condition) pairs played, in this run or before it in this folder
+        (a file ``<participant>__<condition>.jsonl``; ids and names may hold ``_`` too)."""
         self._played = collections.Counter(condition for _, condition in self._taken)
         self._next_number = 1
 
