@@ -228,6 +228,8 @@ def test_a_participant_joins_a_study_from_the_start_page_and_plays_to_the_end(br
         assert page.inner_text("#slots") == "1 of 1 sessions free"
         page.fill("#participant", "P07")
         page.check("input[name=condition][value=noop]")
+        page.set_viewport_size({"width": 640, "height": 320})
+        page.screenshot(path=picture_path(tmp_path, "study-start.png"))  # docs/study-mode.md shows it
         page.click("#join")
         page.wait_for_function("window.lastState && window.lastState.clock === 'waiting'")
         assert "participant P07" in page.inner_text("#seat") and page.is_hidden("#save") and page.is_hidden("#new-episode")
