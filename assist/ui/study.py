@@ -249,12 +249,13 @@ class Study:
         return ending
 
     def close(self) -> list[Entry]:
-        """End every running session (``stopped``): the study server is stopping."""
+        """End every running session: the study server is stopping (``stopped``; ``finished``
+        for one whose episode is over but that no sweep has ended yet)."""
         now = self.clock()
         with self._lock:
             ending = [entry for entry in self._entries.values() if entry.ended is None]
             for entry in ending:
-                entry.ended, entry.ended_at = "stopped", now
+                entry.ended, entry.ended_at = ("finished" if entry.app.session.done else "stopped"), now
         for entry in ending:
             self._close(entry)
         return ending
