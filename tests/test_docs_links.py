@@ -14,9 +14,6 @@ PAGES = sorted(
     page for page in ROOT.rglob("*.md") if not any(part.startswith(".") or part in SKIPPED for part in page.relative_to(ROOT).parts[:-1])
 )
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
-PENDING = {"docs/study-mode.md"}
-"""Pages another branch writes (the study mode, issue 22); a link to one is allowed while it
-is missing here, and checked like any other once it exists."""
 
 
 def links(page: Path) -> list[str]:
@@ -39,8 +36,7 @@ def test_every_relative_link_resolves(page):
         path, _, fragment = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
         if not resolved.exists():
-            if resolved.relative_to(ROOT).as_posix() not in PENDING:
-                broken.append(f"{target}: no such file")
+            broken.append(f"{target}: no such file")
             continue
         if fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
             broken.append(f"{target}: no heading #{fragment} in {resolved.relative_to(ROOT)}")
