@@ -24,10 +24,8 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 import envs
 from assist import registry, rundirs
 from assist.checks import require_positive_ints
-from assist.learning.assistancezero import AssistanceZeroConfig
+from assist.learning.algorithms import ALGORITHMS
 from assist.learning.bc import BCTrainConfig
-from assist.learning.llm_configs import STAGES
-from assist.learning.ppo import PPOConfig
 from assist.logger import LoggerConfig, flat_params
 from assist.models.checkpoint import CheckpointError
 from assist.players.base import Player
@@ -222,18 +220,13 @@ def register() -> None:
     store.store(name="evaluate_schema", node=EvaluateConfig)
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="search", name="search_schema", node=SearchConfig)
-    for name, schema in ALGO_SCHEMAS.items():
-        store.store(group="algo", name=f"{name}_schema", node=schema)
+    for name, algorithm in ALGORITHMS.items():
+        store.store(group="algo", name=f"{name}_schema", node=algorithm.config)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="play_schema", node=PlayConfig)
     store.store(group="study", name="study_schema", node=StudyConfig)
     store.store(name="train_bc_schema", node=TrainBCConfig)
-
-
-ALGO_SCHEMAS: dict[str, type] = {"assistancezero": AssistanceZeroConfig, "ppo": PPOConfig, **STAGES}
-"""Each algorithm's settings schema by its ``algo`` name: the config store's, the train
-CLI's and the tests' one table (the LM stages' come from :data:`~assist.learning.llm_configs.STAGES`)."""
 
 
 NON_NEGATIVE = {"seed": "numpy's and torch's seeds", "threads": "0: torch's default"}

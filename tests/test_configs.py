@@ -9,8 +9,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 
-import assist.config  # registers the schemas, as every entry point does; ALGO_SCHEMAS
+import assist.config  # registers the schemas, as every entry point does
 from assist.cli import CONFIG_DIR
+from assist.learning.algorithms import ALGORITHMS
 from assist.logger import LoggerConfig
 from assist.registry import PLAYERS
 from assist.search.config import SearchConfig
@@ -35,7 +36,7 @@ def check_built(primary, cfg):
     if primary == "train":
         assist.config.to_dataclass(SearchConfig, cfg.search)
         assist.config.to_dataclass(LoggerConfig, cfg.logger)
-        assist.config.to_dataclass(assist.config.ALGO_SCHEMAS[cfg.algo.name], cfg.algo)
+        assist.config.to_dataclass(ALGORITHMS[cfg.algo.name].config, cfg.algo)
 
 
 @pytest.mark.parametrize("primary, group, option", CASES, ids=[f"{p}:{g}={o}" for p, g, o in CASES])

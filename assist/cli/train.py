@@ -43,10 +43,9 @@ from assist import config as schemas
 from assist import rundirs
 from assist.cli import CONFIG_DIR, hydra_job, one_line_errors, set_threads
 from assist.learning import distributed
-from assist.learning.assistancezero import AssistanceZeroTrainer
+from assist.learning.algorithms import ALGORITHMS
 from assist.learning.checkpoints import CheckpointWriteError, RunCheckpoint
 from assist.learning.distributed import SINGLE, Group
-from assist.learning.llm_configs import STAGES
 from assist.learning.trainer import NonFiniteLossError, TrainingContext
 from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
@@ -60,40 +59,34 @@ log = logging.getLogger(__name__)
 
 
 def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: Path, device: str = "auto", group: Group = SINGLE):
-    """The trainer of ``cfg.algo.name``, logging as ``cfg.logger`` says (rank 0 only): a
-    conv-net algorithm (``assistancezero``, ``ppo``; the network from ``cfg.model``, its
-    initial weights from ``cfg.seed``, rank 0's broadcast to the others) or a stage of the
-    LM pipeline (the LM from ``cfg.algo.init``). Every setting is checked before the logger
-    writes anything into ``run_dir``."""
-    from assist.learning.ppo import PPOTrainer
-
+    """The trainer of ``cfg.algo.name`` (:data:`~assist.learning.algorithms.ALGORITHMS`),
+    logging as ``cfg.logger`` says (rank 0 only), given the parts its table entry names: the
+    network from ``cfg.model`` (its initial weights from ``cfg.seed``, rank 0's broadcast to
+    the others), the search settings, an LM stage's episode player. Every setting is checked
+    before the logger writes anything into ``run_dir``."""
     name = cfg.algo.name
-    if name not in schemas.ALGO_SCHEMAS:
-        raise ValueError(f"unknown algo {name!r}; valid: {list(schemas.ALGO_SCHEMAS)}")
-    algo = schemas.to_dataclass(schemas.ALGO_SCHEMAS[name], cfg.algo)
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algo {name!r}; valid: {list(ALGORITHMS)}")
+    algorithm = ALGORITHMS[name]
+    algo = schemas.to_dataclass(algorithm.config, cfg.algo)
     search = schemas.to_dataclass(SearchConfig, cfg.search)
     with schemas.naming(cfg):
         resolve_device(device)
-    if name not in STAGES:
+
+    def net():
         torch.manual_seed(cfg.seed)  # the network's initial weights too come from the seed
         with schemas.naming(cfg.model):
-            net = make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+            return make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
+
+    def episode_player():
+        with schemas.naming(cfg.algo):
+            return None if algo.episode_player() is None else make_player(algo.episode_player(), core, ASSISTANT)
+
+    builders = {"net": net, "search": lambda: search, "episode_player": episode_player}
+    parts = {part: builders[part]() for part in algorithm.parts}
     logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger), active=group.is_main)
     context = TrainingContext(core, eval_core, human, eval_human, run_dir, cfg.seed, device, logger, group)
-    if name in STAGES:
-        from assist.learning import llm_pretrain, llm_rlft, llm_search, llm_sft  # transformers: only when needed
-
-        if name == "search_loop":
-            return llm_search.LMSearchTrainer(context, search, algo)
-        trainer = {"pretrain": llm_pretrain.PretrainTrainer, "sft": llm_sft.SFTTrainer, "rlft": llm_rlft.RLFTTrainer}[name]
-        episode_player = None
-        if algo.episode_player() is not None:
-            with schemas.naming(cfg.algo):
-                episode_player = make_player(algo.episode_player(), core, ASSISTANT)
-        return trainer(context, algo, episode_player)
-    if name == "assistancezero":
-        return AssistanceZeroTrainer(context, net, search, algo)
-    return PPOTrainer(context, net, algo)
+    return algorithm.trainer_class()(context, config=algo, **parts)
 
 
 def trainer_for(cfg: DictConfig, run_dir: Path, device: str = "auto", group: Group = SINGLE):

@@ -197,7 +197,3 @@ class SearchLoopConfig(AssistanceZeroConfig):
             raise ValueError(
                 f"SearchLoopConfig: pg_weight={self.pg_weight}, kl_weight={self.kl_weight} and eval_text_episodes={self.eval_text_episodes} must be >= 0"
             )
-
-
-STAGES = {"pretrain": PretrainConfig, "sft": SFTConfig, "rlft": RLFTConfig, "search_loop": SearchLoopConfig}
-"""Each stage's schema by its ``algo`` name, in pipeline order."""
