@@ -28,25 +28,19 @@ import torch
 from assist import evaluation
 from assist.learning.assistancezero import PER_SEQUENCE, AssistanceZeroTrainer, output_terms, step_fields
 from assist.learning.llm_configs import SearchLoopConfig
-from assist.learning.llm_stage import LMCheckpoint, frozen_reference, load_stage_model, log_free_text_eval
+from assist.learning.llm_stage import LMModel, frozen_reference, log_free_text_eval
 from assist.learning.losses import candidate_kl, chosen_log_prob, policy_gradient_loss
 from assist.learning.trainer import TrainingContext
 from assist.search.config import SearchConfig
 
 
-class LMSearchTrainer(AssistanceZeroTrainer):
-    """AssistanceZero with the LM of ``config.init`` as its model (see the module docstring)."""
+class LMSearchTrainer(LMModel, AssistanceZeroTrainer):
+    """AssistanceZero with the LM of ``config.init`` as its model (:class:`LMModel`; see the module docstring)."""
 
     def __init__(self, context: TrainingContext, search: SearchConfig, config: SearchLoopConfig):
-        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device)
-        super().__init__(context, self.policy, search, config, evaluator)
-        self.encoder = evaluator.encoder
-        self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
+        super().__init__(context, config, search=search)
         self.reference = frozen_reference(context.core, config.init, self.device) if config.kl_weight > 0 else None
         self.tokens, self.learn_seconds = 0, 0.0
-
-    def parameter_groups(self):
-        return self.policy.parameter_groups(self.config.head_lr)
 
     def loss_weights(self) -> dict[str, float]:
         cfg = self.config

@@ -37,7 +37,7 @@ import torch
 from assist import evaluation
 from assist.learning.checkpoints import RunCheckpoint
 from assist.learning.distributed import Group
-from assist.learning.llm_configs import LMStageConfig
+from assist.learning.llm_configs import LMStageConfig, SearchLoopConfig
 from assist.learning.trainer import Trainer, TrainingContext
 from assist.llm.evaluator import LMEvaluator
 from assist.llm.heads import Heads
@@ -132,33 +132,46 @@ def rollout_episodes(core: GameCore, human: Player, assistant: Player, episodes:
     return record
 
 
-class LMTrainer(Trainer):
-    """Base of the pretrain, SFT and RLFT stages: the starting model (the base's ``net``),
-    the run's checkpoints, evaluation, and the loop. Trains on ``core`` with ``human`` in
-    the human seat; evaluates on ``eval_core`` (held-out goals) with ``eval_human``. A
-    subclass defines :meth:`iterate` (and prepares its data in ``__init__``, after this one's).
+class LMModel:
+    """The LM part of a stage's trainer, mixed in before its loop's class (:class:`LMTrainer`,
+    the search loop's :class:`~assist.learning.llm_search.LMSearchTrainer`): the starting
+    model ``config.init`` (fresh heads seeded by the context's seed) as the loop's ``net``
+    and ``evaluator``, its heads at ``config.head_lr``, and checkpoints that store it as a
+    model directory (:class:`LMCheckpoint`). ``parts``: the loop's other arguments.
+
+    Attributes: ``policy`` (also ``net``), ``tokenizer``, ``evaluator`` (an
+    :class:`LMEvaluator` of the policy on ``core``), ``encoder`` (its assistant's prompts
+    and actions on ``core``).
+    """
+
+    def __init__(self, context: TrainingContext, config: LMStageConfig | SearchLoopConfig, **parts):
+        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device)
+        super().__init__(context, net=self.policy, config=config, evaluator=evaluator, **parts)
+        self.encoder = evaluator.encoder
+        self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
+
+    def parameter_groups(self):
+        return self.policy.parameter_groups(self.config.head_lr)
+
+
+class LMTrainer(LMModel, Trainer):
+    """Base of the pretrain, SFT and RLFT stages: the starting model (:class:`LMModel`),
+    evaluation, and the loop. Trains on ``core`` with ``human`` in the human seat;
+    evaluates on ``eval_core`` (held-out goals) with ``eval_human``. A subclass defines
+    :meth:`iterate` (and prepares its data in ``__init__``, after this one's).
 
     ``episode_player``: the assistant-seat player of the episodes the stage plays at its
     start (pretrain's transcripts, SFT's demonstrations), the one ``config.episode_player()``
     names; the caller builds it (``assist.registry.make_player``), so the learning layer
     never looks players up by name.
-
-    Attributes: ``policy`` (also ``net``), ``tokenizer``, ``evaluator`` (an
-    :class:`LMEvaluator` of the policy on ``core``), ``encoder`` (its assistant's prompts
-    and actions on ``core``), ``rng``.
     """
 
     def __init__(self, context: TrainingContext, config: LMStageConfig, episode_player: Player | None = None):
         if (episode_player is None) != (config.episode_player() is None):
             wanted = f"the {config.episode_player()!r} player" if config.episode_player() else "none"
             raise ValueError(f"{type(self).__name__}: episode_player must be {wanted} (config.episode_player()), got {episode_player!r}")
-        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device)
-        super().__init__(context, self.policy, config, evaluator)
-        self.encoder, self.episode_player = evaluator.encoder, episode_player
-        self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
-
-    def parameter_groups(self):
-        return self.policy.parameter_groups(self.config.head_lr)
+        super().__init__(context, config)
+        self.episode_player = episode_player
 
     def iterate(self) -> dict[str, dict[str, float]]:
         """One iteration's learning (advancing ``env_steps``); scalars by prefix."""
