@@ -79,8 +79,9 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
             return make_model(core, cfg.model.name, cfg.model.preset, cfg.model.memory, **cfg.model.overrides)
 
     def episode_player():
+        spec = algo.episode_player()
         with schemas.naming(cfg.algo):
-            return None if algo.episode_player() is None else make_player(algo.episode_player(), core, ASSISTANT)
+            return None if spec is None else make_player(spec, core, ASSISTANT)
 
     builders = {"net": net, "search": lambda: search, "episode_player": episode_player}
     parts = {part: builders[part]() for part in algorithm.parts}
