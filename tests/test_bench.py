@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 import envs
 from assist.cli.bench import StubEvaluator, main, timed_rate
@@ -21,7 +22,7 @@ def run(capsys, argv):
     figures = [json.loads(line) for line in lines]
     for figure in figures:
         assert isinstance(figure["value"], float) and figure["value"] > 0, figure
-        assert figure["unit"] and figure["preset"] == "tiny"
+        assert figure["unit"] and figure["preset"] == "tiny" and figure["threads"] >= 1
     return figures
 
 
@@ -36,7 +37,7 @@ def test_env_suite_prints_one_figure_per_batch_and_the_pettingzoo_one(capsys):
 
 def test_search_suite_prints_time_and_rate_per_model_and_batch(capsys):
     figures = run(capsys, ["search", *TINY, "--simulations", "4"])
-    keys = {"name", "model", "device", "preset", "batch", "simulations", "value", "unit"}
+    keys = {"name", "model", "device", "preset", "batch", "simulations", "threads", "value", "unit"}
     assert all(set(f) == keys and f["simulations"] == 4 for f in figures)
     assert [(f["model"], f["batch"], f["name"], f["unit"]) for f in figures] == [
         (model, batch, name, unit)
@@ -47,6 +48,15 @@ def test_search_suite_prints_time_and_rate_per_model_and_batch(capsys):
     assert all(f["device"] == "cpu" for f in figures if f["model"] == "stub")
     for per_sim, rate in zip(figures[::2], figures[1::2]):  # the two figures of one (model, batch) agree
         assert rate["value"] == pytest.approx(1e6 / per_sim["value"], rel=0.01)
+
+
+def test_threads_sets_torchs_threads_one_by_default_and_every_line_says_how_many(capsys):
+    before = torch.get_num_threads()
+    try:
+        assert {f["threads"] for f in run(capsys, ["env", *TINY, "--threads", "2"])} == {2}
+        assert {f["threads"] for f in run(capsys, ["env", *TINY])} == {1}
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_timed_rate_does_not_time_the_setup():

@@ -1,9 +1,9 @@
 """Benchmarks that print one JSON line per figure.
 
-    python scripts/bench.py env [--preset mbag] [--seconds 5] [--repeats 3]
-    python scripts/bench.py search [--preset small] [--simulations 32] [--seconds 5] [--repeats 3]
-    python scripts/bench.py learn [--preset small] [--minutes 60] [--seed 0] [--eval-every 40] [--eval-episodes 100] [--set KEY=VALUE ...]
-    python scripts/bench.py llm [--preset small] [--model DIR] [--steps 20] [--groups 2] [--group-size 4] [--seconds 5] [--repeats 3]
+    python scripts/bench.py env [--preset mbag] [--seconds 5] [--repeats 3] [--threads 1]
+    python scripts/bench.py search [--preset small] [--simulations 32] [--seconds 5] [--repeats 3] [--threads 1]
+    python scripts/bench.py learn [--preset small] [--minutes 60] [--seed 0] [--eval-every 40] [--eval-episodes 100] [--set KEY=VALUE ...] [--threads 1]
+    python scripts/bench.py llm [--preset small] [--model DIR] [--steps 20] [--groups 2] [--group-size 4] [--seconds 5] [--repeats 3] [--threads 1]
 
 ``env``: environment steps per second with uniformly random legal actions for both
 players, legal masks included: the batched core at B = 1, 64, 1024 and one game
@@ -44,6 +44,11 @@ repeat over seeds before trusting a difference.
 
 Each figure of the other suites is the median of ``repeats`` runs of at least ``seconds`` each. A progress
 bar over the runs goes to stderr when it is a terminal; stdout holds only the figures.
+
+``--threads`` sets torch's CPU threads by the rule of every entry point
+(:func:`assist.cli.set_threads`: 1 by default, 0 for torch's default of one per core), and
+every line carries ``threads``, the count torch ran with, so figures taken with different
+counts are never mixed up.
 """
 
 from __future__ import annotations
@@ -58,9 +63,11 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 import envs
+from assist.cli import THREADS_HELP, set_threads
 from assist.models.base import ModelOutput
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
@@ -135,9 +142,11 @@ def runs(rate: Callable[[int], float], repeats: int, bar: tqdm) -> list[float]:
     return rates
 
 
-def figure(name: str, value: float, unit: str, **fields) -> None:
-    """Print one figure as a JSON line (the value to 5 significant digits)."""
-    tqdm.write(json.dumps({"name": name, **fields, "value": float(f"{value:.5g}"), "unit": unit}), file=sys.stdout)
+def figure(name: str, value: float | None, unit: str, **fields) -> None:
+    """Print one figure as a JSON line: the value to 5 significant digits (``None``: not
+    reached, printed as ``null``), and ``threads``, torch's CPU threads in effect."""
+    value = None if value is None else float(f"{value:.5g}")
+    tqdm.write(json.dumps({"name": name, **fields, "threads": torch.get_num_threads(), "value": value, "unit": unit}), file=sys.stdout)
     sys.stdout.flush()
 
 
@@ -243,8 +252,6 @@ def bench_llm(
 ) -> None:
     """The ``llm`` suite (``groups``: RLFT's groups and episodes per group); ``bar``
     advances by one per timed run."""
-    import torch  # here: the other suites need neither torch's threads set nor transformers
-
     from assist.llm.encoding import TextEncoder
     from assist.llm.lm import ensure_default_lm, load_lm
     from assist.llm.scoring import score_cached, score_uncached
@@ -313,13 +320,10 @@ def learn_config(preset: str, experiment: str | None, seed: int, eval_every: int
 
 def bench_learn(preset: str, experiment: str | None, minutes: float, seed: int, eval_every: int, eval_episodes: int, settings: list[str]) -> None:
     """The ``learn`` suite (see the module docstring)."""
-    import torch
-
     from assist import evaluation
     from assist.cli.train import trainer_for
     from assist.registry import make_player
 
-    torch.set_num_threads(1)
     cfg = learn_config(preset, experiment, seed, eval_every, eval_episodes, settings)
     fields = dict(preset=preset, experiment=experiment or f"build_{preset}_az", seed=seed)
     with tempfile.TemporaryDirectory(prefix="bench-learn-") as run_dir:
@@ -349,10 +353,8 @@ def bench_learn(preset: str, experiment: str | None, minutes: float, seed: int, 
     figure("train_rate", trainer.env_steps / seconds, "steps/s", **fields, env_steps=trainer.env_steps, seconds=round(seconds, 1))
     for target in LEARN_RATIOS:
         time_to, steps_to = reached.get(target, (None, None))
-        for name, value, unit in ((f"time_to_{target}x", time_to, "s"), (f"steps_to_{target}x", steps_to, "env steps")):
-            line = {"name": name, **fields, "value": None if value is None else float(f"{value:.5g}"), "unit": unit}
-            tqdm.write(json.dumps(line), file=sys.stdout)
-    sys.stdout.flush()
+        figure(f"time_to_{target}x", time_to, "s", **fields)
+        figure(f"steps_to_{target}x", steps_to, "env steps", **fields)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -373,7 +375,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=40, help="iterations between evaluations (learn suite)")
     parser.add_argument("--eval-episodes", type=int, default=100, help="episodes per evaluation (learn suite)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a train.py setting (learn suite; repeatable)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     args = parser.parse_args(argv)
+    set_threads(args.threads)
     preset = args.preset or PRESETS[args.suite]
     if args.suite == "learn":
         bench_learn(preset, args.experiment, args.minutes, args.seed, args.eval_every, args.eval_episodes, args.set)
