@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from assist import progress
+from assist.cli.evaluate import run as evaluate
+from tests.test_evaluation import compose_evaluate
 from tests.test_train import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,19 @@ def test_a_disabled_bar_says_nothing(monkeypatch, caplog):
         with progress.progress_bar(3, "train", "it", enabled=False) as bar:
             bar.update(3)
     assert caplog.records == [] and sys.stderr.getvalue() == ""
+
+
+def test_off_a_terminal_an_evaluation_logs_each_assistants_progress_and_the_table(monkeypatch, caplog, tmp_path):
+    """What Hydra's job logging writes to ``evaluate.log`` (the file itself: ``test_evaluation.py::test_the_evaluate_script_runs_from_another_directory``)."""
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    with caplog.at_level(logging.INFO):
+        evaluate(compose_evaluate(["env.preset=tiny", "episodes=2", "batch=2", "baselines=[noop]"]), tmp_path)
+    logged = [(record.name, record.getMessage()) for record in caplog.records]
+    for name in ("noop", "oracle"):
+        lines = [line for logger, line in logged if logger == "assist.progress" and line.startswith(f"{name}: ")]
+        assert lines[0].startswith(f"{name}: 0/2 ep") and lines[-1].startswith(f"{name}: 2/2 ep"), logged
+    assert any(logger == "assist.cli.evaluate" and "| oracle |" in line for logger, line in logged)
+    assert sys.stderr.getvalue() == ""  # nothing drawn
 
 
 @pytest.mark.slow
