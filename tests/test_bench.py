@@ -98,15 +98,15 @@ def test_llm_suite_prints_cached_and_uncached_scoring_rates_their_ratio_and_the_
 
 @pytest.mark.slow
 def test_learn_suite_prints_the_curve_the_rate_and_each_time_to_help(capsys):
-    settings = ["algo.iterations=2", "algo.envs=4", "algo.rollout=8", "search.num_simulations=2"]
+    settings = ["algo.iterations=2", "algo.envs=4", "algo.goal_envs=4", "algo.rollout=8", "search.num_simulations=2"]
     main(["learn", "--preset", "tiny", "--minutes", "5", "--eval-every", "1", "--eval-episodes", "4"] + [arg for s in settings for arg in ("--set", s)])
     figures = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     names = [f["name"] for f in figures]
     assert names == ["human_alone_actions", "eval_ratio", "eval_ratio", "train_rate", "time_to_0.9x", "steps_to_0.9x", "time_to_0.8x", "steps_to_0.8x"]
     assert all(f["preset"] == "tiny" and f["experiment"] == "build_tiny_az" for f in figures)
     curve = [f for f in figures if f["name"] == "eval_ratio"]
-    assert [f["env_steps"] for f in curve] == [32, 64] and all(f["value"] > 0 for f in curve)
-    assert figures[3]["env_steps"] == 64 and figures[3]["value"] > 0
+    assert [f["env_steps"] for f in curve] == [64, 128] and all(f["value"] > 0 for f in curve)  # self-play + goal games
+    assert figures[3]["env_steps"] == 128 and figures[3]["value"] > 0
     for time_to, steps_to in zip(figures[4::2], figures[5::2]):  # reached at an evaluation, or null for both
         reached = [f for f in curve if f["value"] <= float(time_to["name"][len("time_to_") : -1])]
         assert steps_to["value"] == (reached[0]["env_steps"] if reached else None)
