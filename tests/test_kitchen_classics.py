@@ -167,3 +167,58 @@ def test_a_scripted_human_follows_its_wait_when_the_wait_is_written_last():
     assert moved.human_action_names == game.human_action_names and np.array_equal(moved.scripted_human, game.scripted_human)
     with pytest.raises(ValueError, match="scripted_human's rows must be probabilities"):
         dataclasses.replace(game, scripted_human=game.scripted_human * 0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pedagogic, bayes, oracle", [(True, 1.791491, 1.791491), (False, 1.748913, 1.800266)])
+def test_cake_or_pie_optimum_is_a_direct_recursion_over_the_peers_step(pedagogic, bayes, oracle):
+    """Our table (the human first, its plate ingredient pending) and our solver against an
+    independent recursion over the peer's simultaneous step (tests/cake_or_pie_reference.py)."""
+    from tests.cake_or_pie_reference import bayes_value
+
+    ours_bayes, ours_oracle = optimum("classic_cake_or_pie", pedagogic=pedagogic)
+    assert ours_bayes == pytest.approx(bayes_value(pedagogic), abs=1e-9)
+    assert ours_oracle == pytest.approx(0.5 * bayes_value(pedagogic, goals=(0,)) + 0.5 * bayes_value(pedagogic, goals=(1,)), abs=1e-9)
+    assert (ours_bayes, ours_oracle) == pytest.approx((bayes, oracle), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_cake_or_pie_shaping_changes_no_value_and_the_cost_of_time_is_the_cards():
+    """The card's reasons for what the table leaves out: the peer's shaping sums to 0 over
+    any episode, and its cost of time gives the values the card quotes."""
+    from tests.cake_or_pie_reference import bayes_value
+
+    assert bayes_value(True, shaping=True) == pytest.approx(bayes_value(True), abs=1e-12)
+    assert bayes_value(True, time_cost=0.01, shaping=True) == pytest.approx(1.144748, abs=1e-6)
+    assert bayes_value(False, time_cost=0.01) == pytest.approx(0.744307, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_cake_or_pie_in_the_env_the_bayes_player_earns_each_goals_optimum():
+    """The pedagogic human shows its goal with its first move and both recipes start with
+    the same ingredients, so the Bayes player loses nothing to the oracle in any episode."""
+    core = make_core("classic_cake_or_pie", human="scripted")
+    assert core.action_names(ASSISTANT) == ["stay", "north", "south", "east", "west", "interact"]
+    players = {HUMAN: make_player("model", core, HUMAN), ASSISTANT: make_player("bayes", core, ASSISTANT)}
+    result = play(core, players, np.arange(16), np.random.default_rng(0))
+    goals = result.metrics["goal_pct"]
+    assert np.allclose(goals, 100.0, atol=1e-6)
+
+
+def test_cake_or_pie_rules_follow_the_peer():
+    """The rules one at a time: the pedagogic human's first move shows its goal; an
+    ingredient the human adds in the step the robot makes a recipe comes too late."""
+    from envs.kitchen import cake_or_pie_grid as grid
+
+    start = grid.START
+    assert grid.ACTION_NAMES[grid.human_action(start, "cake", True)] == "north"  # towards the chocolate
+    assert grid.ACTION_NAMES[grid.human_action(start, "pie", True)] == "west"  # turns to the dough
+    assert grid.human_action(start, "cake", False) == grid.human_action(start, "pie", False)
+    human = ((1, 4), (0, 1), "C")  # at (1, 4) facing north: a wall, not the plate
+    at_plate = ((2, 4), (0, 1), "")
+    state = (((2, 4), (0, 1), "A"), at_plate, ("B", "D"), "")
+    middle = grid.human_move(state, grid.INTERACT)
+    assert middle[2] == ("A", "B", "D") and middle[3] == "A"
+    assert grid.robot_move(middle, grid.INTERACT) == "made pie"  # the robot saw the plate before the sugar
+    assert grid.robot_move(middle, grid.STAY)[2] == ("A", "B", "D")
+    assert grid.human_move((human, at_plate, (), ""), grid.INTERACT)[0][2] == "C"  # nothing to do facing a wall

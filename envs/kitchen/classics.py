@@ -12,9 +12,7 @@ are assistant-first (``first="assistant"``): the assistant's ``query`` leads to 
 ``asked`` state in which the game's own human (``scripted_human``; the human model
 ``scripted``) answers; the solver (:mod:`envs.kitchen.solver`) solves them exactly and the
 env plays them in two turns per step (:mod:`envs.kitchen.turns`). The peer's
-``CakeOrPieGridworld`` is not here: it is a gridworld in which two players (9 free cells,
-4 facings, 5 hand contents each) fill a plate (70 contents), about two million
-combinations before the time its reward reads: beyond a table.
+``CakeOrPieGridworld``, a gridworld, is ``classic_cake_or_pie`` (:mod:`envs.kitchen.cake_or_pie_grid`).
 
 Each card's values are the solver's, checked in ``tests/test_kitchen_classics.py`` against
 the hand derivation given. The peer's evaluations (``tests/tests.py``, ``run.py``) report
@@ -28,6 +26,7 @@ import itertools
 
 import numpy as np
 
+from envs.kitchen.cake_or_pie_grid import classic_cake_or_pie
 from envs.kitchen.tabular import TabularGame
 
 
@@ -242,5 +241,8 @@ def _check_horizon(name: str, horizon: int) -> None:
         raise ValueError(f"{name}: horizon={horizon!r} must be an int >= 1")
 
 
-CLASSICS = {"classic_red_blue": classic_red_blue, "classic_meal_choice": classic_meal_choice, "classic_wormy_apples": classic_wormy_apples}
+CLASSICS = {
+    "classic_red_blue": classic_red_blue, "classic_meal_choice": classic_meal_choice, "classic_wormy_apples": classic_wormy_apples,
+    "classic_cake_or_pie": classic_cake_or_pie,
+}
 """Variant name -> function of the classic games (found by :func:`envs.kitchen.variants.make_game`)."""
