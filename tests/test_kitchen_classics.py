@@ -4,6 +4,7 @@ cards' hand derivations, and the cards' plans, evaluated over histories, reach t
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -170,27 +171,28 @@ def test_a_scripted_human_follows_its_wait_when_the_wait_is_written_last():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pedagogic, bayes, oracle", [(True, 1.791491, 1.791491), (False, 1.748913, 1.800266)])
-def test_cake_or_pie_optimum_is_a_direct_recursion_over_the_peers_step(pedagogic, bayes, oracle):
-    """Our table (the human first, its plate ingredient pending) and our solver against an
-    independent recursion over the peer's simultaneous step (tests/cake_or_pie_reference.py)."""
+@pytest.mark.parametrize(
+    "pedagogic, time_cost, bayes, oracle",
+    [(True, 0.01, 1.144748, 1.144748), (False, 0.01, 0.744307, 1.214336), (True, 0.0, 1.791491, 1.791491), (False, 0.0, 1.748913, 1.800266)],
+)
+def test_cake_or_pie_optimum_is_a_direct_recursion_over_the_peers_step(pedagogic, time_cost, bayes, oracle):
+    """Our table (the human first, its plate ingredient pending; the cost of time as the
+    game's time_reward) and our solver against an independent recursion over the peer's
+    simultaneous step and reward (tests/cake_or_pie_reference.py)."""
     from tests.cake_or_pie_reference import bayes_value
 
-    ours_bayes, ours_oracle = optimum("classic_cake_or_pie", pedagogic=pedagogic)
-    assert ours_bayes == pytest.approx(bayes_value(pedagogic), abs=1e-9)
-    assert ours_oracle == pytest.approx(0.5 * bayes_value(pedagogic, goals=(0,)) + 0.5 * bayes_value(pedagogic, goals=(1,)), abs=1e-9)
+    ours_bayes, ours_oracle = optimum("classic_cake_or_pie", pedagogic=pedagogic, time_cost=time_cost)
+    reference = functools.partial(bayes_value, pedagogic, time_cost=time_cost)
+    assert ours_bayes == pytest.approx(reference(), abs=1e-9)
+    assert ours_oracle == pytest.approx(0.5 * reference(goals=(0,)) + 0.5 * reference(goals=(1,)), abs=1e-9)
     assert (ours_bayes, ours_oracle) == pytest.approx((bayes, oracle), abs=1e-6)
 
 
-@pytest.mark.slow
-def test_cake_or_pie_shaping_changes_no_value_and_the_cost_of_time_is_the_cards():
-    """The card's reasons for what the table leaves out: the peer's shaping sums to 0 over
-    any episode, and its cost of time gives the values the card quotes."""
+def test_cake_or_pie_the_peers_shaping_changes_no_value():
+    """Why the table leaves the peer's potential shaping out: it sums to 0 over any episode."""
     from tests.cake_or_pie_reference import bayes_value
 
-    assert bayes_value(True, shaping=True) == pytest.approx(bayes_value(True), abs=1e-12)
-    assert bayes_value(True, time_cost=0.01, shaping=True) == pytest.approx(1.144748, abs=1e-6)
-    assert bayes_value(False, time_cost=0.01) == pytest.approx(0.744307, abs=1e-6)
+    assert bayes_value(True, time_cost=0.01, horizon=8, shaping=True) == pytest.approx(bayes_value(True, time_cost=0.01, horizon=8), abs=1e-12)
 
 
 @pytest.mark.slow

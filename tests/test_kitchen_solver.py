@@ -243,7 +243,8 @@ def _deviate(solution, node, action):
 @st.composite
 def games(draw):
     """Small random TabularGames (with absorbing terminal states and a discount), either
-    seat first, with chance (two outcomes per action) or without."""
+    seat first, with chance (two outcomes per action) or without, with a time_reward or
+    without."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     S, K = draw(st.integers(2, 5)), draw(st.integers(1, 3))
     A_H, A_R, T = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
@@ -265,6 +266,8 @@ def games(draw):
             prob = rng.dirichlet(np.ones(2), (S, A))
             prob[terminal, 0] = [1.0, 0.0]
             tables[f"{seat}_next_prob"] = prob
+    if draw(st.booleans()):
+        tables["time_reward"] = rng.integers(-2, 2, T).astype(float)
     return TabularGame(
         name="random",
         state_names=tuple(f"s{i}" for i in range(S)),

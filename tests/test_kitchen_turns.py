@@ -42,3 +42,21 @@ def test_the_human_sees_the_assistants_move_in_its_turn():
 def test_only_assistant_first_games_are_written_in_turns():
     with pytest.raises(ValueError, match="in_turns writes an assistant-first game"):
         in_turns(make_game("classic_red_blue"))
+
+
+@pytest.mark.parametrize("variant", ["classic_red_blue", "classic_meal_choice"])
+def test_the_env_pays_each_steps_time_reward_in_the_assistants_part(variant):
+    """Both seats waiting every step (human-first red_blue, assistant-first meal_choice in
+    turns): the return is the discounted sum of the time rewards alone, all the assistant's."""
+    import dataclasses
+
+    from envs.kitchen import KitchenCore
+
+    game = make_game(variant)
+    costs = -1.0 - np.arange(game.horizon)
+    core = KitchenCore(dataclasses.replace(game, time_reward=costs), human="scripted" if game.scripted_human is not None else "rational")
+    state = core.reset(3, np.random.default_rng(0))
+    while not state.done.all():
+        core.step(state, np.zeros((3, 2), np.int64))
+    expected = sum(game.discount**t * c for t, c in enumerate(costs))
+    assert np.allclose(state.ret, expected) and np.allclose(state.assistant_ret, expected)

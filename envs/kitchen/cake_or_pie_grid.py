@@ -138,7 +138,9 @@ START = (((1, 3), (0, 1), ""), ((3, 1), (0, 1), ""), (), "")
 
 
 @functools.cache
-def classic_cake_or_pie(pedagogic: bool = True, discount: float = 0.99, horizon: int = 20, prior_cake: float = 0.5) -> TabularGame:
+def classic_cake_or_pie(
+    pedagogic: bool = True, discount: float = 0.99, horizon: int = 20, prior_cake: float = 0.5, time_cost: float = 0.01
+) -> TabularGame:
     """classic_cake_or_pie: the peer's ``CakeOrPieGridworld``: does the human want cake or pie?
 
     Cake is dough + cherry + sugar + chocolate, pie dough + cherry (``prior_cake`` 1/2). The
@@ -158,22 +160,23 @@ def classic_cake_or_pie(pedagogic: bool = True, discount: float = 0.99, horizon:
     before it, which is the same step. The human's legal actions are its script's action for
     either goal and ``stay``; the table holds the states reachable within the horizon.
 
-    Left out: the peer's potential shaping, whose discounted sum over any episode is
-    ``-phi(start) = 0`` (it changes no value, only when rewards arrive); and its cost of
-    time, ``-0.01 t`` at step ``t``, which depends on the step and not the state.
+    Every step costs its time, ``-time_cost * t`` at step ``t`` (``time_cost`` 0.01: the
+    peer's; the game's ``time_reward``). Left out: the peer's potential shaping, whose
+    discounted sum over any episode is ``-phi(start) = 0``: it changes no value, only when
+    rewards arrive.
 
-    Values (scripted human, defaults; the solver's, checked in
-    ``tests/test_kitchen_classics.py`` against an independent recursion over the peer's
-    step, ``tests/cake_or_pie_reference.py``):
+    Values (scripted human; the solver's, checked in ``tests/test_kitchen_classics.py``
+    against an independent recursion over the peer's step, ``tests/cake_or_pie_reference.py``):
 
-    - Pedagogic: **Bayes = oracle = 1.791491** (cake 1.737492, pie 1.845489): the human's
-      first move (north towards the chocolate, or west to the dough) shows its goal, and
-      the robot's first moves (towards the cherry, which both recipes need) do not depend on
-      it. Not pedagogic: **Bayes = 1.748913**, oracle 1.800266 (cake 1.755042: the dough
-      first is quicker; pie 1.845489): the goal shows only once dough and cherry are on the
-      plate.
-    - With the peer's cost of time (the same recursion): Bayes 1.144748 pedagogic, 0.744307
-      not. The peer trains DQN on this game and reports no value of it.
+    - Defaults (pedagogic): **Bayes = oracle = 1.144748** (cake 0.784144, pie 1.505352): the human's first move (north
+      towards the chocolate, or west to the dough) shows its goal, and the robot's first
+      moves (towards the cherry, which both recipes need) do not depend on it. Not
+      pedagogic: **Bayes = 0.744307**, oracle 1.214336: the goal shows only once dough and
+      cherry are on the plate.
+    - Without the cost of time (``time_cost=0``): Bayes = oracle = 1.791491 (cake 1.737492,
+      pie 1.845489) pedagogic; Bayes 1.748913, oracle 1.800266 (cake 1.755042: dough first
+      is quicker) not pedagogic.
+    - The peer trains DQN on this game and reports no value of it.
     """
     if not isinstance(horizon, int) or horizon < 1:
         raise ValueError(f"classic_cake_or_pie: horizon={horizon!r} must be an int >= 1")
@@ -245,6 +248,7 @@ def classic_cake_or_pie(pedagogic: bool = True, discount: float = 0.99, horizon:
         terminal=np.array([isinstance(state, str) for state in states]),
         scripted_human=scripted,
         feature_names=tuple(INGREDIENTS.values()),
+        time_reward=-time_cost * np.arange(horizon),
         features=np.array(
             [[0] * len(INGREDIENTS) if isinstance(s, str) else [s[2].count(c) for c in INGREDIENTS] for s in states], np.int64
         ),

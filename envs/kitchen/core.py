@@ -77,13 +77,14 @@ class KitchenState(BatchState):
 class KitchenTransition(NamedTuple):
     """A goal-free record of one step, int64 [B] each (``active``: bool [B], the rows that
     were still playing): the state before, the human's action applied, the intermediate
-    state, the assistant's action applied."""
+    state, the assistant's action applied, the step's index ``t``."""
 
     state: np.ndarray
     human_action: np.ndarray
     mid_state: np.ndarray
     assistant_action: np.ndarray
     active: np.ndarray
+    t: np.ndarray
 
 
 class KitchenCore:
@@ -183,7 +184,7 @@ class KitchenCore:
         mid = np.where(active, self._draw(state, HUMAN, s, human_action), s)
         assistant_action = np.where(active & in_space[:, 1], game.second_applied[mid, ids[:, 1]], 0)
         nxt = np.where(active, self._draw(state, ASSISTANT, mid, assistant_action), s)
-        transition = KitchenTransition(s, human_action, mid, assistant_action, active)
+        transition = KitchenTransition(s, human_action, mid, assistant_action, active, state.t.copy())
         parts = self.expected_reward(transition, one_hot_belief(state.goal, game.num_goals))
         illegal = np.stack([active & ~human_ok, active & (assistant_action != actions[:, 1])], axis=1)
 
@@ -252,15 +253,18 @@ class KitchenCore:
 
     def expected_reward(self, transition: KitchenTransition, belief: np.ndarray) -> np.ndarray:
         """[B, 2] float64 (human part, assistant part) of ``transition`` under ``belief``
-        [B, 1, K]; 0 for rows that were already done. Linear in the belief."""
+        [B, 1, K]; 0 for rows that were already done. Linear in the belief. The step's
+        ``time_reward`` counts in the assistant's part."""
         b = np.asarray(belief, dtype=np.float64)[:, 0, :]
         human = np.einsum("bk,bk->b", b, self.game.human_reward[transition.state, transition.human_action])
         assistant = np.einsum("bk,bk->b", b, self.game.assistant_reward[transition.mid_state, transition.assistant_action])
+        assistant = assistant + self.game.time_reward[np.minimum(transition.t, self.horizon - 1)]
         return np.stack([human, assistant], axis=1) * transition.active[:, None]
 
     def expected_action_rewards(self, state: KitchenState, agent: str, belief) -> np.ndarray:
         """[B, A] float32 expected reward of each action taken now (as if the other seat
-        waits) under ``belief`` [B, 1, K]; ``-inf`` where illegal."""
+        waits) under ``belief`` [B, 1, K]; ``-inf`` where illegal. The step's ``time_reward``,
+        the same whatever is done, is not in them."""
         b = np.asarray(belief, dtype=np.float64)[:, 0, :]
         table = (self.game.human_reward, self.game.assistant_reward)[seat_index(agent)]
         values = np.einsum("bk,bak->ba", b, table[state.s]).astype(np.float32)

@@ -37,7 +37,7 @@ def solo_q(game: TabularGame) -> np.ndarray:
     ``Q[t, s, k, a]`` is the expected return (discounted to step ``t`` by the game's
     ``discount``, over chance outcomes) from taking ``a`` at step ``t`` in the state ``s``
     the human acts in (after the assistant's wait when the assistant is first), with goal
-    ``k``, counting the assistant's wait rewards; illegal actions are ``-inf``. Terminal
+    ``k``, counting the assistant's wait rewards and the step's ``time_reward``; illegal actions are ``-inf``. Terminal
     states are worth 0.
     """
     T, S, K = game.horizon, game.num_states, game.num_goals
@@ -53,7 +53,7 @@ def solo_q(game: TabularGame) -> np.ndarray:
             q_t = game.human_reward + expect(human_prob, after[human_next])  # [S, A_H, K]
         else:
             q_t = game.human_reward + game.discount * expect(human_prob, continuation[human_next])  # [S1, A_H, K]
-        q[t] = np.where(game.human_legal[:, :, None], q_t, -np.inf).transpose(0, 2, 1)
+        q[t] = np.where(game.human_legal[:, :, None], q_t + game.time_reward[t], -np.inf).transpose(0, 2, 1)
         best = q[t].max(axis=-1)  # [S, K]
         value_next = best if game.first == "human" else wait_reward + expect(wait_prob, best[wait_next])
     return q

@@ -96,7 +96,7 @@ def solve_known_goal(game: TabularGame, human_policy: np.ndarray) -> KnownGoalSo
         else:
             human_value = np.einsum("skh,shk->sk", human_policy[t], after)  # [S1, K]
             q_t = (first_reward + expect(first_prob, human_value[first_next])).transpose(0, 2, 1)  # [S, K, A_R]
-        q[t] = np.where(game.assistant_choosable[:, None, :], q_t, -np.inf)
+        q[t] = np.where(game.assistant_choosable[:, None, :], q_t + game.time_reward[t], -np.inf)
         value_next = q[t].max(axis=-1)
     values = value_next[game.initial_state].copy()
     return KnownGoalSolution(q=q, values=values, value=float(game.prior @ values))
@@ -104,7 +104,8 @@ def solve_known_goal(game: TabularGame, human_policy: np.ndarray) -> KnownGoalSo
 
 class Branch(NamedTuple):
     """One way a step can go, from :func:`step_branches`: its probability ``weight``; the
-    expected ``reward`` of both seats' actions given it (under the posterior); the next
+    expected ``reward`` of the step given it (both seats' actions under the posterior, and
+    the step's ``time_reward``); the next
     state; the posterior [K] after the human's action; the state the human acted in, its
     action, and the assistant action applied."""
 
@@ -128,7 +129,7 @@ def step_branches(game: TabularGame, human_policy: np.ndarray, t: int, state: in
         for s_h, p1 in _positive(assistant_next[state, applied], assistant_prob[state, applied]):
             p, posterior = bayes_update(human_policy, t, s_h, belief)
             for a_h in np.flatnonzero(p > 0):
-                reward = posterior[a_h] @ (game.assistant_reward[state, applied] + game.human_reward[s_h, a_h])
+                reward = posterior[a_h] @ (game.assistant_reward[state, applied] + game.human_reward[s_h, a_h]) + game.time_reward[t]
                 for s2, p2 in _positive(human_next[s_h, a_h], human_prob[s_h, a_h]):
                     yield Branch(p1 * p[a_h] * p2, float(reward), s2, posterior[a_h], s_h, int(a_h), applied)
         return
@@ -136,7 +137,7 @@ def step_branches(game: TabularGame, human_policy: np.ndarray, t: int, state: in
     for a_h in np.flatnonzero(p > 0):
         for s1, p1 in _positive(human_next[state, a_h], human_prob[state, a_h]):
             applied = int(game.second_applied[s1, a_r])
-            reward = posterior[a_h] @ (game.human_reward[state, a_h] + game.assistant_reward[s1, applied])
+            reward = posterior[a_h] @ (game.human_reward[state, a_h] + game.assistant_reward[s1, applied]) + game.time_reward[t]
             for s2, p2 in _positive(assistant_next[s1, applied], assistant_prob[s1, applied]):
                 yield Branch(p[a_h] * p1 * p2, float(reward), s2, posterior[a_h], state, int(a_h), applied)
 
@@ -226,7 +227,7 @@ class BayesSolution:
                         b = posterior[a_h]
                         later = self._expected_value(t + 1, second_next[s1, a_h][None], second_prob[s1, a_h][None], b)[0]
                         q[a_r] += p1 * p[a_h] * (b @ second_reward[s1, a_h] + game.discount * later)
-        return np.where(choosable, q, -np.inf)
+        return np.where(choosable, q + game.time_reward[t], -np.inf)
 
     def _expected_value(self, t: int, states: np.ndarray, probs: np.ndarray, belief: np.ndarray) -> np.ndarray:
         """[M] ``sum_n probs[m, n] V(t, states[m, n], belief)`` for outcome rows ``states``,

@@ -37,8 +37,12 @@ repeat an outcome or give it probability 0 to pad). Players of the env draw the 
 from the episode's chance stream (:mod:`envs.kitchen.core`); the solvers take the
 expectation. Rewards are those of the action (they do not depend on the outcome).
 
-The return is ``sum_t discount**t * (human reward + assistant reward)`` over the steps
-``t = 0, 1, ...`` (both rewards of one step share its ``t``): what the exact solvers
+A game may also pay a reward for the step itself, ``time_reward[t]`` at every step ``t``
+the episode is still on, whatever the seats do (a cost of time: ``classic_cake_or_pie``'s
+``-0.01 t``); it counts in the assistant's part of the return.
+
+The return is ``sum_t discount**t * (human reward + assistant reward + time_reward[t])`` over
+the steps ``t = 0, 1, ...`` (both rewards of one step share its ``t``): what the exact solvers
 (:mod:`envs.kitchen.solver`), the human models' planning (:mod:`envs.kitchen.humans`), the
 ``return`` metric and, by default, the search (:meth:`SearchConfig.for_game`) use.
 ``discount`` 1 (the default) is the plain sum.
@@ -103,6 +107,8 @@ class TabularGame:
         feature_names: [F] names of the display features.
         features: [S, F] int64 >= 0 per-state counts drawn as bars by renders
             (e.g. items made, ingredients in the bowl); None means no features.
+        time_reward: [T] float64, the reward of step ``t`` itself (module docstring);
+            None (the default): 0.
         human_wait / assistant_wait: the index, in the tables as given, of the seat's wait
             (default 0); the stored tables have it moved to 0 (module docstring).
     """
@@ -131,6 +137,7 @@ class TabularGame:
     assistant_next_prob: np.ndarray | None = None
     first: str = "human"
     scripted_human: np.ndarray | None = None
+    time_reward: np.ndarray | None = None
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
@@ -174,6 +181,8 @@ class TabularGame:
         self._check_terminal_absorbing()
         if self.scripted_human is not None:
             self._check_scripted_human(K)
+        time_reward = np.zeros(self.horizon) if self.time_reward is None else self.time_reward
+        set_("time_reward", _table(self.name, "time_reward", time_reward, (self.horizon,), np.float64))
 
     def _check_next(self, seat: str, S: int, A: int) -> None:
         """Validate and store ``<seat>_next`` (and ``<seat>_next_prob``)."""

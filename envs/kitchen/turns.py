@@ -13,7 +13,7 @@ assistant-first game G as two turns, ``2t`` and ``2t + 1``, of a human-first gam
 
 G' has horizon 2T and discount ``sqrt(g)`` per turn, and its human rewards are G's divided
 by ``sqrt(g)``: a reward of turn ``2t`` counts ``g^t``, one of turn ``2t + 1``
-``sqrt(g)^(2t + 1) / sqrt(g) = g^t``, as in G, so every return, optimum and oracle value of
+``sqrt(g)^(2t + 1) / sqrt(g) = g^t``, as in G (G's ``time_reward[t]`` is paid at turn ``2t``), so every return, optimum and oracle value of
 G' is G's. The human's forced waits are certain under every goal, so they tell the
 assistant nothing, and it sees the human's action of step ``t`` at turn ``2t + 2``, the
 start of step ``t + 1``, as in G. A state terminal in G is terminal in all its turns.
@@ -77,6 +77,7 @@ def in_turns(game: TabularGame) -> TabularGame:
         terminal=terminal,
         feature_names=game.feature_names,
         features=np.tile(game.features, (len(TURNS), 1)),
+        time_reward=np.stack([game.time_reward, np.zeros(game.horizon)], axis=1).reshape(-1),  # paid at the assistant's turn 2t
     )
 
 
