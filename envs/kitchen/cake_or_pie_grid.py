@@ -29,6 +29,7 @@ DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0), (0, 0))
 """The peer's action order: north, south, east, west, stay; action 5 interacts."""
 ACTION_NAMES = ("north", "south", "east", "west", "stay", "interact")
 STAY, INTERACT = 4, 5
+FACINGS = dict(zip(DIRECTIONS, ACTION_NAMES[:4]))
 INGREDIENTS = {"A": "sugar", "B": "cherry", "C": "chocolate", "D": "dough"}
 RECIPES = {"cake": ("A", "B", "C", "D"), "pie": ("B", "D")}
 """Goal -> the plate (sorted letters) that makes it."""
@@ -190,14 +191,14 @@ def classic_cake_or_pie(
 
     for end in ("made cake", "made pie"):
         add(end)
-    human_rows, robot_rows = {}, {}
+    human_rows, robot_rows, scripts = {}, {}, {}
     frontier = [START]
     add(START)
     for _ in range(horizon):
         reached = []
         for state in frontier:
-            legal = sorted({STAY, *(human_action(state, goal, pedagogic) for goal in goals)})
-            human_rows[state] = {a: human_move(state, a) for a in legal}
+            scripts[state] = [human_action(state, goal, pedagogic) for goal in goals]
+            human_rows[state] = {a: human_move(state, a) for a in sorted({STAY, *scripts[state]})}
             for middle in human_rows[state].values():
                 if middle not in robot_rows:
                     add(middle)
@@ -219,8 +220,7 @@ def classic_cake_or_pie(
         i = index[state]
         for a, middle in row.items():
             human_next[i, a], human_legal[i, a] = index[middle], True
-        for k, goal in enumerate(goals):
-            scripted[:, i, k] = np.eye(A)[human_action(state, goal, pedagogic)]
+        scripted[:, i] = np.eye(A)[scripts[state]]
     for middle, row in robot_rows.items():
         i = index[middle]
         robot_next[i], robot_legal[i] = [index[after] for after in row], True
@@ -253,9 +253,6 @@ def classic_cake_or_pie(
             [[0] * len(INGREDIENTS) if isinstance(s, str) else [s[2].count(c) for c in INGREDIENTS] for s in states], np.int64
         ),
     )
-
-
-FACINGS = dict(zip(DIRECTIONS, ("north", "south", "east", "west")))
 
 
 def _describe(state) -> str:
