@@ -423,19 +423,15 @@ def test_id_outside_the_palette_is_rejected(tmp_path):
         load_goals(tmp_path / "g.npy", num_block_types=4)
 
 
-def test_non_bedrock_floor_is_rejected(tmp_path):
+@pytest.mark.parametrize(
+    "voxel, says",
+    [((2, 0, 2), r"\(2, 0, 2\) is on the floor layer y=0, which must be all bedrock"), ((6, 1, 3), r"\(6, 1, 3\) is outside the border")],
+)
+def test_a_block_on_the_floor_layer_or_outside_the_border_in_npy_is_rejected(tmp_path, voxel, says):
     goal = house_goal()
-    goal[2, 0, 2] = 2
+    goal[voxel] = 2
     np.save(tmp_path / "g.npy", goal)
-    with pytest.raises(ValueError, match=r"g\.npy.*\(2, 0, 2\) is on the floor layer y=0, which must be all bedrock"):
-        load_goals(tmp_path / "g.npy")
-
-
-def test_block_outside_the_border_in_npy_is_rejected(tmp_path):
-    goal = house_goal()
-    goal[6, 1, 3] = 2
-    np.save(tmp_path / "g.npy", goal)
-    with pytest.raises(ValueError, match=r"g\.npy.*\(6, 1, 3\) is outside the border"):
+    with pytest.raises(ValueError, match=r"g\.npy.*" + says):
         load_goals(tmp_path / "g.npy")
 
 

@@ -19,12 +19,14 @@ from envs.kitchen.solver import solve_bayes
 
 
 class StubEvaluator:
-    """A deterministic model: fixed random logits per action, a value from the step count."""
+    """A deterministic model: fixed random logits per action, a value from the step count,
+    and a uniform goal belief, or ``belief`` ([1, F, K] probabilities) for every game."""
 
-    def __init__(self, core, memory_size=3, seed=0):
+    def __init__(self, core, memory_size=3, seed=0, belief=None):
         rng = np.random.default_rng(seed)
         self.core = core
         self.memory_size = memory_size
+        self.belief = belief
         self.policy = rng.normal(size=core.num_actions(ASSISTANT)).astype(np.float32)
         self.human = rng.normal(size=core.num_actions(HUMAN)).astype(np.float32)
 
@@ -38,7 +40,7 @@ class StubEvaluator:
         output = ModelOutput(
             policy_logits=np.tile(self.policy, (B, 1)),
             value=(0.01 * step).astype(np.float32),
-            goal_logits=np.zeros((B, F, K), np.float32),
+            goal_logits=np.zeros((B, F, K), np.float32) if self.belief is None else np.log(np.broadcast_to(self.belief, (B, F, K)) + 1e-9),
             human_logits=np.tile(self.human, (B, 1)),
         )
         return output, memory + 1
@@ -75,12 +77,7 @@ def test_an_unvisited_slot_with_a_positive_expected_reward_is_tried():
     belief[0, v] = 0.0
     belief[0, v, 2 + p] = 1.0  # the model is sure this placement is in the goal
 
-    class SureModel(StubEvaluator):
-        def evaluate(self, observation, memory, legal=None):
-            output, memory = super().evaluate(observation, memory, legal)
-            return output._replace(goal_logits=np.log(np.broadcast_to(belief, output.goal_logits.shape) + 1e-9)), memory
-
-    mcts.evaluator = SureModel(core)
+    mcts.evaluator = StubEvaluator(core, belief=belief)
     out = mcts.search(state, mcts.evaluator.initial_memory(1), np.random.default_rng(0))
     assert out.action[0] == 7 + legal_place
 
@@ -97,12 +94,7 @@ def test_a_cautious_root_places_only_what_the_belief_is_sure_of(sure):
     belief[..., 0] = 1.0
     belief[0, v, 0], belief[0, v, 2 + p] = 1.0 - sure, sure
 
-    class BeliefModel(StubEvaluator):
-        def evaluate(self, observation, memory, legal=None):
-            output, memory = super().evaluate(observation, memory, legal)
-            return output._replace(goal_logits=np.log(np.broadcast_to(belief, output.goal_logits.shape) + 1e-9)), memory
-
-    mcts.evaluator = BeliefModel(core)
+    mcts.evaluator = StubEvaluator(core, belief=belief)
     out = mcts.search(state, mcts.evaluator.initial_memory(1), np.random.default_rng(0))
     considered = set(out.slot_actions[0][out.slot_actions[0] >= 0].tolist())
     assert (7 + place in considered) == (sure >= 0.8)
