@@ -14,7 +14,8 @@ import numpy as np
 from assist.models.base import Evaluator
 from assist.players.base import MemoryPlayer, Turn
 from assist.search.config import SearchConfig
-from assist.search.mcts import MCTS, SearchOutput
+from assist.search.mcts import MCTS
+from assist.search.tree import SearchOutput
 from envs.core import GameCore
 
 

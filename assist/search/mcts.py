@@ -18,7 +18,6 @@ the model's belief (the assistant's part under the parent's, the human's under t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 import numpy as np
 
@@ -27,29 +26,8 @@ from assist.search.config import SearchConfig
 from assist.search.gumbel import GumbelRoot
 from assist.search.reuse import NODE_OUTPUTS, children_taken, kept_subtrees, rebuild_roots
 from assist.search.selection import normalized_q, sample_categorical, sample_from_logits, top_k_slots
-from assist.search.tree import UNUSED, Tree
+from assist.search.tree import UNUSED, SearchOutput, Tree
 from envs.core import ASSISTANT, HUMAN, BatchState, GameCore
-
-
-class SearchOutput(NamedTuple):
-    """The result of searching B roots.
-
-    action: [B] int64 the action to play (the target's argmax, or a sample when asked).
-    slot_actions: [B, K] int64 the root's slot actions (-1 unused).
-    target: [B, K] float32 the policy target over those slots (sums to 1).
-    value: [B] float32 the root's value estimate (visit-weighted Q).
-    root_output: the model's outputs at the root (numpy).
-    memory: [B, M] float32 the model's memory after the root observation.
-    tree: the whole tree, for statistics and tests.
-    """
-
-    action: np.ndarray
-    slot_actions: np.ndarray
-    target: np.ndarray
-    value: np.ndarray
-    root_output: ModelOutput
-    memory: np.ndarray
-    tree: Tree
 
 
 class MCTS:

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assist.search.tree import UNUSED, Tree
+from assist.search.tree import UNUSED, SearchOutput, Tree
 from envs.core import ASSISTANT, BatchState, GameCore
-
-if TYPE_CHECKING:
-    from assist.search.mcts import SearchOutput
 
 NODE_OUTPUTS = ("policy_logits", "human_logits", "goal_logits")
 """The model outputs a tree keeps per node (:class:`~assist.search.tree.NodeArrays`)."""

@@ -1,4 +1,4 @@
-"""The search tree: pure data, a struct of batched numpy arrays (docs/design.md, contract 6).
+"""The search tree and what a search returns (:class:`SearchOutput`): pure data, structs of batched numpy arrays (docs/design.md, contract 6).
 
 One tree per game, B games at once. Node ``n`` of game ``b`` is created by simulation
 ``n - 1`` (the root is node 0); a search that reuses the last one's subtree
@@ -27,9 +27,11 @@ nodes one evaluation creates share one node index, so each index has one array.
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import numpy as np
 
+from assist.models.base import ModelOutput
 from envs.core import BatchState
 
 UNUSED = -1
@@ -199,3 +201,24 @@ class Tree:
             p = self.parent[:, n]
             depth[:, n] = np.where(self.node_valid[:, n], depth[np.arange(self.batch_size), np.maximum(p, 0)] + 1, 0)
         return depth.max(axis=1)
+
+
+class SearchOutput(NamedTuple):
+    """The result of searching B roots.
+
+    action: [B] int64 the action to play (the target's argmax, or a sample when asked).
+    slot_actions: [B, K] int64 the root's slot actions (-1 unused).
+    target: [B, K] float32 the policy target over those slots (sums to 1).
+    value: [B] float32 the root's value estimate (visit-weighted Q).
+    root_output: the model's outputs at the root (numpy).
+    memory: [B, M] float32 the model's memory after the root observation.
+    tree: the whole tree, for statistics and tests.
+    """
+
+    action: np.ndarray
+    slot_actions: np.ndarray
+    target: np.ndarray
+    value: np.ndarray
+    root_output: ModelOutput
+    memory: np.ndarray
+    tree: Tree
