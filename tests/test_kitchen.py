@@ -54,6 +54,12 @@ def test_table_validation_says_what_is_wrong():
     meal = make_game("meal_choice")
     with pytest.raises(ValueError, match="initial state .* is terminal"):
         dataclasses.replace(meal, initial_state=int(np.flatnonzero(meal.terminal)[0]))
+    with pytest.raises(ValueError, match=r"state_inputs must be \[S, E\] with E >= 1 \(S = 24\), got shape \(24,\)"):
+        dataclasses.replace(game, state_inputs=np.zeros(24))
+    with pytest.raises(ValueError, match=r"state_inputs has shape \(23, 2\), expected \(24, 2\)"):
+        dataclasses.replace(game, state_inputs=np.zeros((23, 2)))
+    with pytest.raises(ValueError, match="state_inputs must hold finite numbers"):
+        dataclasses.replace(game, state_inputs=np.full((24, 2), np.nan))
 
 
 def test_unknown_variant_and_parameters_list_the_valid_ones():

@@ -224,3 +224,18 @@ def test_cake_or_pie_rules_follow_the_peer():
     assert grid.robot_move(middle, grid.INTERACT) == "made pie"  # the robot saw the plate before the sugar
     assert grid.robot_move(middle, grid.STAY)[2] == ("A", "B", "D")
     assert grid.human_move((human, at_plate, (), ""), grid.INTERACT)[0][2] == "C"  # nothing to do facing a wall
+
+
+@pytest.mark.slow
+def test_cake_or_pie_state_inputs_tell_every_state_apart():
+    """What a trained network reads of a state (63 one-hot columns instead of 63,198 ids):
+    one cell, facing and hand per player, one count per ingredient and one pending value in
+    every live state, the two ends in the end states, and no two states alike."""
+    from envs.kitchen import cake_or_pie_grid as grid
+
+    game = grid.classic_cake_or_pie()
+    inputs = game.state_inputs
+    assert inputs.shape == (game.num_states, 63) and len(np.unique(inputs, axis=0)) == game.num_states
+    live = ~game.terminal
+    assert np.all(inputs[live].sum(1) == 2 * 3 + len(grid.INGREDIENTS) + 1) and np.all(inputs[~live].sum(1) == 1)
+    assert inputs[game.initial_state, : len(grid.CELLS)][grid.CELLS.index((1, 3))] == 1  # the human starts at (1, 3)

@@ -1,6 +1,7 @@
 """The policy-value networks (docs/design.md, contract 5): shapes, the flat action layout, memory,
 no goal input, the numpy evaluator, training, the factory and checkpoints. CPU only."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -66,6 +67,33 @@ def test_build_net_outputs_have_the_contract_shapes_and_dtypes(game, preset, cha
     output, memory = evaluator.evaluate(observe(core), evaluator.initial_memory(3))
     check_output(output, 3, core.num_actions(ASSISTANT), (core.V, core.n), core.num_actions(HUMAN))
     assert memory.shape == (3, evaluator.memory_size) and memory.dtype == np.float32 and evaluator.memory_size > 0
+
+
+def test_the_kitchen_net_reads_a_games_state_inputs_instead_of_one_hot_ids():
+    """With ``state_inputs`` [S, E] the input is E wide per state slot, not S; with the
+    identity as inputs it sees what the one-hot ids show (the same columns, the recent
+    slots' "no state yet" flag moved last), so the two nets compute the same function."""
+    core = envs.kitchen.make_core("red_blue")
+    game = core.game
+    S, E = game.num_states, 3
+    coded = envs.kitchen.KitchenCore(dataclasses.replace(game, state_inputs=np.random.default_rng(0).normal(size=(S, E))))
+    torch.manual_seed(0)
+    net = KitchenNet(coded)
+    assert net.trunk[0].in_features == E + (game.horizon + 1) + coded.history * (E + 1 + game.num_human_actions + 1)
+    obs = {k: torch.as_tensor(v) for k, v in observe(coded, steps=2).items()}
+    output, _ = net(obs, torch.zeros(3, net.memory_size))
+    assert torch.isfinite(output.value).all() and output.policy_logits.shape == (3, game.num_assistant_actions)
+    identity = envs.kitchen.KitchenCore(dataclasses.replace(game, state_inputs=np.eye(S)))
+    plain, eye = KitchenNet(core), KitchenNet(identity)
+    obs = {k: torch.as_tensor(v) for k, v in observe(core, steps=2).items()}
+    h = core.history
+    plain_x, eye_x = plain.encode(obs), eye.encode(obs)
+    head = S + game.horizon + 1
+    assert torch.equal(plain_x[:, :head], eye_x[:, :head])
+    recent_plain = plain_x[:, head : head + h * (S + 1)].view(3, h, S + 1)
+    recent_eye = eye_x[:, head : head + h * (S + 1)].view(3, h, S + 1)
+    assert torch.equal(recent_plain, torch.cat([recent_eye[..., -1:], recent_eye[..., :-1]], dim=-1))
+    assert torch.equal(plain_x[:, head + h * (S + 1) :], eye_x[:, head + h * (S + 1) :])
 
 
 @pytest.mark.parametrize("variant", KITCHEN_VARIANTS)

@@ -6,6 +6,7 @@ recurrent memory [B, M], and returns a :class:`~assist.models.base.ModelOutput` 
 tensors plus the new memory::
 
     one-hot(state, t, recent states, recent human actions) ─▶ MLP trunk ─▶ GRU cell ─▶ new memory
+    (a state: its one-hot id, or the game's ``state_inputs`` row where it gives them)
     trunk features + new memory ─▶ heads (policy [A_R], value, goal [1, K], human [A_H])
 
 With ``memory_size = 0`` there is no recurrent state; the recent history still enters
@@ -76,7 +77,13 @@ class KitchenNet(nn.Module):
         self.memory_size = M = config.memory_size
         self.num_states, self.num_steps, self.history = game.num_states, game.horizon + 1, core.history
         self.num_human_actions = game.num_human_actions
-        width = self.num_states + self.num_steps + self.history * (self.num_states + 1 + self.num_human_actions + 1)
+        self.state_inputs = game.state_inputs is not None
+        if self.state_inputs:  # [S + 1, E + 1]: row 0 "no state yet" (flag 1), row s + 1 state s's inputs (flag 0)
+            inputs = torch.tensor(game.state_inputs, dtype=torch.float32)
+            table = torch.cat([torch.zeros(1, inputs.shape[1]), inputs]), torch.eye(len(inputs) + 1)[:, :1]
+            self.register_buffer("state_table", torch.cat(table, dim=1), persistent=False)
+        state_width = game.state_inputs.shape[1] if self.state_inputs else self.num_states
+        width = state_width + self.num_steps + self.history * (state_width + 1 + self.num_human_actions + 1)
         layers = []
         for i in range(config.layers):
             layers += [nn.Linear(width if i == 0 else config.hidden, config.hidden), nn.ReLU()]
@@ -89,15 +96,22 @@ class KitchenNet(nn.Module):
         self.value = nn.Sequential(nn.Linear(config.hidden, config.hidden), nn.ReLU(), nn.Linear(config.hidden, 1))
 
     def encode(self, observation: dict[str, Tensor]) -> Tensor:
-        """[B, width] float32 one-hot inputs: state, t, and each recent (state, human
-        action) slot, where -1 (before the first step) is its own value."""
+        """[B, width] float32 inputs: state, t, and each recent (state, human action) slot,
+        where -1 (before the first step) is its own value. A state is its one-hot id, or
+        where the game gives ``state_inputs`` [S, E], its row of them (width E instead of
+        S; a recent slot adds a flag for "no state yet")."""
+        state, recent = observation["state"].long(), observation["recent_states"].long() + 1
+        if self.state_inputs:
+            states = [self.state_table[state + 1, :-1], self.state_table[recent].flatten(1)]
+        else:
+            states = [F.one_hot(state, self.num_states).float(), F.one_hot(recent, self.num_states + 1).flatten(1).float()]
         parts = [
-            F.one_hot(observation["state"].long(), self.num_states),
-            F.one_hot(observation["t"].long(), self.num_steps),
-            F.one_hot(observation["recent_states"].long() + 1, self.num_states + 1).flatten(1),
-            F.one_hot(observation["recent_human_actions"].long() + 1, self.num_human_actions + 1).flatten(1),
+            states[0],
+            F.one_hot(observation["t"].long(), self.num_steps).float(),
+            states[1],
+            F.one_hot(observation["recent_human_actions"].long() + 1, self.num_human_actions + 1).flatten(1).float(),
         ]
-        return torch.cat(parts, dim=1).float()
+        return torch.cat(parts, dim=1)
 
     def forward(self, observation: dict[str, Tensor], memory: Tensor) -> tuple[ModelOutput, Tensor]:
         """Outputs for B games and the memory that includes this observation.

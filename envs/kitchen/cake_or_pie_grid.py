@@ -252,7 +252,37 @@ def classic_cake_or_pie(
         features=np.array(
             [[0] * len(INGREDIENTS) if isinstance(s, str) else [s[2].count(c) for c in INGREDIENTS] for s in states], np.int64
         ),
+        state_inputs=np.array([state_inputs(state) for state in states]),
     )
+
+
+CELLS = tuple((x, y) for y, row in enumerate(LAYOUT) for x, cell in enumerate(row) if cell == " ")
+"""The free cells, where players stand."""
+HANDS = ("", *INGREDIENTS)
+"""What a hand holds (and what a step may leave pending): nothing or one ingredient letter."""
+
+
+def state_inputs(state) -> np.ndarray:
+    """[63] float64 one-hot parts of a state, what a trained network reads of it: for the
+    human and then the robot, its cell (9), facing (4) and hand (5); the plate's count of
+    each ingredient (4 x 5: 0 to 4); the pending ingredient (5); and the two ends (2)."""
+    if isinstance(state, str):
+        players, plate, pending = (None, None), None, None
+    else:
+        human, robot, plate, pending = state
+        players = (human, robot)
+    parts = []
+    for player in players:
+        parts += [_one_hot(CELLS, player and player[0]), _one_hot(tuple(FACINGS), player and player[1]), _one_hot(HANDS, player and player[2])]
+    for letter in INGREDIENTS:
+        parts.append(_one_hot(range(PLATE_SIZE + 1), None if plate is None else plate.count(letter)))
+    parts += [_one_hot(HANDS, pending), _one_hot(("made cake", "made pie"), state)]
+    return np.concatenate(parts)
+
+
+def _one_hot(values, value) -> np.ndarray:
+    """[len(values)] float64: 1 at ``value``'s place among ``values``, all 0 when it is not among them."""
+    return np.array([float(v == value) for v in values])
 
 
 def _describe(state) -> str:

@@ -109,6 +109,10 @@ class TabularGame:
             (e.g. items made, ingredients in the bowl); None means no features.
         time_reward: [T] float64, the reward of step ``t`` itself (module docstring);
             None (the default): 0.
+        state_inputs: [S, E] float64, what a learned model reads of each state: any
+            finite features, e.g. one-hot parts of a factored state (positions, hands,
+            contents), so that a network generalizes across states and its input does
+            not grow with S; None (the default): the state's one-hot id.
         human_wait / assistant_wait: the index, in the tables as given, of the seat's wait
             (default 0); the stored tables have it moved to 0 (module docstring).
     """
@@ -138,6 +142,7 @@ class TabularGame:
     first: str = "human"
     scripted_human: np.ndarray | None = None
     time_reward: np.ndarray | None = None
+    state_inputs: np.ndarray | None = None
 
     def __post_init__(self):
         set_ = functools.partial(object.__setattr__, self)
@@ -183,6 +188,11 @@ class TabularGame:
             self._check_scripted_human(K)
         time_reward = np.zeros(self.horizon) if self.time_reward is None else self.time_reward
         set_("time_reward", _table(self.name, "time_reward", time_reward, (self.horizon,), np.float64))
+        if self.state_inputs is not None:
+            inputs = np.asarray(self.state_inputs)
+            if inputs.ndim != 2 or inputs.shape[1] < 1:
+                raise ValueError(f"{self.name}: state_inputs must be [S, E] with E >= 1 (S = {S}), got shape {inputs.shape}")
+            set_("state_inputs", _table(self.name, "state_inputs", inputs, (S, inputs.shape[1]), np.float64))
 
     def _check_next(self, seat: str, S: int, A: int) -> None:
         """Validate and store ``<seat>_next`` (and ``<seat>_next_prob``)."""
