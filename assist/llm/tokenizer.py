@@ -1,6 +1,8 @@
-"""A word-level tokenizer over the text codec's grammar, built locally with ``tokenizers``.
+"""Tokenizers over the text codec's text, built locally with ``tokenizers``: the default
+word-level one (:func:`build_tokenizer`) and a byte-level BPE (:func:`build_bpe_tokenizer`),
+trained on the same text.
 
-Text is split into *pieces*: a run of letters (and underscores), a single digit, or a
+The word-level one splits text into *pieces*: a run of letters (and underscores), a single digit, or a
 single punctuation mark, each carrying a ``▁`` marker when a space came before it:
 
     "place planks 10 2 3"  ->  ▁place ▁planks ▁1 0 ▁2 ▁3
@@ -15,8 +17,11 @@ prompts along random rollouts of every configuration in :func:`vocabulary_cores`
 digits and the special tokens; nothing is written by hand. Prompts thereby tokenize
 without ``<unk>`` (``tests/test_llm_tokenizer.py`` checks it on fresh rollouts).
 
-The result is a :class:`~transformers.PreTrainedTokenizerFast`: ``save_pretrained`` writes
-it, ``AutoTokenizer.from_pretrained`` reads it back.
+The byte-level BPE learns its merges from that same text and needs no vocabulary of
+words: any text, even outside the grammar, encodes without ``<unk>``, as the tokenizers
+of pretrained models (GPT-2's, Qwen2's) do. Either is a
+:class:`~transformers.PreTrainedTokenizerFast`: ``save_pretrained`` writes it,
+``AutoTokenizer.from_pretrained`` reads it back.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ SEPARATOR = "\naction:"
 """Ends every prompt: the action follows it (as ``" " + action text``, then EOS)."""
 ROLLOUT_STEPS = 40
 """Steps of random play per configuration when collecting prompt text."""
+BPE_VOCAB = 512
+"""Default size of :func:`build_bpe_tokenizer`'s vocabulary: 256 bytes, 3 special tokens
+and the most frequent merges (the games' text has about 570 tokens' worth of merges, so
+some words stay split)."""
 
 
 def vocabulary_cores() -> Iterator[GameCore]:
@@ -85,17 +94,43 @@ def build_tokenizer(texts: Iterator[str] | None = None) -> PreTrainedTokenizerFa
     Encoding with special tokens prepends ``<s>``; the separator (:data:`SEPARATOR`) is
     in the vocabulary.
     """
-    if texts is None:
-        texts = (text for core in vocabulary_cores() for text in core_texts(core))
     tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
     tokenizer.normalizer = _normalizer()
     tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(PIECE), behavior="isolated")
     tokenizer.decoder = decoders.Metaspace(replacement=SPACE, prepend_scheme="always")
     trainer = trainers.WordLevelTrainer(special_tokens=[PAD, UNK, BOS, EOS], min_frequency=0, show_progress=False)
+    return _trained(tokenizer, trainer, texts, unk_token=UNK)
+
+
+def build_bpe_tokenizer(texts: Iterator[str] | None = None, vocab_size: int = BPE_VOCAB) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (GPT-2's pre-tokenizer and its 256-byte alphabet, so any
+    text encodes and decodes exactly, with no ``<unk>``) with ``vocab_size`` tokens
+    learned from the same ``texts`` as :func:`build_tokenizer` (default: every configuration in
+    :func:`vocabulary_cores`), and the special tokens ``<pad> <s> </s>``.
+
+    Encoding with special tokens prepends ``<s>``. The pre-tokenizer starts a new piece at
+    every space, so no merge crosses the space before an action: a prompt's ids followed by
+    an action's are the ids of the prompt's text followed by the action's
+    (``tests/test_llm_architectures.py`` checks it).
+    """
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[PAD, BOS, EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    return _trained(tokenizer, trainer, texts)
+
+
+def _trained(tokenizer: Tokenizer, trainer: trainers.Trainer, texts: Iterator[str] | None, **special: str) -> PreTrainedTokenizerFast:
+    """``tokenizer`` trained by ``trainer`` on ``texts`` (None: the text of every
+    :func:`vocabulary_cores` configuration) and the fixed texts, prepending ``<s>`` when
+    encoding with special tokens, wrapped for ``transformers`` with ``<s> </s> <pad>`` and ``special``."""
+    if texts is None:
+        texts = (text for core in vocabulary_cores() for text in core_texts(core))
     tokenizer.train_from_iterator(_with_fixed_texts(texts), trainer=trainer)
-    bos_id = tokenizer.token_to_id(BOS)
-    tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, bos_id)])
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK)
+    tokenizer.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, tokenizer.token_to_id(BOS))])
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD, **special)
 
 
 def _with_fixed_texts(texts: Iterator[str]) -> Iterator[str]:
