@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM
 
 import envs
 from assist.llm.heads import Heads, HeadsConfig, heads_for
-from assist.llm.lm import TinyLlamaConfig, create_lm, ensure_default_lm, load_lm
+from assist.llm.lm import TinyLMConfig, create_lm, ensure_default_lm, load_lm
 from assist.llm.policy import load_policy
 from assist.models.checkpoint import CheckpointError
 
@@ -30,7 +30,7 @@ def test_a_saved_model_reloads_with_the_same_outputs(tiny_lm_dir, tmp_path):
 
 
 def test_creating_a_model_is_seeded(tiny_lm_dir, tmp_path):
-    size, tokenizer = TinyLlamaConfig(hidden=16, layers=1, heads=2, intermediate=32), load_lm(tiny_lm_dir)[1]
+    size, tokenizer = TinyLMConfig(hidden=16, layers=1, heads=2, intermediate=32), load_lm(tiny_lm_dir)[1]
     first, second = (load_lm(create_lm(tmp_path / name, size, tokenizer))[0] for name in ("a", "b"))
     assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
 
@@ -40,7 +40,7 @@ def test_the_default_model_is_created_once_then_reused(tmp_path):
     written = (path / "model.safetensors").stat().st_mtime_ns
     assert ensure_default_lm(path) == path and (path / "model.safetensors").stat().st_mtime_ns == written
     lm, tokenizer = load_lm(path)
-    assert lm.config.vocab_size == len(tokenizer) and lm.config.num_hidden_layers == TinyLlamaConfig().layers
+    assert lm.config.vocab_size == len(tokenizer) and lm.config.num_hidden_layers == TinyLMConfig().layers
 
 
 def test_a_missing_model_directory_names_the_path_and_the_fix(tmp_path, core):

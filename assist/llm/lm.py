@@ -5,7 +5,9 @@ default one created here.
     path = ensure_default_lm()                 # creates runs/llm/default once, then reuses it
 
 The default is a small Llama created from a config (no download) with the codec-grammar
-tokenizer of :mod:`assist.llm.tokenizer`, saved with ``save_pretrained``. Loading never
+tokenizer of :mod:`assist.llm.tokenizer`, saved with ``save_pretrained``;
+:class:`TinyLMConfig` also makes GPT-2 and Qwen2 decoders and byte-level BPE tokenizers
+(``create_lm(path, TinyLMConfig(arch="qwen2", tokenizer="bpe"))``). Loading never
 runs code from the directory (``trust_remote_code=False``) and never reaches the network
 (``local_files_only=True``); a directory that cannot be used (a truncated or corrupt file,
 a broken ``config.json``, a tokenizer with more tokens than the model has embeddings) is a
@@ -15,16 +17,27 @@ one-line :class:`~assist.models.checkpoint.CheckpointError` naming it and the fi
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GPT2Config,
+    LlamaConfig,
+    PreTrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Qwen2Config,
+    TokenizersBackend,
+)
 from transformers.utils import logging as hf_logging
 
-from assist.llm.tokenizer import build_tokenizer
+from assist.llm.tokenizer import build_bpe_tokenizer, build_tokenizer
 from assist.models.checkpoint import CheckpointError
 
 DEFAULT_DIR = Path("runs/llm/default")
@@ -38,15 +51,26 @@ FIX = (
 """What to do about a model directory that cannot be used."""
 
 
-@dataclasses.dataclass
-class TinyLlamaConfig:
-    """Size of the default LM (a Llama decoder).
+ARCHITECTURES = ("llama", "gpt2", "qwen2")
+"""The decoders :func:`create_lm` makes (``TinyLMConfig.arch``)."""
+TOKENIZERS = {"word": build_tokenizer, "bpe": build_bpe_tokenizer}
+"""The tokenizers :func:`create_lm` builds (``TinyLMConfig.tokenizer``): word-level or byte-level BPE."""
 
+
+@dataclasses.dataclass
+class TinyLMConfig:
+    """Architecture and size of the default LM.
+
+    arch: the decoder, one of :data:`ARCHITECTURES` (``llama``: rotary positions and RMS
+    norms; ``gpt2``: learned absolute positions and layer norms; ``qwen2``: Llama's with
+    biased attention projections); tokenizer: ``word`` or ``bpe`` (:data:`TOKENIZERS`);
     hidden: width of the residual stream; layers: decoder blocks; heads: attention heads
     (hidden must be a multiple); intermediate: width of the MLP; max_positions: longest
-    prompt + action in tokens; seed: the weight initialization's.
+    prompt + action in tokens; seed: the weight initialization's. No dropout in any.
     """
 
+    arch: str = "llama"
+    tokenizer: str = "word"
     hidden: int = 128
     layers: int = 4
     heads: int = 4
@@ -54,31 +78,50 @@ class TinyLlamaConfig:
     max_positions: int = 4096
     seed: int = 0
 
+    def __post_init__(self):
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"arch={self.arch!r} is not a decoder create_lm makes: use one of {list(ARCHITECTURES)}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer={self.tokenizer!r} is not a tokenizer create_lm builds: use one of {list(TOKENIZERS)}")
 
-def create_lm(path: str | Path, size: TinyLlamaConfig | None = None, tokenizer: PreTrainedTokenizerBase | None = None) -> Path:
-    """Create a fresh Llama of ``size`` (default: :class:`TinyLlamaConfig()`) for
-    ``tokenizer`` (default: the codec-grammar one, :func:`~assist.llm.tokenizer.build_tokenizer`)
-    and save both into ``path`` (written to a temporary directory first and renamed, so
-    concurrent runs and interruptions never leave half a model). Returns ``path``."""
+    def model_config(self, tokenizer: PreTrainedTokenizerBase) -> PreTrainedConfig:
+        """The transformers config of this decoder for ``tokenizer`` (its size and special
+        tokens), input and output embeddings tied."""
+        tokens = {
+            "vocab_size": len(tokenizer),
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+            "tie_word_embeddings": True,
+        }
+        if self.arch == "gpt2":
+            return GPT2Config(
+                n_embd=self.hidden, n_layer=self.layers, n_head=self.heads, n_inner=self.intermediate, n_positions=self.max_positions,
+                resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **tokens,
+            )  # fmt: skip
+        return {"llama": LlamaConfig, "qwen2": Qwen2Config}[self.arch](
+            hidden_size=self.hidden,
+            num_hidden_layers=self.layers,
+            num_attention_heads=self.heads,
+            num_key_value_heads=self.heads,
+            intermediate_size=self.intermediate,
+            max_position_embeddings=self.max_positions,
+            **tokens,
+        )
+
+
+def create_lm(path: str | Path, config: TinyLMConfig | None = None, tokenizer: PreTrainedTokenizerBase | None = None) -> Path:
+    """Create a fresh decoder of ``config`` (default: :class:`TinyLMConfig()`, a Llama) for
+    ``tokenizer`` (default: the one ``config.tokenizer`` names, built over the games' text,
+    see :mod:`assist.llm.tokenizer`) and save both into ``path`` (written to a temporary
+    directory first and renamed, so concurrent runs and interruptions never leave half a
+    model). Returns ``path``."""
     path = Path(path)
-    size = TinyLlamaConfig() if size is None else size
-    tokenizer = build_tokenizer() if tokenizer is None else tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=size.hidden,
-        num_hidden_layers=size.layers,
-        num_attention_heads=size.heads,
-        num_key_value_heads=size.heads,
-        intermediate_size=size.intermediate,
-        max_position_embeddings=size.max_positions,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    config = TinyLMConfig() if config is None else config
+    tokenizer = TOKENIZERS[config.tokenizer]() if tokenizer is None else tokenizer
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(size.seed)
-        model = LlamaForCausalLM(config)
+        torch.manual_seed(config.seed)
+        model = AutoModelForCausalLM.from_config(config.model_config(tokenizer))
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
@@ -124,7 +167,7 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTr
             f"(null) to create and use the default model in {str(DEFAULT_DIR)!r}"
         )
     model = _read(f"the model in {path} (config.json, model.safetensors)", AutoModelForCausalLM, path)
-    tokenizer = _read(f"the tokenizer in {path}", AutoTokenizer, path)
+    tokenizer = _read(f"the tokenizer in {path}", _tokenizer_class(path), path)
     rows = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > rows:
         raise CheckpointError(
@@ -138,6 +181,20 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[PreTr
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token  # padded positions are masked out, so any id serves
     return model.to(device).eval(), tokenizer
+
+
+def _tokenizer_class(path: Path) -> type:
+    """What reads ``path``'s tokenizer: :class:`~transformers.TokenizersBackend` when its
+    ``tokenizer_config.json`` names that class (as ``save_pretrained`` does for a tokenizer
+    built with ``tokenizers``, e.g. :mod:`assist.llm.tokenizer`'s), else AutoTokenizer.
+    For some model types (``qwen2`` among them) AutoTokenizer reads any tokenizer as the
+    type's own class, which replaces the saved pre-tokenizer with its own and adds its
+    special tokens: other ids than those the model was trained on."""
+    try:
+        named = json.loads((path / "tokenizer_config.json").read_text()).get("tokenizer_class")
+    except (OSError, ValueError, AttributeError):
+        return AutoTokenizer  # it reports what is wrong with the file
+    return TokenizersBackend if named in ("TokenizersBackend", "PreTrainedTokenizerFast") else AutoTokenizer
 
 
 def _read(what: str, auto_class, path: Path):
