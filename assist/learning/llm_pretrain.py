@@ -25,7 +25,7 @@ from assist import recording
 from assist.learning.llm_stage import LMTrainer, rollout_episodes
 from assist.learning.losses import next_token_loss
 from assist.llm.encoding import TextEncoder
-from assist.llm.scoring import pad_candidates, positions
+from assist.llm.scoring import check_positions, pad_candidates, positions
 from envs.core import GameCore
 
 
@@ -55,6 +55,7 @@ class PretrainTrainer(LMTrainer):
         for _ in range(cfg.updates):
             rows = self.rng.integers(len(self.texts), size=cfg.batch)
             batch = pad_candidates([self.texts[row] for row in rows], [0] * len(rows), self.tokenizer.pad_token_id, self.device)  # right-padded texts
+            check_positions(lm, batch.ids.shape[1])
             logits = lm(input_ids=batch.ids, attention_mask=batch.mask, position_ids=positions(batch.mask)).logits
             loss = next_token_loss(logits, batch.ids, batch.mask)
             norms.append(self.apply_gradients(loss, cfg.grad_clip, {"next_token": loss}))

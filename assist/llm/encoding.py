@@ -3,9 +3,12 @@
 The prompt of an observation is the text codec's (``TextCodec.prompt``: the world, the
 human's recent actions and, with chat on, what the human said) followed by
 :data:`~assist.llm.tokenizer.SEPARATOR`, tokenized with the tokenizer's special tokens.
-Every action's ids are ``tokenize(" " + action text) + [EOS]``, computed once: candidate
-sequences are always these ids, concatenated after the prompt's, never re-tokenized
-text, so learning and acting see the same tokens. Ending with EOS makes the scores of all
+Every action's ids are those ``" " + action text`` has after the separator, then EOS
+(:func:`action_ids`), computed once: candidate sequences are always these ids,
+concatenated after the prompt's, never re-tokenized text, so learning and acting see the
+same tokens, and they are the ids of the prompt's text followed by the action's (for
+tokenizers that start a new piece at the space, as byte-level BPE and the word-level
+one do; ``tests/test_llm_architectures.py`` checks it). Ending with EOS makes the scores of all
 actions a distribution over complete answers (a short action is not favoured for being
 a prefix of nothing).
 """
@@ -26,6 +29,25 @@ from envs.core import ASSISTANT, GameCore
 log = logging.getLogger(__name__)
 
 
+def action_ids(tokenizer: PreTrainedTokenizerBase, names: list[str]) -> list[list[int]]:
+    """Each action name's token ids as they follow a prompt, then EOS: the ids of
+    ``SEPARATOR + " " + name`` after those of the separator alone (no special tokens).
+    Tokenized in that context, not alone, since tokenizers that mark the start of a text
+    (SentencePiece's prefix space) spell ``" noop"`` alone differently. A ValueError naming
+    the action when the separator's ids are not a prefix of them (a merge crosses the
+    space after the separator, so no ids are the action's alone)."""
+    head = tokenizer(SEPARATOR, add_special_tokens=False)["input_ids"]
+    rows = tokenizer([SEPARATOR + " " + name for name in names], add_special_tokens=False)["input_ids"]
+    for name, row in zip(names, rows):
+        if row[: len(head)] != head or len(row) == len(head):
+            raise ValueError(
+                f"this tokenizer merges {SEPARATOR!r} with the action {name!r} after it, so an action's ids cannot be "
+                "appended to a prompt's; use a tokenizer that starts a new token at a space (a byte-level BPE, as GPT-2's, "
+                "Qwen2's or assist.llm.tokenizer.build_bpe_tokenizer)"
+            )
+    return [list(row[len(head) :]) + [tokenizer.eos_token_id] for row in rows]
+
+
 class TextEncoder:
     """Prompts and action candidates of ``agent`` in ``core``'s game as token ids.
 
@@ -42,9 +64,8 @@ class TextEncoder:
         self.core, self.tokenizer, self.agent = core, tokenizer, agent
         self.codec = TextCodec(core)
         names = core.action_names(agent)
-        ids = tokenizer([" " + name for name in names], add_special_tokens=False)["input_ids"]
-        self.actions: list[list[int]] = [list(row) + [tokenizer.eos_token_id] for row in ids]
-        unknown = [name for name, row in zip(names, ids) if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in row]
+        self.actions: list[list[int]] = action_ids(tokenizer, names)
+        unknown = [name for name, row in zip(names, self.actions) if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in row]
         if unknown:
             raise ValueError(
                 f"the tokenizer does not know every word of {core.name}'s actions (e.g. {unknown[:3]}); "

@@ -102,9 +102,23 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(dim=-1) - 1).clamp(min=0)
 
 
+def check_positions(model: PreTrainedModel, length: int) -> None:
+    """A ValueError naming the fix when sequences of ``length`` tokens do not fit ``model``'s
+    positions (``max_position_embeddings`` in its config, GPT-2's ``n_positions``): past them
+    a learned position embedding has no row, and rotary ones were never trained."""
+    limit = getattr(model.config.get_text_config(), "max_position_embeddings", None)
+    if limit is not None and length > limit:
+        raise ValueError(
+            f"a prompt and its action take {length} tokens but the model has {limit} positions (max_position_embeddings "
+            "in its config.json); play a smaller game configuration, or use a model with more positions "
+            "(TinyLMConfig.max_positions for a created one)"
+        )
+
+
 def score_cached(model: PreTrainedModel, prompts: Prompts, candidates: Candidates, max_rows: int = MAX_ROWS, group: int = GROUP) -> Scores:
     """Candidate log-likelihoods with each prompt encoded once (see the module docstring),
     ``group`` candidates per row and about ``max_rows`` candidates per forward pass."""
+    check_positions(model, prompts.ids.shape[1] + candidates.ids.shape[1])
     out = model(
         input_ids=prompts.ids,
         attention_mask=prompts.mask,
@@ -183,6 +197,7 @@ def _slot_mask(prompt_mask: torch.Tensor, slots: int, width: int, dtype: torch.d
 def score_uncached(model: PreTrainedModel, prompts: Prompts, candidates: Candidates, max_rows: int = MAX_ROWS) -> Scores:
     """Candidate log-likelihoods from full (prompt + candidate) sequences, ``max_rows`` at a time."""
     P = prompts.ids.shape[1]
+    check_positions(model, P + candidates.ids.shape[1])
     parts = []
     for i in range(0, len(candidates.prompt), max_rows):
         rows = slice(i, i + max_rows)

@@ -20,7 +20,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from assist.llm.encoding import TextEncoder
-from assist.llm.scoring import pad_prompts
+from assist.llm.scoring import check_positions, pad_prompts
 from assist.players.base import BasePlayer, Turn
 from envs.core import ActionParseError, GameCore
 
@@ -102,6 +102,7 @@ class FreeTextPlayer(BasePlayer):
         """The LM's answer to each prompt (token ids): the decoded text up to EOS, first line only."""
         device = self.lm.device
         batch = pad_prompts(prompts, self.tokenizer.pad_token_id, device)
+        check_positions(self.lm, batch.ids.shape[1] + self.max_new_tokens)
         sampling = (
             {"do_sample": True, "temperature": self.temperature, "top_k": 0, "top_p": 1.0} if self.temperature > 0 else {"do_sample": False}
         )
