@@ -32,10 +32,11 @@ log = logging.getLogger(__name__)
 def action_ids(tokenizer: PreTrainedTokenizerBase, names: list[str]) -> list[list[int]]:
     """Each action name's token ids as they follow a prompt, then EOS: the ids of
     ``SEPARATOR + " " + name`` after those of the separator alone (no special tokens).
-    Tokenized in that context, not alone, since tokenizers that mark the start of a text
-    (SentencePiece's prefix space) spell ``" noop"`` alone differently. A ValueError naming
-    the action when the separator's ids are not a prefix of them (a merge crosses the
-    space after the separator, so no ids are the action's alone)."""
+    Tokenized where it is scored (after the separator), not alone, so the ids are the
+    action's there whatever a tokenizer does at the start of a text. A ValueError naming
+    the action when the separator's ids are not a prefix of them: a merge crosses the
+    space after the separator (e.g. a BPE trained without splitting at spaces), so no ids
+    are the action's alone."""
     head = tokenizer(SEPARATOR, add_special_tokens=False)["input_ids"]
     rows = tokenizer([SEPARATOR + " " + name for name in names], add_special_tokens=False)["input_ids"]
     for name, row in zip(names, rows):
