@@ -2,8 +2,8 @@
 
 One job per module:
 
-- :mod:`~assist.llm.tokenizer`: the word-level tokenizer over the games' own text.
-- :mod:`~assist.llm.lm`: the default small Llama, and loading any local model directory.
+- :mod:`~assist.llm.tokenizer`: the word-level tokenizer over the games' own text, and a byte-level BPE trained on it.
+- :mod:`~assist.llm.lm`: the default small Llama (or GPT-2, Qwen2), and loading any local model directory.
 - :mod:`~assist.llm.scoring`: log-likelihoods of candidate token sequences after prompts
   (prompt encoded once, keys and values cached), and the uncached reference.
 - :mod:`~assist.llm.encoding`: a game's prompts and actions as token ids.
