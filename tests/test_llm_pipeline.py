@@ -295,3 +295,22 @@ def test_a_stage_is_handed_exactly_the_episode_player_its_config_names(tmp_path,
     recorded = SFTConfig(init=str(tiny_lm_dir), data=str(tmp_path), eval_text_episodes=0)
     with pytest.raises(ValueError, match="episode_player must be none"):
         SFTTrainer(TrainingContext(core, core, human, human, tmp_path, seed=0, device="cpu", logger=quiet_logger(tmp_path)), recorded, human)
+
+
+
+def test_sft_distils_a_goal_blind_demonstrator_given_by_name_and_parameters(tmp_path, tiny_lm_dir, monkeypatch):
+    """``algo.demonstrator_params`` reach the demonstrator: a trained conv AssistanceZero
+    (which sees what the LM sees) plays the demonstrations, and a parameter the
+    demonstrator lacks is refused by name."""
+    import assist.learning.llm_sft as llm_sft
+
+    played = []
+    monkeypatch.setattr(llm_sft, "rollout_episodes", lambda core, human, player, *rest: played.append(player) or rollout_episodes(core, human, player, *rest))
+    az_run = Path(__file__).parents[1] / "results/assistancezero/build_tiny/recipe/0"
+    overrides = ["algo=sft", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["sft"], "algo.eval_text_episodes=0", "logger=none", "device=cpu"]
+    final = run(compose_train([*overrides, "algo.demonstrator=assistancezero", f"+algo.demonstrator_params.run={az_run}"]), tmp_path / "sft", progress=False)
+    assert set(final) >= {"goal_pct", "human_actions"}
+    assert isinstance(played[0], SearchPlayer)
+    bad = compose_train([*overrides, "algo.demonstrator=library_bayes", "+algo.demonstrator_params.telepathy=1"])
+    with pytest.raises(ValueError, match=r"player 'library_bayes' has no parameter\(s\) \['telepathy'\]"):
+        run(bad, tmp_path / "bad", progress=False)

@@ -81,7 +81,7 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
     def episode_player():
         spec = algo.episode_player()
         with schemas.naming(cfg.algo):
-            return None if spec is None else make_player(spec, core, ASSISTANT)
+            return None if spec is None else make_player(spec, core, ASSISTANT, **algo.episode_player_params())
 
     builders = {"net": net, "search": lambda: search, "episode_player": episode_player}
     parts = {part: builders[part]() for part in algorithm.parts}

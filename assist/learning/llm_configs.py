@@ -51,9 +51,13 @@ class LMStageConfig(LoopConfig):
 
     def episode_player(self) -> str | None:
         """The player (by name) in the assistant's seat of the episodes the stage plays at
-        its start, built by the caller and handed to the trainer (``episode_player``);
-        None: the stage plays none."""
+        its start, built by the caller with :meth:`episode_player_params` and handed to the
+        trainer (``episode_player``); None: the stage plays none."""
         return None
+
+    def episode_player_params(self) -> dict:
+        """The parameters of :meth:`episode_player` (its constructor's keyword arguments)."""
+        return {}
 
 
 @dataclasses.dataclass
@@ -61,13 +65,15 @@ class PretrainConfig(LMStageConfig):
     """Pretraining settings (and :class:`LMStageConfig`'s).
 
     episodes: transcript episodes generated at the start. assistant: the player in the
-    assistant seat while generating (a player name, e.g. ``noop`` or ``oracle``).
-    seats: whose steps become texts. updates: gradient steps per iteration.
+    assistant seat while generating (a player name, e.g. ``noop`` or ``oracle``), with
+    ``assistant_params``. seats: whose steps become texts. updates: gradient steps per
+    iteration.
     """
 
     name: str = "pretrain"
     episodes: int = 64
     assistant: str = "noop"
+    assistant_params: dict = dataclasses.field(default_factory=dict)
     seats: list[str] = dataclasses.field(default_factory=lambda: [HUMAN])
     updates: int = 4
 
@@ -81,13 +87,19 @@ class PretrainConfig(LMStageConfig):
     def episode_player(self) -> str | None:
         return self.assistant
 
+    def episode_player_params(self) -> dict:
+        return dict(self.assistant_params)
+
 
 @dataclasses.dataclass
 class SFTConfig(LMStageConfig):
     """Fine-tuning settings (and :class:`LMStageConfig`'s).
 
     data: recordings to learn from (a ``.jsonl`` file or a folder; None: play
-    ``episodes`` episodes with the ``demonstrator`` player). updates: gradient steps per
+    ``episodes`` episodes with the ``demonstrator`` player, with ``demonstrator_params``:
+    the goal-knowing ``oracle`` by default, or one that sees only what the LM sees, e.g. a
+    trained conv AssistanceZero, ``demonstrator=assistancezero
+    +demonstrator_params.run=<run dir>``, or ``library_bayes``). updates: gradient steps per
     iteration. goal_weight, value_weight: the heads' loss weights (0: off). discount: of
     the value targets.
     """
@@ -96,6 +108,7 @@ class SFTConfig(LMStageConfig):
     data: str | None = None
     episodes: int = 64
     demonstrator: str = "oracle"
+    demonstrator_params: dict = dataclasses.field(default_factory=dict)
     updates: int = 4
     goal_weight: float = 1.0
     value_weight: float = 0.5
@@ -111,6 +124,9 @@ class SFTConfig(LMStageConfig):
 
     def episode_player(self) -> str | None:
         return None if self.data is not None else self.demonstrator
+
+    def episode_player_params(self) -> dict:
+        return dict(self.demonstrator_params)
 
 
 @dataclasses.dataclass
