@@ -51,6 +51,9 @@ class BuildEnvConfig:
     goal_split: str = "test"
     goal_families: list[str] | None = None
     goal_file: str | None = None
+    prompt: str | None = None
+    """The LM prompt's format (``envs.building.render.PROMPTS``); None: ``v1``, the format of
+    every run whose config has no ``prompt``, so they evaluate with the prompt they trained with."""
 
 
 @dataclasses.dataclass

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
+import envs
 from assist.llm.tokenizer import SEPARATOR, core_texts, vocabulary_cores
+from envs.building.config import PRESETS as BUILD_PRESETS
+from envs.building.render import PROMPTS
 from envs.core import AGENTS
 
 
@@ -32,6 +35,16 @@ def test_prompts_of_fresh_rollouts_have_no_unknown_words(tokenizer, cores):
         ids = tokenizer(texts)["input_ids"]
         unknown = [text for text, row in zip(texts, ids) if tokenizer.unk_token_id in row]
         assert not unknown, f"{core.name}: {unknown[:1]}"
+
+
+@pytest.mark.parametrize("prompt", sorted(set(PROMPTS) - {"v1"}))
+def test_every_other_build_prompt_format_is_worded_in_the_vocabulary(tokenizer, prompt):
+    """The vocabulary comes from the default format's (v1) text only, so the default LM stays as it was."""
+    for preset in BUILD_PRESETS:
+        core = envs.make_core("build", preset=preset, chat=True, prompt=prompt)
+        texts = [text + SEPARATOR for text in core_texts(core, seed=12345, batch=4, steps=15)]
+        unknown = [text for text, row in zip(texts, tokenizer(texts)["input_ids"]) if tokenizer.unk_token_id in row]
+        assert not unknown, f"{preset}: {unknown[:1]}"
 
 
 def test_numbers_of_any_size_are_spelled_by_digits(tokenizer):

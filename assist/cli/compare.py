@@ -109,8 +109,9 @@ def read_runs(runs: list[Path], **settings) -> list[RunRow]:
         rows.append(RunRow(PlayedRun(str(run), **settings), config, algo_label(config), json.loads((run / "results.json").read_text())))
     first = rows[0]
     for row in rows[1:]:
-        for key in ("env", "human"):
-            if row.config[key] != first.config[key]:
+        same = {"env": schemas.env_options(row.config.env) == schemas.env_options(first.config.env), "human": row.config.human == first.config.human}
+        for key in ("env", "human"):  # env by its options: an option a run's config lacks (older code) and one left null are alike
+            if not same[key]:
                 raise ValueError(f"{row.run} has another {key} than {first.run}: compare runs of one game and human model")
     seen: dict[tuple[str, int], Path] = {}
     for row in rows:

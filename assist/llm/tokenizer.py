@@ -15,7 +15,11 @@ which the free-text mode relies on), and any number is spelled by ten digit piec
 The vocabulary is every piece of every game's action names (both seats) and of the
 prompts along random rollouts of every configuration in :func:`vocabulary_cores`, plus the
 digits and the special tokens; nothing is written by hand. Prompts thereby tokenize
-without ``<unk>`` (``tests/test_llm_tokenizer.py`` checks it on fresh rollouts).
+without ``<unk>`` (``tests/test_llm_tokenizer.py`` checks it on fresh rollouts). Those
+are `build`'s default prompt format (``v1``); the other formats
+(:data:`envs.building.render.PROMPTS`) are worded in the same pieces, so the vocabulary,
+and with it the default LM (what ``algo.init=null`` means in a committed run's config),
+stays as it was (the same test checks every format).
 
 The byte-level BPE learns its merges from that same text and needs no vocabulary of
 words: any text, even outside the grammar, encodes without ``<unk>``, as the tokenizers

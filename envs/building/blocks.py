@@ -26,6 +26,8 @@ BEDROCK = 1
 FIRST_PLACEABLE = 2
 MIN_BLOCK_TYPES = 3
 """air, bedrock and at least one placeable block."""
+UNTOUCHED, TOUCHED_BY_HUMAN, TOUCHED_BY_ASSISTANT = 0, 1, 2
+"""Values of a voxel's ``touched`` (``BuildState.touched``, the observation's channel 1): who last placed or broke it."""
 FACE_OFFSETS = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]])
 """[6, 3] the six face neighbours' offsets (x, y, z): +x, -x, +y, -y, +z, -z."""
 NUM_MOVES = 6

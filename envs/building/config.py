@@ -7,6 +7,7 @@ import math
 
 from envs.building.blocks import check_num_block_types
 from envs.building.goals import MAX_VOXELS, MIN_SHAPE
+from envs.building.render import PROMPTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +25,9 @@ class BuildConfig:
     goal_split: goals from the "train", "test" (held-out) or "all" generator split.
     goal_families: restrict goals to these generator families (None: the split's).
     goal_file: load goals from this file instead (see :mod:`envs.building.goals`).
+    prompt: the text codec's prompt format, a key of :data:`envs.building.render.PROMPTS`
+        (``v1``: what every LM before ``v2`` trained with; ``v2``: who placed each block,
+        the human's recent actions with their steps). Not a rule: only the text changes.
     """
 
     width: int = 7
@@ -38,6 +42,7 @@ class BuildConfig:
     goal_split: str = "train"
     goal_families: tuple[str, ...] | None = None
     goal_file: str | None = None
+    prompt: str = "v1"
 
     def __post_init__(self):
         size = (self.width, self.height, self.depth)
@@ -55,6 +60,8 @@ class BuildConfig:
             raise ValueError(f"reach={self.reach} must be >= 1 voxel (MBAG uses 4.5)")
         if self.history < 1 or self.chat_history < 1:
             raise ValueError(f"history={self.history} and chat_history={self.chat_history} must be >= 1")
+        if self.prompt not in PROMPTS:
+            raise ValueError(f"prompt={self.prompt!r} is not a prompt format; use one of {sorted(PROMPTS)} (envs/building/render.py)")
         if self.goal_families is not None:
             object.__setattr__(self, "goal_families", tuple(self.goal_families))
 

@@ -62,7 +62,6 @@ from envs.building.config import BuildConfig
 from envs.building.goals import GoalGenerator, load_goals, validate_goal
 from envs.core import ASSISTANT, HUMAN, BatchState, StepResult, check_actions, seat_index
 
-UNTOUCHED, TOUCHED_BY_HUMAN, TOUCHED_BY_ASSISTANT = 0, 1, 2
 CONCEALED = 255
 """Goal id that stands for "unknown" in states a planner simulates (never a block id)."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 
-from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE
+from envs.building.blocks import AIR, BEDROCK, BLOCK_NAMES, FIRST_PLACEABLE, TOUCHED_BY_ASSISTANT, TOUCHED_BY_HUMAN, UNTOUCHED
 from envs.core import HUMAN
 
 BLOCK_CHARS = ".#dcglpsbw"
@@ -116,9 +119,63 @@ def _block_list(world: np.ndarray, coords: np.ndarray) -> str:
     return "; ".join(groups) if groups else "none"
 
 
+def _blocks(core, blocks: np.ndarray, touched: np.ndarray) -> list[str]:
+    """``v1``: one line of every block ([V] block ids; ``touched`` [V] unread)."""
+    return [f"blocks: {_block_list(blocks, core.coords)}"]
+
+
+OWNERS = {TOUCHED_BY_HUMAN: "human", TOUCHED_BY_ASSISTANT: "assistant"}
+"""``touched`` values of a voxel someone last changed, and the prompt's word for them."""
+
+
+def _blocks_by_owner(core, blocks: np.ndarray, touched: np.ndarray) -> list[str]:
+    """``v2``: a line of the blocks each seat placed (``human blocks: ...``, ``assistant
+    blocks: ...``, from ``touched`` [V]), then, only if there are any, the blocks nobody
+    placed (``blocks: ...``, a world that starts with some)."""
+    lines = [f"{name} blocks: {_block_list(np.where(touched == owner, blocks, AIR), core.coords)}" for owner, name in OWNERS.items()]
+    untouched = np.where(touched == UNTOUCHED, blocks, AIR)
+    return lines + ([f"blocks: {_block_list(untouched, core.coords)}"] if (untouched >= FIRST_PLACEABLE).any() else [])
+
+
+def _human_did(core, observation: dict[str, np.ndarray]) -> str:
+    """``v1``: the human's recent actions, oldest first (``human_actions`` [k], action + 1, 0: none yet)."""
+    names = core.action_names(HUMAN)
+    recent = [names[a - 1] for a in observation["human_actions"] if a > 0]
+    return "human did: " + (", ".join(recent) if recent else "nothing yet")
+
+
+def _human_did_by_step(core, observation: dict[str, np.ndarray]) -> str:
+    """``v2``: the human's recent actions, oldest first, each after the step it was taken
+    at (``human did: step 3: move +x; step 4: place dirt 1 1 2``; the newest is at step
+    ``t - 1`` of an observation at step ``t``)."""
+    names = core.action_names(HUMAN)
+    actions = observation["human_actions"]
+    first = int(observation["step"][0]) - len(actions)
+    recent = [f"step {first + j}: {names[a - 1]}" for j, a in enumerate(actions) if a > 0]
+    return "human did: " + ("; ".join(recent) if recent else "nothing yet")
+
+
+class PromptFormat(NamedTuple):
+    """How a prompt shows the blocks (``blocks(core, blocks [V], touched [V]) -> lines``)
+    and, in the assistant's, the human's recent actions (``human_did(core, observation) -> line``)."""
+
+    blocks: Callable[..., list[str]]
+    human_did: Callable[..., str]
+
+
+PROMPTS = {"v1": PromptFormat(_blocks, _human_did), "v2": PromptFormat(_blocks_by_owner, _human_did_by_step)}
+"""The prompt formats (``BuildConfig.prompt``, ``env.prompt``). ``v1``, the default and
+the format every LM run before it trained with: one list of the blocks, the human's
+recent actions oldest first. ``v2``: the blocks listed by who placed them (the human,
+the assistant; blocks nobody placed as ``blocks:``), the human's recent actions oldest
+first, each with its step. Both use only words of the default tokenizer's vocabulary
+(:mod:`assist.llm.tokenizer`, which is built from ``v1`` text)."""
+
+
 def describe(core, observation: dict[str, np.ndarray], agent: str) -> str:
-    """A compact prompt from one observation: positions, blocks, (goal or the human's
-    recent actions and messages)."""
+    """A compact prompt from one observation in the format ``core.config.prompt`` names
+    (:data:`PROMPTS`): positions, blocks, (goal or the human's recent actions and messages)."""
+    prompt = PROMPTS[core.config.prompt]
     world = observation["world"]
     blocks = world[0].reshape(-1)
     players = world[2].reshape(-1)
@@ -127,7 +184,7 @@ def describe(core, observation: dict[str, np.ndarray], agent: str) -> str:
     lines = [
         f"step {int(observation['step'][0])}/{core.horizon}; world {' '.join(map(str, core.shape))}; reach {core.config.reach:g}",
         f"you ({agent}) at {where[you]}; other at {where[1 - you]}",
-        f"blocks: {_block_list(blocks, core.coords)}",
+        *prompt.blocks(core, blocks, world[1].reshape(-1)),
     ]
     if agent == HUMAN:
         goal = world[3].reshape(-1)
@@ -137,9 +194,7 @@ def describe(core, observation: dict[str, np.ndarray], agent: str) -> str:
         if wrong.any():
             lines.append("wrong: " + ", ".join(" ".join(map(str, c)) for c in core.coords[wrong]))
     else:
-        names = core.action_names(HUMAN)
-        recent = [names[a - 1] for a in observation["human_actions"] if a > 0]
-        lines.append("human did: " + (", ".join(recent) if recent else "nothing yet"))
+        lines.append(prompt.human_did(core, observation))
         if "chat" in observation:
             said = [core.message_text(m - 1) for m in observation["chat"] if m > 0]
             lines.append("human said: " + (" | ".join(said) if said else "nothing"))
