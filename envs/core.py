@@ -166,6 +166,12 @@ class GameCore(Protocol):
         won when every factor's current value is the goal's); None in games whose goal is
         not part of the world. Models use it as evidence: what is built is likely wanted."""
 
+    def observed_goal_owners(self, observation: dict[str, np.ndarray]) -> np.ndarray | None:
+        """[B, F] int64: who last changed each goal factor's value, as ``observation`` shows
+        it: 0 nobody (its value is the start's), 1 the human, 2 the assistant (the seat's
+        index + 1; :data:`OWNERS` values in all); None where :meth:`observed_goal_factors`
+        is. What the assistant built is no evidence that it is wanted."""
+
     def expected_reward(self, transition: NamedTuple, belief: np.ndarray) -> np.ndarray:
         """[B, 2] float: each seat's expected reward for ``transition`` under ``belief``
         ([B, F, K] probabilities over goal factors)."""
@@ -205,6 +211,10 @@ class ScriptedGame(GameCore, Protocol):
         """[B, A] float: how good each action is for ``agent`` pursuing ``goal`` ([B, F])
         as if acting alone; illegal actions get ``-inf``. ``fix_others``: also value
         undoing the other seat's mistakes."""
+
+
+OWNERS = 3
+"""How many values :meth:`GameCore.observed_goal_owners` takes: nobody, the human, the assistant."""
 
 
 def check_actions(actions, batch: int) -> np.ndarray:

@@ -1,5 +1,6 @@
 """The LM on disk: the default model, loading any local directory, and the heads beside it."""
 
+import dataclasses
 import json
 
 import pytest
@@ -134,3 +135,47 @@ def test_a_tokenizer_larger_than_the_embedding_is_refused_at_load(tiny_lm_dir, t
     rows = lm.config.vocab_size
     with pytest.raises(CheckpointError, match=rf"has {rows + 2} tokens but the model's embedding has {rows} rows .*resize_token_embeddings"):
         load_lm(tmp_path)
+
+
+def offsets_at_one_voxel(core, heads, owners):
+    """The goal logits [2, K] of two tiny games with dirt at voxel 40, placed by ``owners`` (touched values)."""
+    import numpy as np
+
+    state = core.reset(2, np.random.default_rng(0))
+    state.world[:, 40], state.touched[:, 40] = 2, owners
+    observation = core.observe(state, "assistant_0")
+    evidence = [torch.from_numpy(a) for a in (core.observed_goal_factors(observation), core.observed_goal_owners(observation))]
+    return heads(torch.zeros(2, 32), *evidence)[1][:, 40]
+
+
+def test_owner_offsets_tell_a_block_the_assistant_placed_from_one_the_human_placed(core):
+    heads = Heads(dataclasses.replace(HeadsConfig.for_core(core, hidden=32), owner_offsets=True))
+    K = core.goal_shape[1]
+    assert heads.current.weight.shape == (3 * K, K)
+    with torch.no_grad():
+        heads.current.weight[K : 2 * K] = 10 * torch.eye(K)  # the human's blocks are wanted; the assistant's are no evidence
+    goal = offsets_at_one_voxel(core, heads, owners=[1, 2])
+    assert goal[0].argmax() == 2 and not goal[1].any()
+    with pytest.raises(ValueError, match="pass owner"):
+        heads(torch.zeros(1, 32), torch.zeros(1, core.goal_shape[0], dtype=torch.int64))
+
+
+def test_heads_given_owner_offsets_start_with_the_outputs_they_had(core):
+    heads = Heads(HeadsConfig.for_core(core, hidden=32))
+    torch.nn.init.normal_(heads.current.weight)
+    owned = heads.with_owner_offsets()
+    assert owned.config.owner_offsets and owned.with_owner_offsets() is owned and not heads.config.owner_offsets
+    torch.testing.assert_close(offsets_at_one_voxel(core, owned, [1, 2]), offsets_at_one_voxel(core, heads, [1, 2]), atol=0, rtol=0)
+
+
+def test_heads_saved_before_owner_offsets_load_with_one_offset_per_value(core, tmp_path):
+    heads = Heads(HeadsConfig.for_core(core, hidden=32))
+    torch.nn.init.normal_(heads.current.weight)
+    heads.save(tmp_path)
+    saved = json.loads((tmp_path / "heads.json").read_text())
+    del saved["owner_offsets"]  # heads.json as it was written before the option
+    (tmp_path / "heads.json").write_text(json.dumps(saved))
+    again = heads_for(core, tmp_path, hidden=32)
+    assert not again.config.owner_offsets and again.current.weight.shape == heads.current.weight.shape
+    torch.testing.assert_close(offsets_at_one_voxel(core, again, [1, 2]), offsets_at_one_voxel(core, heads, [1, 2]), atol=0, rtol=0)
+    torch.testing.assert_close(offsets_at_one_voxel(core, again, [1, 2])[0], offsets_at_one_voxel(core, again, [1, 2])[1], atol=0, rtol=0)

@@ -25,10 +25,14 @@ class LMStageConfig(LoopConfig):
     batch: samples (steps or sequences) per forward pass.
     eval_text_episodes: episodes also played in free-text mode at each evaluation (the
         LM writes its action; parse failures and illegal answers are counted); 0: none.
+    owner_offsets: give the goal head offsets per owner of each goal factor (nobody, the
+        human, the assistant: :class:`~assist.llm.heads.Heads`), starting from the starting
+        model's one offset per value; False: its heads as they are.
     A checkpoint also updates ``<run_dir>/model``.
     """
 
     init: str | None = None
+    owner_offsets: bool = False
     iterations: int = 20
     lr: float = 3e-4
     head_lr: float = 1e-2
@@ -183,10 +187,12 @@ class SearchLoopConfig(AssistanceZeroConfig):
     the default small LM). head_lr: the heads' learning rate (the LM's: ``lr``).
     pg_weight, kl_weight: the optional policy-gradient and KL terms
     (0: off). eval_text_episodes: free-text episodes at each evaluation (0: none).
+    owner_offsets: as :class:`LMStageConfig`'s.
     """
 
     name: str = "search_loop"
     init: str | None = None
+    owner_offsets: bool = False
     iterations: int = 20
     envs: int = 8
     rollout: int = 8

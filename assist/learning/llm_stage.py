@@ -145,7 +145,7 @@ class LMModel:
     """
 
     def __init__(self, context: TrainingContext, config: LMStageConfig | SearchLoopConfig, **parts):
-        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device)
+        self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device, config.owner_offsets)
         super().__init__(context, net=self.policy, config=config, evaluator=evaluator, **parts)
         self.encoder = evaluator.encoder
         self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
@@ -200,11 +200,14 @@ class LMTrainer(LMModel, Trainer):
         return self.latest
 
 
-def load_stage_model(core: GameCore, init: str | None, seed: int, device: str) -> tuple[LMPolicy, Any, LMEvaluator]:
-    """A stage's starting model ``init`` (fresh heads seeded by ``seed``), its tokenizer,
-    and its :class:`LMEvaluator` on ``core``."""
+def load_stage_model(core: GameCore, init: str | None, seed: int, device: str, owner_offsets: bool) -> tuple[LMPolicy, Any, LMEvaluator]:
+    """A stage's starting model ``init`` (fresh heads seeded by ``seed``; with
+    ``owner_offsets``, its heads given them: :meth:`~assist.llm.heads.Heads.with_owner_offsets`),
+    its tokenizer, and its :class:`LMEvaluator` on ``core``."""
     torch.manual_seed(seed)  # fresh heads' initial weights
     policy, tokenizer = load_policy(core, init, device)
+    if owner_offsets:
+        policy.heads = policy.heads.with_owner_offsets()
     return policy, tokenizer, LMEvaluator(core, policy, tokenizer)
 
 

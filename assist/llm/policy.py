@@ -46,14 +46,21 @@ class LMPolicy(nn.Module):
         self.heads = heads
 
     def forward(
-        self, prompts: Prompts, candidates: Candidates, cached: bool = True, max_rows: int = MAX_ROWS, current: torch.Tensor | None = None
+        self,
+        prompts: Prompts,
+        candidates: Candidates,
+        cached: bool = True,
+        max_rows: int = MAX_ROWS,
+        current: torch.Tensor | None = None,
+        owner: torch.Tensor | None = None,
     ) -> PolicyOutput:
         """Candidate log-likelihoods (with the prompt encoded once when ``cached``, else in
         full per candidate) and the heads' outputs at each prompt's last token (``current``
-        [B, F]: the goal factors' current values, see :class:`~assist.llm.heads.Heads`)."""
+        and ``owner`` [B, F]: the goal factors' current values and who changed them last,
+        see :class:`~assist.llm.heads.Heads`)."""
         score = score_cached if cached else score_uncached
         scores = score(self.lm, prompts, candidates, max_rows)
-        return PolicyOutput(scores.log_prob, *self.heads(scores.hidden, current))
+        return PolicyOutput(scores.log_prob, *self.heads(scores.hidden, current, owner))
 
     def outputs(
         self,
@@ -68,8 +75,10 @@ class LMPolicy(nn.Module):
         all) and the number of tokens it read (prompts and candidates)."""
         device = next(self.parameters()).device
         prompts, candidates, pairs = encoder.batch(observation, legal, device)
-        current = encoder.core.observed_goal_factors(observation)
-        out = self(prompts, candidates, cached, max_rows, None if current is None else torch.from_numpy(current).to(device))
+        core = encoder.core
+        evidence = (core.observed_goal_factors(observation), core.observed_goal_owners(observation))
+        current, owner = (None if a is None else torch.from_numpy(a).to(device) for a in evidence)
+        out = self(prompts, candidates, cached, max_rows, current, owner)
         logits = out.log_prob.new_full((len(prompts.ids), len(encoder.actions)), -torch.inf)
         logits = logits.index_put((torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])), out.log_prob)
         tokens = int(prompts.mask.sum()) + int(candidates.mask.sum())

@@ -377,6 +377,11 @@ class BuildCore:
         world = observation["world"]
         return world[:, 0].reshape(len(world), -1).astype(np.int64)
 
+    def observed_goal_owners(self, observation: dict[str, np.ndarray]) -> np.ndarray:
+        """[B, V] int64 who last placed or broke each voxel (the ``touched`` channel: 0 nobody, 1 the human, 2 the assistant)."""
+        world = observation["world"]
+        return world[:, 1].reshape(len(world), -1).astype(np.int64)
+
     # ---------------------------------------------------------- planning
 
     def expected_action_rewards(self, state: BuildState, agent: str, belief) -> np.ndarray:

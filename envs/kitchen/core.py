@@ -251,6 +251,10 @@ class KitchenCore:
         """None: the goal (which dish) is not part of the world."""
         return
 
+    def observed_goal_owners(self, observation: dict[str, np.ndarray]) -> None:
+        """None: the goal (which dish) is not part of the world."""
+        return
+
     def expected_reward(self, transition: KitchenTransition, belief: np.ndarray) -> np.ndarray:
         """[B, 2] float64 (human part, assistant part) of ``transition`` under ``belief``
         [B, 1, K]; 0 for rows that were already done. Linear in the belief. The step's
