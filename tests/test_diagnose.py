@@ -1,4 +1,4 @@
-"""scripts/diagnose.py: what a trained build assistant changed, and its belief's calibration."""
+"""scripts/diagnose.py: what a trained build assistant changed, and its belief's calibration (the bins: tests/test_calibration.py)."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from assist.cli.diagnose import assistant_changes, calibration
+from assist.cli.diagnose import assistant_changes
 from assist.cli.diagnose import main as diagnose
 from assist.cli.train import run
 from envs.building.blocks import AIR
@@ -21,15 +21,6 @@ def test_each_change_is_counted_by_kind_owner_and_rightness():
     old = np.array([AIR, AIR, 3, 4, AIR])
     new = np.array([2, 4, AIR, AIR, AIR])
     assert assistant_changes(touched, voxel, old, new, goal) == {"place_right": 1, "place_wrong": 1, "break_human_right": 1, "break_own_wrong": 1}
-
-
-def test_calibration_bins_count_every_probability_once_with_its_hit_rate():
-    p = np.array([0.1, 0.3, 0.3, 0.6, 0.8, 1.0, 0.95])
-    right = np.array([False, True, False, True, True, True, False])
-    rows = calibration(p, right)
-    assert [row["n"] for row in rows] == [1, 2, 1, 1, 2] and sum(row["n"] for row in rows) == len(p)
-    assert rows[1]["right"] == 0.5 and rows[4]["right"] == 0.5 and rows[0]["mean_p"] == pytest.approx(0.1)
-    assert calibration(np.zeros(0), np.zeros(0, bool))[0] == {"p": [0.0, 0.25], "n": 0, "right": None, "mean_p": None}
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ ASSIST_LAYERS = [
     {"search"},
     {"llm"},
     {"players"},
-    {"rollout", "recording", "evaluation"},
+    {"rollout", "recording", "evaluation", "calibration"},
     {"learning"},
     {"trained", "registry"},
     {"config", "sweep", "plots", "ui"},

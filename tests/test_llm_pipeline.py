@@ -70,6 +70,8 @@ LOGGED = {
     ],
 }
 TINY_CORE = {"preset": "tiny", "horizon": 4}
+CALIBRATION = ["eval/goal_confident_right", "eval/goal_confident_n", "eval/goal_confident_right_own", "eval/goal_confident_n_own"]
+"""The goal head's calibration, logged at every evaluation (assist/calibration.py)."""
 
 
 def quiet_logger(tmp_path):
@@ -93,7 +95,7 @@ def test_the_stages_run_log_save_and_chain_through_init(tmp_path, tiny_lm_dir):
         events = EventAccumulator(str(run_dir))
         events.Reload()
         tags = set(events.Tags()["scalars"])
-        for tag in [*LOGGED[stage], "eval/goal_pct", "eval/parse_failure_rate", "eval/illegal_rate"]:
+        for tag in [*LOGGED[stage], "eval/goal_pct", "eval/parse_failure_rate", "eval/illegal_rate", *CALIBRATION]:
             assert tag in tags, (stage, tag)
         assert "eval/transcript/text_summary" in events.Tags()["tensors"]
         init = run_dir  # the next stage starts from this run
@@ -103,6 +105,18 @@ def test_the_stages_run_log_save_and_chain_through_init(tmp_path, tiny_lm_dir):
     )  # a run is a model directory
     searching = make_player("trained", core, ASSISTANT, run=str(init), device="cpu")  # played as the search loop evaluates
     assert isinstance(searching, SearchPlayer) and searching.mcts.config.num_simulations == 2
+
+
+def test_a_stage_trains_on_the_v2_prompt_with_owner_offsets_and_records_both(tmp_path, tiny_lm_dir):
+    run_dir = tmp_path / "sft"
+    run(compose_train(["algo=sft", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["sft"], "env.prompt=v2", "algo.owner_offsets=true"]), run_dir, progress=False)
+    assert OmegaConf.load(run_dir / "config.yaml").env.prompt == "v2"  # compare.py and the trained player read it back
+    heads = json.loads((run_dir / "model" / "heads.json").read_text())
+    assert heads["owner_offsets"] is True and load_file(run_dir / "model" / "heads.safetensors")["current.weight"].shape[0] == 3 * heads["goal_values"]
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    assert set(CALIBRATION) <= set(events.Tags()["scalars"])
+    assert events.Scalars("eval/goal_confident_n")[-1].value >= 0
 
 
 def envs_model_file(path):

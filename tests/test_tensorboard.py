@@ -34,6 +34,7 @@ CLAUSE_LABELS = {
     "both games": "all",
     "both algorithms": "all",
     "`kitchen` also": "kitchen",
+    "`build` also": "build",
     "AssistanceZero": "assistancezero",
     "PPO": "ppo",
 }

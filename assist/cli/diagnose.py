@@ -28,6 +28,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from assist import config as schemas
+from assist.calibration import calibration
 from assist.cli import THREADS_HELP, set_threads
 from assist.evaluation import episode_seeds
 from assist.models.base import softmax
@@ -37,9 +38,6 @@ from assist.rollout import reset_rows, turn_for
 from envs.building.blocks import AIR, FIRST_PLACEABLE
 from envs.building.core import FIRST_PLACE, BuildCore
 from envs.core import AGENTS, ASSISTANT, HUMAN
-
-BINS = (0.0, 0.25, 0.5, 0.75, 0.9, 1.0)
-"""Edges of the belief's probability bins (the last bin includes 1)."""
 
 SEATS = {1: "human", 2: "own"}
 """``BuildState.touched`` values: who last placed a block."""
@@ -59,16 +57,6 @@ def assistant_changes(touched: np.ndarray, voxel: np.ndarray, old: np.ndarray, n
             whose = SEATS.get(int(touched[row, v]), "world")
             counts[f"break_{whose}_{'right' if goal[row, v] == old[row] else 'wrong'}"] += 1
     return counts
-
-
-def calibration(probability: np.ndarray, right: np.ndarray) -> list[dict]:
-    """Per bin of ``probability`` [N]: how many and the fraction ``right`` [N] bool."""
-    rows = []
-    for low, high in zip(BINS[:-1], BINS[1:]):
-        inside = (probability >= low) & ((probability < high) | (high == BINS[-1]))
-        count = int(inside.sum())
-        rows.append({"p": [low, high], "n": count, "right": float(right[inside].mean()) if count else None, "mean_p": float(probability[inside].mean()) if count else None})
-    return rows
 
 
 def diagnose(core: BuildCore, human, assistant: SearchPlayer, episodes: int, seed: int) -> dict:

@@ -221,8 +221,7 @@ class AssistanceZeroTrainer(Trainer):
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: best-action search without root noise."""
         assistant = SearchPlayer(self.eval_core, ASSISTANT, self.evaluator, self.search.for_evaluation(self.config.eval_simulations))
-        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
-        return evaluation.summarize({"assistancezero": results}, seed=self.seed)["assistancezero"]
+        return self.evaluate_assistant(assistant, "assistancezero", record)
 
     def train(self, progress=None) -> dict[str, Any]:
         """Run the remaining iterations (until :meth:`running` says stop); the latest evaluation's means."""

@@ -181,9 +181,9 @@ class LMTrainer(LMModel, Trainer):
         """Held-out evaluation of the LM's most likely legal action (no search), plus the
         free-text mode's counters (logged under ``eval/``)."""
         assistant = PolicyPlayer(self.eval_core, ASSISTANT, LMEvaluator(self.eval_core, self.policy, self.tokenizer))
-        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
+        summary = self.evaluate_assistant(assistant, self.config.name, record)
         log_free_text_eval(self)
-        return evaluation.summarize({self.config.name: results}, seed=self.seed)[self.config.name]
+        return summary
 
     def train(self, progress=None) -> dict[str, Any]:
         """Run the remaining iterations (until :meth:`running` says stop); the latest evaluation's means."""

@@ -267,8 +267,7 @@ class PPOTrainer(Trainer):
     def evaluate(self, record: list | None = None) -> dict[str, evaluation.Summary]:
         """Held-out evaluation: the policy's best action (or a sample, ``eval_sample``), no search."""
         assistant = PolicyPlayer(self.eval_core, ASSISTANT, TorchEvaluator(self.net, device=self.device), sample=self.config.eval_sample)
-        results = evaluation.evaluate(self.eval_core, self.eval_human, assistant, self.config.eval_episodes, self.config.eval_episodes, self.seed + 1, record=record)
-        return evaluation.summarize({"ppo": results}, seed=self.seed)["ppo"]
+        return self.evaluate_assistant(assistant, "ppo", record)
 
     def train(self, progress=None) -> dict[str, Any]:
         """Run the remaining iterations (until :meth:`running` says stop); the latest evaluation's means."""

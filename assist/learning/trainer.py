@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from assist import evaluation
+from assist.calibration import GoalScorer
 from assist.checks import require_positive_ints
 from assist.learning.checkpoints import TRAINER, CheckpointError, RankState, RunCheckpoint, capture_rng, restore_rng, weights_digest
 from assist.learning.distributed import SINGLE, Group
@@ -30,6 +31,7 @@ from assist.logger import RunLogger
 from assist.models.base import Evaluator
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.pictures import state_picture
+from assist.players.base import Player
 from assist.recording import replay_state
 from envs.codec import TextCodec
 from envs.core import AGENTS, GameCore
@@ -228,6 +230,17 @@ class Trainer:
             self.stopped = True
             return False
         return True
+
+    def evaluate_assistant(self, assistant: Player, name: str, record: list | None = None) -> dict[str, evaluation.Summary]:
+        """``config.eval_episodes`` held-out episodes of ``eval_human`` with ``assistant`` (a
+        player with ``last_output``, see :class:`~assist.calibration.GoalScorer`), episode
+        dicts appended to ``record``: their metrics' summaries (row ``name``); logs the
+        goal belief's :meth:`~assist.calibration.GoalScorer.figures` under ``eval/``."""
+        scorer = GoalScorer(self.eval_core, assistant)
+        episodes = self.config.eval_episodes
+        results = evaluation.evaluate(self.eval_core, self.eval_human, scorer, episodes, episodes, self.seed + 1, record=record)
+        self.logger.scalars("eval", scorer.figures(), self.env_steps)
+        return evaluation.summarize({name: results}, seed=self.seed)[name]
 
     def finish_iteration(self, progress=None) -> None:
         """Log finished self-play episodes, evaluate and save when due; updates ``latest``."""

@@ -65,3 +65,8 @@ class PolicyPlayer(MemoryPlayer):
             action = np.argmax(log_policy, axis=1)
         self.last, self.last_log_policy = output, log_policy
         return action.astype(np.int64)
+
+    @property
+    def last_output(self) -> ModelOutput | None:
+        """The model's output of the latest turn (``last``; the interface :class:`~assist.calibration.GoalScorer` reads)."""
+        return self.last

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from assist.models.base import Evaluator
+from assist.models.base import Evaluator, ModelOutput
 from assist.players.base import MemoryPlayer, Turn
 from assist.search.config import SearchConfig
 from assist.search.mcts import MCTS
@@ -67,3 +67,8 @@ class SearchPlayer(MemoryPlayer):
         self.keep = np.ones(turn.state.batch_size, bool)
         self.memory = self.last.memory
         return self.last.action
+
+    @property
+    def last_output(self) -> ModelOutput | None:
+        """The model's output at the latest search's root (``last.root_output``; what :class:`~assist.calibration.GoalScorer` reads)."""
+        return None if self.last is None else self.last.root_output
