@@ -26,6 +26,13 @@ def compose_play(overrides):
         return compose(config_name="play", overrides=["env.preset=tiny", *overrides])
 
 
+def typed(cfg, tmp_path, lines):
+    """Play ``cfg`` in the terminal with ``lines`` typed: (what it showed, the recording's path)."""
+    out = io.StringIO()
+    path = run(cfg, tmp_path, stdin=io.StringIO(lines), stdout=out)
+    return out.getvalue(), path
+
+
 def first_legal_move(cfg, seat):
     session, _ = make_session(cfg)
     legal = session.legal(seat)
@@ -36,9 +43,7 @@ def first_legal_move(cfg, seat):
 def test_the_human_seat_plays_typed_lines_and_the_recording_replays(tmp_path):
     cfg = compose_play(["seat=human", "assistant=oracle"])
     move, text = first_legal_move(cfg, HUMAN)
-    out = io.StringIO()
-    path = run(cfg, tmp_path, stdin=io.StringIO(f"dance\nhelp\n\n{text.upper()}\nquit\n"), stdout=out)
-    shown = out.getvalue()
+    shown, path = typed(cfg, tmp_path, f"dance\nhelp\n\n{text.upper()}\nquit\n")
     assert "not an action: 'dance'" in shown and "legal actions include: noop, " in shown
     assert "world" in shown and "goal" in shown.splitlines()[0]  # the human sees the goal beside the world
     saved = recording.read(path)
@@ -71,9 +76,7 @@ def test_help_says_how_many_more_legal_actions_there_are_and_help_all_lists_ever
 def test_the_assistant_seat_never_shows_the_goal_and_end_of_input_stops(tmp_path):
     cfg = compose_play(["seat=assistant", "human=greedy"])
     _, text = first_legal_move(cfg, ASSISTANT)
-    out = io.StringIO()
-    path = run(cfg, tmp_path, stdin=io.StringIO(f"{text}\nnot legal at all\n\n"), stdout=out)
-    shown = out.getvalue()
+    shown, path = typed(cfg, tmp_path, f"{text}\nnot legal at all\n\n")
     assert "goal" not in shown.split("recording saved")[0]
     assert "human did:" in shown  # the assistant's prompt
     (episode,) = recording.read(path).episodes

@@ -167,15 +167,6 @@ def test_ppo_training_runs_logs_and_checkpoints(tmp_path, env):
         assert "charts/goal_pct" in tags
 
 
-@pytest.mark.slow
-def test_a_resumed_ppo_run_continues_from_its_checkpoint(tmp_path):
-    run(compose_train(["env=kitchen", "human=model"] + TINY), tmp_path)
-    more = [o for o in TINY if not o.startswith("algo.iterations")] + ["algo.iterations=3", "resume=true"]
-    run(compose_train(["env=kitchen", "human=model"] + more), tmp_path)
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["iterations"] == 3 and results["env_steps"] == 3 * 4 * 4
-
-
 def test_unknown_algorithms_list_the_valid_ones(tmp_path):
     from assist.cli.train import make_trainer
 

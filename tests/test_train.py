@@ -19,6 +19,7 @@ from assist.registry import make_player
 from assist.search.config import SearchConfig
 from envs.core import ASSISTANT, HUMAN
 from tests.support import compose_train
+from tests.test_ppo import TINY as PPO_TINY
 
 TINY = [
     "model=tiny",
@@ -111,9 +112,10 @@ def test_a_missing_run_directory_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_resumed_run_continues_from_its_checkpoint(tmp_path):
-    run(compose_train(["env=kitchen", "human=model"] + TINY), tmp_path)
-    more = [o for o in TINY if not o.startswith("algo.iterations")] + ["algo.iterations=3", "resume=true"]
+@pytest.mark.parametrize("tiny", [TINY, PPO_TINY], ids=["assistancezero", "ppo"])
+def test_a_resumed_run_continues_from_its_checkpoint(tmp_path, tiny):
+    run(compose_train(["env=kitchen", "human=model"] + tiny), tmp_path)
+    more = [o for o in tiny if not o.startswith("algo.iterations")] + ["algo.iterations=3", "resume=true"]
     run(compose_train(["env=kitchen", "human=model"] + more), tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["iterations"] == 3 and results["env_steps"] == 3 * 4 * 4
