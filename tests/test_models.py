@@ -80,6 +80,7 @@ def test_the_kitchen_net_reads_a_games_state_inputs_instead_of_one_hot_ids():
     torch.manual_seed(0)
     net = KitchenNet(coded)
     assert net.trunk[0].in_features == E + (game.horizon + 1) + coded.history * (E + 1 + game.num_human_actions + 1)
+    assert net.state_table.shape == (S + 1, E + 1)  # one row per state (and 'none'), never an [S, S] table
     obs = {k: torch.as_tensor(v) for k, v in observe(coded, steps=2).items()}
     output, _ = net(obs, torch.zeros(3, net.memory_size))
     assert torch.isfinite(output.value).all() and output.policy_logits.shape == (3, game.num_assistant_actions)

@@ -80,8 +80,9 @@ class KitchenNet(nn.Module):
         self.state_inputs = game.state_inputs is not None
         if self.state_inputs:  # [S + 1, E + 1]: row 0 "no state yet" (flag 1), row s + 1 state s's inputs (flag 0)
             inputs = torch.tensor(game.state_inputs, dtype=torch.float32)
-            table = torch.cat([torch.zeros(1, inputs.shape[1]), inputs]), torch.eye(len(inputs) + 1)[:, :1]
-            self.register_buffer("state_table", torch.cat(table, dim=1), persistent=False)
+            table = torch.zeros(len(inputs) + 1, inputs.shape[1] + 1)
+            table[0, -1], table[1:, :-1] = 1.0, inputs
+            self.register_buffer("state_table", table, persistent=False)
         state_width = game.state_inputs.shape[1] if self.state_inputs else self.num_states
         width = state_width + self.num_steps + self.history * (state_width + 1 + self.num_human_actions + 1)
         layers = []
