@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from assist.learning.checkpoints import RunCheckpoint
+from assist.models.composite import PriorAndModel
 from assist.models.factory import make_model
 from assist.models.torch_evaluator import TorchEvaluator
 from assist.players.base import Player
@@ -67,6 +68,11 @@ class PlayedRun:
     ``{"reuse_subtree": True}``; the names of :data:`SEARCH_SETTINGS`); None: the run's."""
     device: str = "auto"
     """Where the network runs: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ..."""
+    belief_run: str | None = None
+    """For a run of the LM pipeline: an AssistanceZero run whose network gives the value,
+    goal belief and human model inside a search in which the LM gives the prior
+    (:class:`~assist.models.composite.PriorAndModel`), with the search settings of the
+    LM run if it is a ``search_loop`` run, else of ``belief_run``; None: the LM alone."""
 
     def __post_init__(self):
         check_search_settings(self.search or {})
@@ -157,6 +163,8 @@ def assistancezero(core: GameCore, seat: str, played: PlayedRun) -> SearchPlayer
     """The AssistanceZero assistant of training run ``played.run``: its network inside its
     search as ``played`` sets it (:meth:`PlayedRun.search_config`: best action, no root
     noise), its root belief averaged with a goal library's when ``played.library_prior`` > 0."""
+    if played.belief_run is not None:
+        raise ValueError(f"belief_run={played.belief_run!r}: an AssistanceZero run ({played.run}) plays with its own network's belief; belief_run is for runs of the LM pipeline")
     net, cfg = load_network(core, played.run)
     return SearchPlayer(core, seat, TorchEvaluator(net, device=played.device), played.search_config(cfg), root_belief=played.root_belief(core, cfg))
 
@@ -172,13 +180,19 @@ def lm_stage(core: GameCore, seat: str, played: PlayedRun) -> Player:
     """The LM of a run of the LM pipeline (``<run>/model``), played as its stage evaluates
     it: a ``search_loop`` run inside the search as ``played`` sets it (as for
     :func:`assistancezero`), the other stages by the most likely legal action (the search
-    settings are ignored)."""
+    settings are ignored); with ``played.belief_run``, any stage's LM as the prior of a search
+    whose value, belief and human model are that AssistanceZero run's network."""
     cfg = played.config()
-    if cfg.algo.name != "search_loop":
+    if played.belief_run is None and cfg.algo.name != "search_loop":
         return llm(core, seat, path=played.run, device=played.device)
     from assist.llm.evaluator import LMEvaluator
 
-    return SearchPlayer(core, seat, LMEvaluator.load(core, played.run, played.device), played.search_config(cfg), root_belief=played.root_belief(core, cfg))
+    evaluator = LMEvaluator.load(core, played.run, played.device)
+    if played.belief_run is not None:
+        net, belief_cfg = load_network(core, played.belief_run)
+        evaluator = PriorAndModel(evaluator, TorchEvaluator(net, device=played.device))
+        cfg = cfg if cfg.algo.name == "search_loop" else belief_cfg
+    return SearchPlayer(core, seat, evaluator, played.search_config(cfg), root_belief=played.root_belief(core, cfg))
 
 
 TRAINED: dict[str, Callable[[GameCore, str, PlayedRun], Player]] = {
@@ -198,4 +212,6 @@ def trained(core: GameCore, seat: str, played: PlayedRun) -> Player:
     name = played.config().algo.name if (Path(played.run) / "config.yaml").exists() else None
     if name not in TRAINED:
         raise ValueError(f"{played.run}: cannot tell how to play a run of algo {name!r}; runs of {sorted(TRAINED)} can be played")
+    if played.belief_run is not None and TRAINED[name] is not lm_stage:
+        raise ValueError(f"belief_run={played.belief_run!r}: {played.run} is a {name} run, which plays with its own network; belief_run is for runs of the LM pipeline")
     return TRAINED[name](core, seat, played)

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import envs
-from assist import recording
+from assist import evaluation, recording
 from assist.cli.train import run
 from assist.learning.llm_configs import PretrainConfig, RLFTConfig, SFTConfig
 from assist.learning.llm_pretrain import transcripts
@@ -26,6 +26,7 @@ from assist.learning.llm_sft import SFTTrainer
 from assist.learning.llm_stage import rollout_episodes
 from assist.learning.trainer import TrainingContext
 from assist.logger import LoggerConfig, RunLogger
+from assist.models.composite import PriorAndModel
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
 from assist.registry import make_player
@@ -325,6 +326,13 @@ def test_sft_distils_a_goal_blind_demonstrator_given_by_name_and_parameters(tmp_
     final = run(compose_train([*overrides, "algo.demonstrator=assistancezero", f"+algo.demonstrator_params.run={az_run}"]), tmp_path / "sft", progress=False)
     assert set(final) >= {"goal_pct", "human_actions"}
     assert isinstance(played[0], SearchPlayer)
+    core = envs.make_core("build", **TINY_CORE)
+    searching = make_player("trained", core, ASSISTANT, run=str(tmp_path / "sft"), belief_run=str(az_run), simulations=2)
+    assert isinstance(searching, SearchPlayer) and isinstance(searching.evaluator, PriorAndModel)  # the LM's prior, the conv net's belief
+    metrics = evaluation.evaluate(core, make_player("greedy", core, HUMAN), searching, 2, 2, seed=0)
+    assert np.all(np.isfinite(metrics["human_actions"]))
+    with pytest.raises(ValueError, match="belief_run is for runs of the LM pipeline"):
+        make_player("trained", core, ASSISTANT, run=str(az_run), belief_run=str(az_run))
     bad = compose_train([*overrides, "algo.demonstrator=library_bayes", "+algo.demonstrator_params.telepathy=1"])
     with pytest.raises(ValueError, match=r"player 'library_bayes' has no parameter\(s\) \['telepathy'\]"):
         run(bad, tmp_path / "bad", progress=False)

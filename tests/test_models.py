@@ -12,6 +12,7 @@ import envs.building
 import envs.kitchen
 from assist.models.base import Evaluator, ModelOutput
 from assist.models.checkpoint import load_weights, save_weights
+from assist.models.composite import PriorAndModel
 from assist.models.conv import BuildNet, flat_logits
 from assist.models.factory import make_model
 from assist.models.mlp import KitchenNet
@@ -95,6 +96,20 @@ def test_the_kitchen_net_reads_a_games_state_inputs_instead_of_one_hot_ids():
     recent_eye = eye_x[:, head : head + h * (S + 1)].view(3, h, S + 1)
     assert torch.equal(recent_plain, torch.cat([recent_eye[..., -1:], recent_eye[..., :-1]], dim=-1))
     assert torch.equal(plain_x[:, head + h * (S + 1) :], eye_x[:, head + h * (S + 1) :])
+
+
+def test_prior_and_model_take_the_policy_of_one_and_the_rest_of_the_other():
+    core = envs.kitchen.make_core("red_blue")
+    (_, prior), (_, model) = net_and_evaluator(core), net_and_evaluator(core, memory=False)
+    both = PriorAndModel(prior, model)
+    observation = observe(core, steps=1)
+    memory = np.random.default_rng(0).normal(size=(3, prior.memory_size)).astype(np.float32)
+    out, new_memory = both.evaluate(observation, np.concatenate([memory, model.initial_memory(3)], axis=1))
+    (prior_out, prior_memory), (model_out, _) = prior.evaluate(observation, memory), model.evaluate(observation, model.initial_memory(3))
+    assert both.memory_size == prior.memory_size and both.initial_memory(2).shape == (2, prior.memory_size)
+    assert np.array_equal(out.policy_logits, prior_out.policy_logits) and np.array_equal(new_memory, prior_memory)
+    for field in ("value", "goal_logits", "human_logits"):
+        assert np.array_equal(getattr(out, field), getattr(model_out, field))
 
 
 @pytest.mark.parametrize("variant", KITCHEN_VARIANTS)
