@@ -29,18 +29,8 @@ from assist.players.library import GoalLibrary, LibraryMixture
 from assist.players.llm import llm
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from assist.search.config import SearchConfig
+from assist.search.config import SearchConfig, check_search_settings
 from envs.core import GameCore
-
-SEARCH_SETTINGS = tuple(f.name for f in dataclasses.fields(SearchConfig))
-"""The names a run's search settings may change (:class:`~assist.search.config.SearchConfig`'s fields)."""
-
-
-def check_search_settings(names) -> None:
-    """Raise a ValueError naming those of ``names`` that are no search setting."""
-    unknown = sorted(set(names) - set(SEARCH_SETTINGS))
-    if unknown:
-        raise ValueError(f"search settings {unknown} do not exist; the settings are {list(SEARCH_SETTINGS)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +55,7 @@ class PlayedRun:
     """Goals drawn for the library (its distinct ones are kept)."""
     search: Mapping[str, Any] | None = None
     """Search settings that replace the run's own, ``{setting: value}`` (e.g.
-    ``{"reuse_subtree": True}``; the names of :data:`SEARCH_SETTINGS`); None: the run's."""
+    ``{"reuse_subtree": True}``; the names of :data:`~assist.search.config.SEARCH_SETTINGS`); None: the run's."""
     device: str = "auto"
     """Where the network runs: ``auto`` (a GPU if there is one), ``cpu``, ``cuda``, ..."""
     belief_run: str | None = None

@@ -45,6 +45,15 @@ def test_the_llm_assistant_takes_legal_actions(tiny_lm_dir, core, game, params):
     play_turns(core, player, ASSISTANT)
 
 
+def test_the_llm_search_takes_search_settings_and_refuses_unknown_ones(tiny_lm_dir, core):
+    player = make_player("llm", core, ASSISTANT, path=str(tiny_lm_dir), device="cpu", simulations=3, search={"reward_belief": "root", "reward_slots": 2})
+    config = player.mcts.config
+    assert (config.reward_belief, config.reward_slots, config.num_simulations) == ("root", 2, 3)
+    assert config.dirichlet_fraction == 0.0  # an evaluation: no root noise
+    with pytest.raises(ValueError, match=r"search settings \['depth'\] do not exist"):
+        make_player("llm", core, ASSISTANT, path=str(tiny_lm_dir), simulations=3, search={"depth": 2})
+
+
 def test_the_llm_assistant_refuses_the_human_seat(tiny_lm_dir, core):
     with pytest.raises(ValueError, match="assistant_0 seat"):
         make_player("llm", core, HUMAN, path=str(tiny_lm_dir))

@@ -15,13 +15,14 @@ created in ``runs/llm/default`` on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from assist.models.torch_evaluator import resolve_device
 from assist.players.base import MemoryPlayer
 from assist.players.policy import PolicyPlayer
 from assist.players.search import SearchPlayer
-from assist.search.config import SearchConfig
+from assist.search.config import SearchConfig, check_search_settings
 from envs.core import ASSISTANT, GameCore
 
 if TYPE_CHECKING:
@@ -29,20 +30,29 @@ if TYPE_CHECKING:
 
 
 def llm(
-    core: GameCore, seat: str, path: str | None = None, temperature: float = 0.0, simulations: int = 0, device: str = "auto"
+    core: GameCore,
+    seat: str,
+    path: str | None = None,
+    temperature: float = 0.0,
+    simulations: int = 0,
+    search: Mapping[str, Any] | None = None,
+    device: str = "auto",
 ) -> MemoryPlayer:
     """The LM assistant of model directory ``path`` in the assistant's seat: its most
     likely legal action (``temperature`` 0), a sample at ``temperature`` > 0, or with
-    ``simulations`` > 0 the best action of an MCTS over it (no root noise)."""
+    ``simulations`` > 0 the best action of an MCTS over it (no root noise), with the
+    search settings ``search`` (``{setting: value}``, the others :class:`SearchConfig`'s
+    defaults)."""
     if seat != ASSISTANT:
         raise ValueError(f"the llm player sits in the {ASSISTANT} seat, not {seat!r}; for another seat use llm_text")
     if not temperature >= 0 or not isinstance(simulations, int) or simulations < 0:
         raise ValueError(f"llm: temperature={temperature!r} must be >= 0 and simulations={simulations!r} an int >= 0")
+    check_search_settings(search or {})
     from assist.llm.evaluator import LMEvaluator
 
     evaluator = LMEvaluator.load(core, path, device)
     if simulations:
-        return SearchPlayer(core, seat, evaluator, SearchConfig().for_evaluation(simulations))
+        return SearchPlayer(core, seat, evaluator, SearchConfig(**(search or {})).for_evaluation(simulations))
     return PolicyPlayer(core, seat, evaluator, sample=temperature > 0, temperature=temperature or 1.0)
 
 

@@ -119,3 +119,14 @@ class SearchConfig:
         """This search as an evaluation plays it: no root noise (neither Dirichlet nor
         Gumbel), ``simulations`` per move when > 0 (else this config's budget)."""
         return dataclasses.replace(self, dirichlet_fraction=0.0, gumbel_scale=0.0, num_simulations=simulations or self.num_simulations)
+
+
+SEARCH_SETTINGS = tuple(f.name for f in dataclasses.fields(SearchConfig))
+"""The names of the search settings (:class:`SearchConfig`'s fields)."""
+
+
+def check_search_settings(names) -> None:
+    """Raise a ValueError naming those of ``names`` that are no search setting."""
+    unknown = sorted(set(names) - set(SEARCH_SETTINGS))
+    if unknown:
+        raise ValueError(f"search settings {unknown} do not exist; the settings are {list(SEARCH_SETTINGS)}")
