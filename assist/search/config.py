@@ -27,7 +27,9 @@ class SearchConfig:
     target_exponent: visit counts are raised to this power for the policy target (the
         paper sharpens with 1.5).
     root: ``"puct"`` or ``"gumbel"`` (Gumbel top-m sampling + sequential halving at the
-        root, Danihelka et al. 2022, for small simulation budgets).
+        root, Danihelka et al. 2022, for small simulation budgets). Measured no gain on
+        `build` small at 16 simulations (results/assistancezero/build_small/recipe/README.md);
+        kept for budgets far below the legal actions, where PUCT's targets stay near the prior.
     reward_belief: which belief prices the assistant's part of an edge's reward (the
         human's part always uses the child's, which has seen the human's action).
         ``"paper"``: the parent's, as in the paper: safe for learned models, whose child
@@ -60,13 +62,18 @@ class SearchConfig:
         placing a block the belief gives probability ``p`` is worth ``2 p - 1``, 0.6 keeps
         only placements with ``p >= 0.8``: a wrong block costs the human far more actions
         than the +-1 of the score says. Actions worth exactly 0 (moves, the no-op) stay.
+        Measured on `build` small (the recipe README, step 8): it helped one network and
+        hurt another; kept for humans to whom a wrong block costs more than the score says.
     gumbel_c_visit, gumbel_c_scale: the sigma transform of Q in the Gumbel root.
     reuse_subtree: start each search from the subtree the previous search grew under the
         step the game then took (PUCT root only; :meth:`MCTS.search`'s ``previous``): the
         new root is the old child whose observation equals it, with every statistic
         below it, and the new simulations add to them. Edges keep the rewards priced when
         they were made (under the belief of the search that made them); a root given a
-        ``root_belief`` with reward slots reserves them again under it.
+        ``root_belief`` with reward slots reserves them again under it. Measured on `build`
+        tiny (results/assistancezero/build_tiny/README.md): no gain at 64 simulations
+        (+0.21 and +0.14 human actions); kept for searches whose budget is too small to
+        regrow the tree each step.
     """
 
     num_simulations: int = 32
