@@ -206,7 +206,7 @@ def test_a_played_run_refuses_unknown_search_settings_when_it_is_made():
 
 def test_the_trained_players_take_the_fields_of_a_played_run_as_their_parameters():
     core = envs.make_core("build", preset="tiny")
-    fields = r"\['run', 'simulations', 'library_prior', 'library_split', 'library_samples', 'search', 'device'\]"
+    fields = r"\['run', 'simulations', 'library_prior', 'library_split', 'library_samples', 'search', 'device', 'belief_run'\]"
     for name in ("trained", "assistancezero"):
         with pytest.raises(ValueError, match=rf"player '{name}' has no parameter\(s\) \['simulation'\]; its parameters: {fields}"):
             make_player(name, core, ASSISTANT, run="runs/train/x", simulation=3)

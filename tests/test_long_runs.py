@@ -100,7 +100,7 @@ def test_a_run_killed_mid_iteration_resumes_to_the_same_results(tmp_path):
     for key in ours:
         np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
     assert json.loads((killed / "results.json").read_text())["final_eval"] == json.loads((whole / "results.json").read_text())["final_eval"]
-    assert curves(killed) == curves(whole)
+    np.testing.assert_equal(curves(killed), curves(whole))  # NaN equals NaN: a calibration figure with no confident factor
 
 
 @pytest.mark.slow
