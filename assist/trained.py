@@ -173,13 +173,14 @@ def lm_stage(core: GameCore, seat: str, played: PlayedRun) -> Player:
     settings are ignored); with ``played.belief_run``, any stage's LM as the prior of a search
     whose value, belief and human model are that AssistanceZero run's network."""
     cfg = played.config()
-    if played.belief_run is None and cfg.algo.name != "search_loop":
+    belief_run = played.belief_run or cfg.algo.get("belief_run")  # a search loop trained with one plays with it
+    if belief_run is None and cfg.algo.name != "search_loop":
         return llm(core, seat, path=played.run, device=played.device)
     from assist.llm.evaluator import LMEvaluator
 
     evaluator = LMEvaluator.load(core, played.run, played.device)
-    if played.belief_run is not None:
-        net, belief_cfg = load_network(core, played.belief_run)
+    if belief_run is not None:
+        net, belief_cfg = load_network(core, belief_run)
         evaluator = PriorAndModel(evaluator, TorchEvaluator(net, device=played.device))
         cfg = cfg if cfg.algo.name == "search_loop" else belief_cfg
     return SearchPlayer(core, seat, evaluator, played.search_config(cfg), root_belief=played.root_belief(core, cfg))

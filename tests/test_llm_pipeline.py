@@ -336,3 +336,20 @@ def test_sft_distils_a_goal_blind_demonstrator_given_by_name_and_parameters(tmp_
     bad = compose_train([*overrides, "algo.demonstrator=library_bayes", "+algo.demonstrator_params.telepathy=1"])
     with pytest.raises(ValueError, match=r"player 'library_bayes' has no parameter\(s\) \['telepathy'\]"):
         run(bad, tmp_path / "bad", progress=False)
+
+
+def test_the_search_loop_can_search_with_a_conv_networks_belief_and_its_run_plays_with_it(tmp_path, tiny_lm_dir, monkeypatch):
+    """``algo.belief_run``: self-play and evaluation search with the LM's prior and the
+    conv AssistanceZero's value, belief and human model; the finished run plays so too."""
+    import assist.learning.llm_search as llm_search
+
+    trainers = []
+    real_init = llm_search.LMSearchTrainer.__init__
+    monkeypatch.setattr(llm_search.LMSearchTrainer, "__init__", lambda self, *a, **k: trainers.append(self) or real_init(self, *a, **k))
+    az_run = Path(__file__).parents[1] / "results/assistancezero/build_tiny/recipe/0"
+    overrides = ["algo=search_loop", f"algo.init={tiny_lm_dir}", *COMMON, *STAGES["search_loop"], "algo.eval_text_episodes=0", "logger=none", "device=cpu"]
+    final = run(compose_train([*overrides, f"algo.belief_run={az_run}"]), tmp_path / "loop", progress=False)
+    assert set(final) >= {"goal_pct", "human_actions"}
+    assert isinstance(trainers[0].evaluator, PriorAndModel) and trainers[0].evaluator.memory_size > 0  # the conv net's memory rides along
+    player = make_player("trained", envs.make_core("build", **TINY_CORE), ASSISTANT, run=str(tmp_path / "loop"))
+    assert isinstance(player.evaluator, PriorAndModel)

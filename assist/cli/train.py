@@ -49,10 +49,11 @@ from assist.learning.distributed import SINGLE, Group
 from assist.learning.trainer import NonFiniteLossError, TrainingContext
 from assist.logger import LoggerConfig, RunLogger, flat_params
 from assist.models.factory import make_model
-from assist.models.torch_evaluator import resolve_device
+from assist.models.torch_evaluator import TorchEvaluator, resolve_device
 from assist.progress import progress_bar
 from assist.registry import make_player
 from assist.search.config import SearchConfig
+from assist.trained import load_network
 from envs.core import ASSISTANT, HUMAN
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,11 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
         with schemas.naming(cfg.algo):
             return None if spec is None else make_player(spec, core, ASSISTANT, **algo.episode_player_params())
 
-    builders = {"net": net, "search": lambda: search, "episode_player": episode_player}
+    def belief():
+        run = getattr(algo, "belief_run", None)
+        return None if run is None else TorchEvaluator(load_network(core, run)[0], device=device)
+
+    builders = {"net": net, "search": lambda: search, "episode_player": episode_player, "belief": belief}
     parts = {part: builders[part]() for part in algorithm.parts}
     logger = RunLogger(run_dir, schemas.to_dataclass(LoggerConfig, cfg.logger), active=group.is_main)
     context = TrainingContext(core, eval_core, human, eval_human, run_dir, cfg.seed, device, logger, group)

@@ -12,7 +12,9 @@ name above its layer):
 - ``net``: the policy-value network (``cfg.model``, its initial weights from the seed);
 - ``search``: the search settings (``cfg.search``);
 - ``episode_player``: the assistant-seat player of the episodes an LM stage plays at its
-  start, the one ``config.episode_player()`` names (None where it names none).
+  start, the one ``config.episode_player()`` names (None where it names none);
+- ``belief``: the search loop's frozen belief model, an Evaluator of the network of
+  ``config.belief_run`` (None where it names none).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from assist.learning.assistancezero import AssistanceZeroConfig
 from assist.learning.llm_configs import PretrainConfig, RLFTConfig, SearchLoopConfig, SFTConfig
 from assist.learning.ppo import PPOConfig
 
-PARTS = ("net", "search", "episode_player")
+PARTS = ("net", "search", "episode_player", "belief")
 """What a trainer may take beside its context and settings (see the module docstring)."""
 
 
@@ -49,6 +51,6 @@ ALGORITHMS: dict[str, Algorithm] = {
     "pretrain": Algorithm(PretrainConfig, "assist.learning.llm_pretrain:PretrainTrainer", ("episode_player",)),
     "sft": Algorithm(SFTConfig, "assist.learning.llm_sft:SFTTrainer", ("episode_player",)),
     "rlft": Algorithm(RLFTConfig, "assist.learning.llm_rlft:RLFTTrainer", ("episode_player",)),
-    "search_loop": Algorithm(SearchLoopConfig, "assist.learning.llm_search:LMSearchTrainer", ("search",)),
+    "search_loop": Algorithm(SearchLoopConfig, "assist.learning.llm_search:LMSearchTrainer", ("search", "belief")),
 }
 """Every algorithm by its ``algo`` name; the LM pipeline's stages last, in pipeline order."""

@@ -187,11 +187,15 @@ class SearchLoopConfig(AssistanceZeroConfig):
     the default small LM). head_lr: the heads' learning rate (the LM's: ``lr``).
     pg_weight, kl_weight: the optional policy-gradient and KL terms
     (0: off). eval_text_episodes: free-text episodes at each evaluation (0: none).
-    owner_offsets: as :class:`LMStageConfig`'s.
+    owner_offsets: as :class:`LMStageConfig`'s. belief_run: an AssistanceZero run whose
+    network (frozen) gives the value, goal belief and human model inside the loop's search,
+    in self-play and evaluation, while the LM gives the prior and learns from the search's
+    targets (:class:`~assist.models.composite.PriorAndModel`); None: the LM's own heads.
     """
 
     name: str = "search_loop"
     init: str | None = None
+    belief_run: str | None = None
     owner_offsets: bool = False
     iterations: int = 20
     envs: int = 8

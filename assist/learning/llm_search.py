@@ -31,14 +31,17 @@ from assist.learning.llm_configs import SearchLoopConfig
 from assist.learning.llm_stage import LMModel, frozen_reference, log_free_text_eval
 from assist.learning.losses import candidate_kl, chosen_log_prob, policy_gradient_loss
 from assist.learning.trainer import TrainingContext
+from assist.models.base import Evaluator
 from assist.search.config import SearchConfig
 
 
 class LMSearchTrainer(LMModel, AssistanceZeroTrainer):
     """AssistanceZero with the LM of ``config.init`` as its model (:class:`LMModel`; see the module docstring)."""
 
-    def __init__(self, context: TrainingContext, search: SearchConfig, config: SearchLoopConfig):
-        super().__init__(context, config, search=search)
+    def __init__(self, context: TrainingContext, search: SearchConfig, config: SearchLoopConfig, belief: Evaluator | None = None):
+        if (belief is None) != (config.belief_run is None):
+            raise ValueError(f"LMSearchTrainer: belief must be the network of config.belief_run={config.belief_run!r}, got {belief!r}")
+        super().__init__(context, config, belief=belief, search=search)
         self.reference = frozen_reference(context.core, config.init, self.device) if config.kl_weight > 0 else None
         self.tokens, self.learn_seconds = 0, 0.0
 

@@ -43,6 +43,8 @@ from assist.llm.evaluator import LMEvaluator
 from assist.llm.heads import Heads
 from assist.llm.lm import RUN_MODEL, load_lm, quiet
 from assist.llm.policy import LMPolicy, load_policy
+from assist.models.base import Evaluator
+from assist.models.composite import PriorAndModel
 from assist.players import freetext
 from assist.players.base import Player
 from assist.players.freetext import FreeTextPlayer
@@ -137,16 +139,20 @@ class LMModel:
     the search loop's :class:`~assist.learning.llm_search.LMSearchTrainer`): the starting
     model ``config.init`` (fresh heads seeded by the context's seed) as the loop's ``net``
     and ``evaluator``, its heads at ``config.head_lr``, and checkpoints that store it as a
-    model directory (:class:`LMCheckpoint`). ``parts``: the loop's other arguments.
+    model directory (:class:`LMCheckpoint`). ``belief``: an Evaluator whose value, goal
+    belief and human model the loop's ``evaluator`` takes instead of the LM heads' (the
+    LM's scores stay the prior: :class:`~assist.models.composite.PriorAndModel`); None:
+    the LM alone. ``parts``: the loop's other arguments.
 
     Attributes: ``policy`` (also ``net``), ``tokenizer``, ``evaluator`` (an
     :class:`LMEvaluator` of the policy on ``core``), ``encoder`` (its assistant's prompts
     and actions on ``core``).
     """
 
-    def __init__(self, context: TrainingContext, config: LMStageConfig | SearchLoopConfig, **parts):
+    def __init__(self, context: TrainingContext, config: LMStageConfig | SearchLoopConfig, belief: Evaluator | None = None, **parts):
         self.policy, self.tokenizer, evaluator = load_stage_model(context.core, config.init, context.seed, context.device, config.owner_offsets)
-        super().__init__(context, net=self.policy, config=config, evaluator=evaluator, **parts)
+        played = evaluator if belief is None else PriorAndModel(evaluator, belief)
+        super().__init__(context, net=self.policy, config=config, evaluator=played, **parts)
         self.encoder = evaluator.encoder
         self.checkpoint = LMCheckpoint(self.run_dir, context.group, self.tokenizer)
 

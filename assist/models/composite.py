@@ -25,6 +25,11 @@ class PriorAndModel:
         self.prior, self.model = prior, model
         self.memory_size = prior.memory_size + model.memory_size
 
+    @property
+    def device(self):
+        """The prior's device: in the search loop, the model being trained."""
+        return self.prior.device
+
     def initial_memory(self, batch: int) -> np.ndarray:
         return np.concatenate([self.prior.initial_memory(batch), self.model.initial_memory(batch)], axis=1)
 
