@@ -84,9 +84,8 @@ def make_trainer(cfg: DictConfig, core, eval_core, human, eval_human, run_dir: P
         with schemas.naming(cfg.algo):
             return None if spec is None else make_player(spec, core, ASSISTANT, **algo.episode_player_params())
 
-    def belief():
-        run = getattr(algo, "belief_run", None)
-        return None if run is None else TorchEvaluator(load_network(core, run)[0], device=device)
+    def belief():  # only algorithms with a belief_run setting take this part
+        return None if algo.belief_run is None else TorchEvaluator(load_network(core, algo.belief_run)[0], device=device)
 
     builders = {"net": net, "search": lambda: search, "episode_player": episode_player, "belief": belief}
     parts = {part: builders[part]() for part in algorithm.parts}

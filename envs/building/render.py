@@ -124,7 +124,7 @@ def _blocks(core, blocks: np.ndarray, touched: np.ndarray) -> list[str]:
     return [f"blocks: {_block_list(blocks, core.coords)}"]
 
 
-OWNERS = {TOUCHED_BY_HUMAN: "human", TOUCHED_BY_ASSISTANT: "assistant"}
+OWNER_WORDS = {TOUCHED_BY_HUMAN: "human", TOUCHED_BY_ASSISTANT: "assistant"}
 """``touched`` values of a voxel someone last changed, and the prompt's word for them."""
 
 
@@ -132,7 +132,7 @@ def _blocks_by_owner(core, blocks: np.ndarray, touched: np.ndarray) -> list[str]
     """``v2``: a line of the blocks each seat placed (``human blocks: ...``, ``assistant
     blocks: ...``, from ``touched`` [V]), then, only if there are any, the blocks nobody
     placed (``blocks: ...``, a world that starts with some)."""
-    lines = [f"{name} blocks: {_block_list(np.where(touched == owner, blocks, AIR), core.coords)}" for owner, name in OWNERS.items()]
+    lines = [f"{name} blocks: {_block_list(np.where(touched == owner, blocks, AIR), core.coords)}" for owner, name in OWNER_WORDS.items()]
     untouched = np.where(touched == UNTOUCHED, blocks, AIR)
     return lines + ([f"blocks: {_block_list(untouched, core.coords)}"] if (untouched >= FIRST_PLACEABLE).any() else [])
 
